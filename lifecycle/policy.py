@@ -1,0 +1,214 @@
+"""Governance policy: who signs off what, by when, and what happens when nobody does.
+
+Loaded from YAML and checked as a whole: every role a gate names must exist, every gate must
+be satisfiable, and a high-risk or customer-facing pilot must meet security, compliance and
+operations before it reaches customers. A policy that cannot be met fails `policy check`,
+not a pilot six weeks in.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from lifecycle.errors import InputError, parse_yaml_text, validate_model
+from lifecycle.stages import FORWARD, SEND_BACK, Stage
+
+SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
+SLACK_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,20}$")
+
+#: Roles a high-risk or customer-facing pilot always needs at the customer-rollout gate.
+CUSTOMER_ROLLOUT_GUARDS: tuple[str, ...] = ("security", "compliance", "operations")
+
+GATED_STAGES: tuple[Stage, ...] = tuple(FORWARD)
+
+
+class RiskTier(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OnTimeout(Strict):
+    """What a gate does when its deadline passes without a decision."""
+
+    action: Literal["terminate", "escalate", "extend"] = "terminate"
+    #: escalate: the role asked next; it may decide the gate alone.
+    to_role: str | None = None
+    #: escalate / extend: days added to the deadline, once.
+    days: int | None = Field(default=None, ge=1, le=90)
+
+    @model_validator(mode="after")
+    def _complete(self) -> OnTimeout:
+        if self.action == "escalate" and not self.to_role:
+            raise ValueError("escalate needs to_role (the role asked after the deadline)")
+        if self.action in ("escalate", "extend") and self.days is None:
+            raise ValueError(f"{self.action} needs days (how long the new deadline is, 1-90)")
+        if self.action == "terminate" and (self.to_role or self.days):
+            raise ValueError("terminate takes neither to_role nor days")
+        return self
+
+
+class GatePolicy(Strict):
+    """The sign-off rules for the gate that leaves one stage."""
+
+    #: role -> how many distinct members of that role must approve.
+    approvers: dict[str, int] = Field(min_length=1)
+    any_rejection_rejects: bool = True
+    deadline_days: int = Field(default=14, ge=1, le=365)
+    on_timeout: OnTimeout = OnTimeout()
+    on_reject: Literal["terminate", "send_back"] = "terminate"
+    #: fractions of the deadline window at which unanswered approvers are reminded.
+    reminders: list[float] = Field(default_factory=lambda: [0.5, 0.8])
+    #: open the gate as soon as the stage begins (False: a programme manager runs `advance`).
+    open_on_entry: bool = True
+
+    @field_validator("approvers")
+    @classmethod
+    def _positive(cls, value: dict[str, int]) -> dict[str, int]:
+        for role, count in value.items():
+            if count < 1:
+                raise ValueError(f"role {role!r} needs a quorum of at least 1, got {count}")
+        return value
+
+    @field_validator("reminders")
+    @classmethod
+    def _fractions(cls, value: list[float]) -> list[float]:
+        for point in value:
+            if not 0 < point < 1:
+                raise ValueError(f"reminder point {point} must be between 0 and 1 (a share of the window)")
+        return sorted(set(value))
+
+
+class TierRules(Strict):
+    """Extra sign-offs for a risk tier or for customer-facing pilots: gate -> role -> count."""
+
+    extra_approvers: dict[Stage, dict[str, int]] = Field(default_factory=dict)
+
+
+class EvidenceRules(Strict):
+    """How readiness evidence is judged (see lifecycle.evidence)."""
+
+    #: block: a readiness gate with unmet or missing evidence does not open; warn: it opens.
+    missing_evidence: Literal["block", "warn"] = "warn"
+    #: the figure compared with the target: the median of the last N observations...
+    last_n: int = Field(default=5, ge=1, le=1000)
+    #: ...taken from the last `window_days` days.
+    window_days: int = Field(default=14, ge=1, le=365)
+
+
+class PortfolioRules(Strict):
+    max_active_pilots: int = Field(default=5, ge=1, le=100)
+    deploy_or_terminate_days: int = Field(default=182, ge=1, le=730)
+    separation_of_duties: bool = True
+    digest_channel: str | None = None
+    #: per-portfolio caps that differ from max_active_pilots.
+    caps: dict[str, int] = Field(default_factory=dict)
+
+    @field_validator("digest_channel")
+    @classmethod
+    def _channel(cls, value: str | None) -> str | None:
+        if value is not None and not SLACK_CHANNEL_ID.match(value):
+            raise ValueError(f"{value!r} is not a Slack channel id (like C0123ABCD)")
+        return value
+
+    def cap_for(self, portfolio: str) -> int:
+        return self.caps.get(portfolio, self.max_active_pilots)
+
+
+class Policy(Strict):
+    roles: dict[str, list[str]] = Field(min_length=1)
+    portfolio: PortfolioRules = PortfolioRules()
+    gates: dict[Stage, GatePolicy]
+    risk_tiers: dict[RiskTier, TierRules] = Field(default_factory=dict)
+    customer_facing: TierRules = TierRules()
+    evidence: EvidenceRules = EvidenceRules()
+
+    @field_validator("roles")
+    @classmethod
+    def _members(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for role, members in value.items():
+            if not members:
+                raise ValueError(f"role {role!r} has no members")
+            for member in members:
+                if not SLACK_USER_ID.match(member):
+                    raise ValueError(
+                        f"role {role!r}: {member!r} is not a Slack user id (like U0123ABCD)"
+                    )
+            if len(set(members)) != len(members):
+                raise ValueError(f"role {role!r} lists a member twice")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Policy:
+        known = set(self.roles)
+        problems: list[str] = []
+        missing = [s.value for s in GATED_STAGES if s not in self.gates]
+        if missing:
+            problems.append(f"gates: missing gate(s) for {', '.join(missing)}")
+        for stage, gate in self.gates.items():
+            if stage not in FORWARD:
+                problems.append(f"gates.{stage.value}: {stage.value} is terminal and has no gate")
+                continue
+            if gate.on_reject == "send_back" and stage not in SEND_BACK:
+                problems.append(f"gates.{stage.value}.on_reject: send_back is not possible from "
+                                f"{stage.value} (possible from {', '.join(s.value for s in SEND_BACK)})")
+            for role, count in gate.approvers.items():
+                if role not in known:
+                    problems.append(_unknown_role(f"gates.{stage.value}.approvers", role, known))
+                elif count > len(self.roles[role]):
+                    problems.append(f"gates.{stage.value}.approvers.{role}: quorum {count} but the "
+                                    f"role has {len(self.roles[role])} member(s)")
+            if gate.on_timeout.to_role and gate.on_timeout.to_role not in known:
+                problems.append(_unknown_role(f"gates.{stage.value}.on_timeout.to_role",
+                                              gate.on_timeout.to_role, known))
+        named = [(f"risk_tiers.{tier.value}", rules) for tier, rules in self.risk_tiers.items()]
+        named.append(("customer_facing", self.customer_facing))
+        for where, rules in named:
+            for stage, extra in rules.extra_approvers.items():
+                for role in extra:
+                    if role not in known:
+                        problems.append(_unknown_role(f"{where}.extra_approvers.{stage.value}", role, known))
+        for where, rules in [("risk_tiers.high", self.risk_tiers.get(RiskTier.HIGH)),
+                             ("customer_facing", self.customer_facing)]:
+            guarded = set(rules.extra_approvers.get(Stage.CUSTOMER_ROLLOUT, {})) if rules else set()
+            guarded |= set(self.gates.get(Stage.CUSTOMER_ROLLOUT, GatePolicy(approvers={"_": 1})).approvers)
+            lacking = [r for r in CUSTOMER_ROLLOUT_GUARDS if r not in guarded]
+            if lacking:
+                problems.append(f"{where}.extra_approvers.customer_rollout: must include "
+                                f"{', '.join(lacking)} (high-risk and customer-facing pilots need "
+                                "security, compliance and operations sign-off before customers)")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def gate(self, stage: Stage) -> GatePolicy:
+        return self.gates[stage]
+
+    def members(self, role: str) -> list[str]:
+        return self.roles[role]
+
+
+def _unknown_role(where: str, role: str, known: set[str]) -> str:
+    return f"{where}: unknown role {role!r} (roles defined: {', '.join(sorted(known))})"
+
+
+def parse_policy(text: str, source: str = "policy") -> Policy:
+    return validate_model(Policy, parse_yaml_text(text, source), source)
+
+
+def load_policy(path: str | Path) -> Policy:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(str(path), [f"cannot read the file ({exc.strerror})"]) from None
+    return parse_policy(text, str(path))

@@ -1,0 +1,221 @@
+"""`pilotgate`: the command line for programme managers.
+
+Exit codes: 0 done; 1 a check failed (audit chain); 2 bad input (file, flag, field); 3 no such
+pilot; 4 not allowed in the pilot's current state (cap reached, gate already open, ...).
+Errors go to stderr and change nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from lifecycle.errors import InputError
+from lifecycle.gates import GateUnsatisfiable
+from lifecycle.policy import load_policy
+from lifecycle.proposal import load_proposal
+from lifecycle.stages import IllegalTransition, parse_stage
+from pilotgate.runtime import NotMigrated, Runtime, redact_url, utcnow
+from store import repo
+
+app = typer.Typer(help="Move AI pilots to production or shut them down, on time, on record.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+db_app = typer.Typer(help="The pilotgate database.", no_args_is_help=True)
+policy_app = typer.Typer(help="Governance policy files.", no_args_is_help=True)
+audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(policy_app, name="policy")
+app.add_typer(audit_app, name="audit")
+
+out = Console()
+err = Console(stderr=True)
+
+EXIT_CHECK_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_NOT_FOUND = 3
+EXIT_CONFLICT = 4
+
+
+def fail(message: str, code: int) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def guarded() -> Iterator[None]:
+    """Map pilotgate's errors to a message on stderr and an exit code."""
+    try:
+        yield
+    except InputError as exc:
+        fail(str(exc), EXIT_BAD_INPUT)
+    except repo.NotFound as exc:
+        fail(str(exc), EXIT_NOT_FOUND)
+    except (repo.Conflict, IllegalTransition, GateUnsatisfiable) as exc:
+        fail(str(exc), EXIT_CONFLICT)
+    except NotMigrated as exc:
+        fail(str(exc), EXIT_CONFLICT)
+
+
+def runtime() -> Runtime:
+    rt = Runtime()
+    with guarded():
+        rt.require_schema()
+        _ = rt.policy
+    return rt
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the schema at PILOTGATE_DATABASE_URL."""
+    from store.migrate import upgrade
+
+    rt = Runtime()
+    upgrade(rt.settings.database_url)
+    out.print(f"database at {redact_url(rt.settings.database_url)} is up to date")
+
+
+@policy_app.command("check")
+def policy_check(file: Annotated[Path, typer.Argument(help="Policy YAML file.")]) -> None:
+    """Validate a policy file: roles, gates, quorums, risk-tier rules."""
+    with guarded():
+        policy = load_policy(file)
+    table = Table("gate", "approvers (quorum)", "deadline", "on timeout", "on reject")
+    for stage, gate in policy.gates.items():
+        timeout = gate.on_timeout.action + (f" -> {gate.on_timeout.to_role}"
+                                            if gate.on_timeout.to_role else "") + (
+            f" (+{gate.on_timeout.days}d)" if gate.on_timeout.days else "")
+        table.add_row(stage.value, ", ".join(f"{r} {n}" for r, n in gate.approvers.items()),
+                      f"{gate.deadline_days}d", timeout, gate.on_reject)
+    out.print(table)
+    out.print(f"{file}: ok ({len(policy.roles)} roles, {len(policy.gates)} gates, cap "
+              f"{policy.portfolio.max_active_pilots} active pilots per portfolio, deploy or "
+              f"terminate within {policy.portfolio.deploy_or_terminate_days} days)")
+
+
+@app.command()
+def propose(file: Annotated[Path, typer.Argument(help="Proposal YAML file.")],
+            as_json: JsonFlag = False) -> None:
+    """Validate a proposal, enforce the portfolio cap, record it and print its id."""
+    rt = runtime()
+    with guarded():
+        proposal = load_proposal(file)
+        proposal.check_against(rt.policy, str(file))
+        with rt.db.session() as session:
+            pilot = repo.create_pilot(session, proposal, rt.policy, actor="cli", now=utcnow())
+            pilot_id = pilot.id
+    if as_json:
+        emit_json({"id": pilot_id, "title": proposal.title, "stage": "proposal"})
+    else:
+        out.print(pilot_id)
+        err.print(f"recorded {proposal.title!r} in portfolio {proposal.portfolio}; next: "
+                  f"pilotgate advance {pilot_id}", highlight=False)
+
+
+@app.command("list")
+def list_cmd(stage: Annotated[str | None, typer.Option(help="Only pilots in this stage.")] = None,
+             as_json: JsonFlag = False) -> None:
+    """List pilots with their stage, open gate and deploy-or-terminate date."""
+    from pilotgate.views import pilot_row
+
+    rt = runtime()
+    with guarded():
+        try:
+            wanted = parse_stage(stage) if stage else None
+        except ValueError as exc:
+            raise InputError("--stage", [str(exc)]) from None
+        now = utcnow()
+        with rt.db.session() as session:
+            rows = [pilot_row(p, session, now) for p in repo.list_pilots(session, wanted)]
+    if as_json:
+        emit_json(rows)
+        return
+    table = Table("id", "title", "portfolio", "stage", "open gate", "gate deadline", "deploy by")
+    for r in rows:
+        table.add_row(r["id"], r["title"], r["portfolio"], r["stage"], r["open_gate"] or "-",
+                      (r["gate_deadline"] or "-")[:16], (r["deploy_by"] or "-")[:10])
+    out.print(table)
+    out.print(f"{len(rows)} pilot(s)")
+
+
+@app.command()
+def status(pilot_id: Annotated[str, typer.Argument(help="Pilot id, e.g. pg-1a2b3c4d.")],
+           as_json: JsonFlag = False) -> None:
+    """Show a pilot: stage, open gate, who has and has not answered, deadlines."""
+    from pilotgate.views import pilot_status
+
+    rt = runtime()
+    with guarded(), rt.db.session() as session:
+        data = pilot_status(session, pilot_id, rt.policy, utcnow())
+    if as_json:
+        emit_json(data)
+        return
+    out.print(f"[bold]{data['title']}[/] ({data['id']}), portfolio {data['portfolio']}, "
+              f"risk {data['risk_tier']}")
+    out.print(f"stage: [bold]{data['stage']}[/]" + (
+        f"  ended {data['ended_at'][:16]}: {data['end_reason']}" if data["ended_at"] else ""))
+    if data["deploy_by"]:
+        left = data["days_to_deploy_by"]
+        out.print(f"deploy or terminate by {data['deploy_by'][:10]}"
+                  + (f" ({left} days left)" if left is not None else ""))
+    gate = data["gate"]
+    if gate:
+        out.print(f"open gate: {gate['stage']} -> {gate['target']}, deadline "
+                  f"{gate['deadline'][:16]} UTC ({gate['days_left']} days left)"
+                  + (" [escalated]" if gate["escalated"] else "")
+                  + (" [extended]" if gate["extended"] else ""))
+        table = Table("approver", "role", "answer", "when", "reason")
+        for r in gate["requests"]:
+            table.add_row(r["approver"], r["role"] + (" (escalation)" if r["round"] else ""),
+                          r["answer"] or "waiting", (r["answered_at"] or "")[:16], r["reason"] or "")
+        out.print(table)
+    else:
+        out.print("no open gate")
+    history = Table("when", "from", "to", "by", "reason", title="history")
+    for h in data["history"]:
+        history.add_row(h["at"][:16], h["from"] or "-", h["to"], h["actor"], h["reason"])
+    out.print(history)
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the audit chain; exit 1 and name the first bad row if it was altered."""
+    from store import audit
+
+    rt = runtime()
+    with rt.db.session() as session:
+        report = audit.verify(session)
+    if not report.ok:
+        fail(f"audit chain broken at row {report.first_bad_id}: {report.problem}",
+             EXIT_CHECK_FAILED)
+    out.print(f"audit chain intact: {report.rows} row(s)")
+
+
+def register_more(register: Callable[[typer.Typer], None]) -> None:
+    register(app)
+
+
+def main() -> None:
+    # Commands from later modules (gates, sweep, metrics, report, serve) register themselves.
+    from pilotgate import commands
+
+    commands.register(app)
+    app()
+
+
+if __name__ == "__main__":
+    main()

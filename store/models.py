@@ -1,0 +1,208 @@
+"""Typed ORM tables (SQLAlchemy 2.0). Queries live in store.repo, not here.
+
+History is append-only: stage changes, decisions, metric observations and audit rows are
+inserted, never updated. The few columns that are updated in place (a pilot's current stage, a
+gate's status, an outbox row's delivery state) are caches of what the append-only rows say, and
+every such change also writes an audit row.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on both SQLite (which drops tzinfo) and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; pass an aware UTC datetime")
+        from datetime import UTC
+
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        from datetime import UTC
+
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Pilot(Base):
+    __tablename__ = "pilots"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    portfolio: Mapped[str] = mapped_column(String(64), index=True)
+    risk_tier: Mapped[str] = mapped_column(String(16))
+    customer_facing: Mapped[bool] = mapped_column(Boolean, default=False)
+    proposer: Mapped[str] = mapped_column(String(32))
+    business_owner: Mapped[str] = mapped_column(String(32))
+    proposal: Mapped[dict[str, Any]]
+    stage: Mapped[str] = mapped_column(String(32), index=True)
+    created_at: Mapped[datetime]
+    pilot_started_at: Mapped[datetime | None]
+    deploy_by: Mapped[datetime | None] = mapped_column(index=True)
+    ended_at: Mapped[datetime | None]
+    end_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class StageChange(Base):
+    __tablename__ = "stage_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    pilot_id: Mapped[str] = mapped_column(ForeignKey("pilots.id"), index=True)
+    from_stage: Mapped[str | None] = mapped_column(String(32))
+    to_stage: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime]
+
+
+class Gate(Base):
+    __tablename__ = "gates"
+    __table_args__ = (Index("ix_gates_status_deadline", "status", "deadline"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    pilot_id: Mapped[str] = mapped_column(ForeignKey("pilots.id"), index=True)
+    stage: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str] = mapped_column(String(32))
+    #: open -> approved | rejected | expired | cancelled
+    status: Mapped[str] = mapped_column(String(16))
+    quorum: Mapped[dict[str, Any]]
+    excluded: Mapped[list[Any]]
+    any_rejection_rejects: Mapped[bool] = mapped_column(Boolean)
+    opened_at: Mapped[datetime]
+    deadline: Mapped[datetime]
+    escalation_role: Mapped[str | None] = mapped_column(String(64))
+    escalated_at: Mapped[datetime | None]
+    extended_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    outcome_reason: Mapped[str | None] = mapped_column(Text)
+    #: set by whoever claims the follow-up (transition, termination): exactly one claimant.
+    continued_at: Mapped[datetime | None]
+    evidence: Mapped[dict[str, Any] | None]
+
+
+class SignoffRequest(Base):
+    __tablename__ = "signoff_requests"
+    __table_args__ = (UniqueConstraint("gate_id", "approver", "role", "round"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    gate_id: Mapped[int] = mapped_column(ForeignKey("gates.id"), index=True)
+    approver: Mapped[str] = mapped_column(String(32), index=True)
+    role: Mapped[str] = mapped_column(String(64))
+    round: Mapped[int] = mapped_column(Integer, default=0)
+    asked_at: Mapped[datetime]
+    channel: Mapped[str | None] = mapped_column(String(32))
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+
+
+class Decision(Base):
+    __tablename__ = "decisions"
+    __table_args__ = (UniqueConstraint("request_id", "approver", name="uq_decision_once"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("signoff_requests.id"))
+    gate_id: Mapped[int] = mapped_column(ForeignKey("gates.id"), index=True)
+    approver: Mapped[str] = mapped_column(String(32))
+    verdict: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime]
+    source: Mapped[str] = mapped_column(String(32))
+
+
+class ReminderSent(Base):
+    __tablename__ = "reminders_sent"
+    __table_args__ = (UniqueConstraint("request_id", "point", name="uq_reminder_once"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("signoff_requests.id"))
+    point: Mapped[str] = mapped_column(String(16))
+    sent_at: Mapped[datetime]
+
+
+class MetricObservation(Base):
+    __tablename__ = "metric_observations"
+    __table_args__ = (Index("ix_metric_pilot_name_at", "pilot_id", "metric", "observed_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    pilot_id: Mapped[str] = mapped_column(ForeignKey("pilots.id"))
+    metric: Mapped[str] = mapped_column(String(64))
+    value: Mapped[float]
+    unit: Mapped[str] = mapped_column(String(32))
+    observed_at: Mapped[datetime]
+    recorded_at: Mapped[datetime]
+    source: Mapped[str | None] = mapped_column(Text)
+
+
+class OutboxMessage(Base):
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    #: the Slack Web API method, e.g. chat.postMessage.
+    method: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]]
+    #: pending -> sent | dead
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    #: what the message is about, so its ts can be kept (e.g. "request", "gate_digest").
+    ref_kind: Mapped[str | None] = mapped_column(String(32))
+    ref_id: Mapped[str | None] = mapped_column(String(64))
+    #: Slack's answer: where the message landed, so a retry updates instead of re-posting.
+    result_channel: Mapped[str | None] = mapped_column(String(32))
+    result_ts: Mapped[str | None] = mapped_column(String(32))
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    pilot_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    data: Mapped[dict[str, Any]]
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """One row: the newest audit entry. Locking it serialises appends to the chain."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_id: Mapped[int] = mapped_column(Integer)
+    last_hash: Mapped[str] = mapped_column(String(64))
