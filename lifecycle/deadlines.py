@@ -40,3 +40,19 @@ def due_reminders(opened_at: datetime, deadline: datetime, points: Iterable[floa
         return []
     latest = due[-1]
     return [] if latest in sent else [latest]
+
+
+def next_reminder(opened_at: datetime, deadline: datetime, points: Iterable[float],
+                  after: datetime) -> tuple[float, datetime] | None:
+    """The first reminder point strictly after `after` (and before the deadline), if any."""
+    for point, at in reminder_times(opened_at, deadline, points):
+        if after < at < deadline:
+            return point, at
+    return None
+
+
+def current_point(opened_at: datetime, deadline: datetime, points: Iterable[float],
+                  now: datetime) -> float | None:
+    """The latest reminder point that has come by `now`."""
+    due = [p for p, at in reminder_times(opened_at, deadline, points) if at <= now]
+    return due[-1] if due else None

@@ -93,6 +93,16 @@ class TierRules(Strict):
 
     extra_approvers: dict[Stage, dict[str, int]] = Field(default_factory=dict)
 
+    @field_validator("extra_approvers")
+    @classmethod
+    def _positive(cls, value: dict[Stage, dict[str, int]]) -> dict[Stage, dict[str, int]]:
+        for stage, extra in value.items():
+            for role, count in extra.items():
+                if count < 1:
+                    raise ValueError(f"{stage.value}.{role}: needs a quorum of at least 1, "
+                                     f"got {count}")
+        return value
+
 
 class EvidenceRules(Strict):
     """How readiness evidence is judged (see lifecycle.evidence)."""
@@ -174,9 +184,12 @@ class Policy(Strict):
         named.append(("customer_facing", self.customer_facing))
         for where, rules in named:
             for stage, extra in rules.extra_approvers.items():
-                for role in extra:
+                for role, count in extra.items():
                     if role not in known:
                         problems.append(_unknown_role(f"{where}.extra_approvers.{stage.value}", role, known))
+                    elif count > len(self.roles[role]):
+                        problems.append(f"{where}.extra_approvers.{stage.value}.{role}: quorum "
+                                        f"{count} but the role has {len(self.roles[role])} member(s)")
         for where, rules in [("risk_tiers.high", self.risk_tiers.get(RiskTier.HIGH)),
                              ("customer_facing", self.customer_facing)]:
             guarded = set(rules.extra_approvers.get(Stage.CUSTOMER_ROLLOUT, {})) if rules else set()

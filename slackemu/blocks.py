@@ -204,12 +204,11 @@ def _check_button(button: dict[str, Any], ptr: str) -> list[str]:
             f"button requires an action_id (emulator policy) [json-pointer:{ptr}/action_id]"
         )
     text = button.get("text")
-    if isinstance(text, dict) and isinstance(text.get("text"), str):
-        if len(text["text"]) > _MAX_BUTTON_TEXT:
-            errors.append(
-                f"must be less than {_MAX_BUTTON_TEXT + 1} characters "
-                f"[json-pointer:{ptr}/text/text]"
-            )
+    button_text = text.get("text") if isinstance(text, dict) else None
+    if isinstance(button_text, str) and len(button_text) > _MAX_BUTTON_TEXT:
+        errors.append(
+            f"must be less than {_MAX_BUTTON_TEXT + 1} characters [json-pointer:{ptr}/text/text]"
+        )
     value = button.get("value")
     if value is not None and (not isinstance(value, str) or len(value) > _MAX_BUTTON_VALUE):
         errors.append(

@@ -107,6 +107,8 @@ class Gate(Base):
     #: set by whoever claims the follow-up (transition, termination): exactly one claimant.
     continued_at: Mapped[datetime | None]
     evidence: Mapped[dict[str, Any] | None]
+    #: when the sweep next reminds unanswered approvers (None: no reminder left).
+    next_reminder_at: Mapped[datetime | None] = mapped_column(index=True)
 
 
 class SignoffRequest(Base):
@@ -182,6 +184,28 @@ class OutboxMessage(Base):
     #: Slack's answer: where the message landed, so a retry updates instead of re-posting.
     result_channel: Mapped[str | None] = mapped_column(String(32))
     result_ts: Mapped[str | None] = mapped_column(String(32))
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+
+
+class FlowRequest(Base):
+    """An outbox for flow runs: written in the same transaction as the state change that needs
+    the flow, started by the dispatcher. A crash between the two loses nothing."""
+
+    __tablename__ = "flow_requests"
+    __table_args__ = (Index("ix_flow_requests_status", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    #: a flow name from flows.registry (kebab-case), e.g. "resolve-gate", "readiness-review".
+    flow: Mapped[str] = mapped_column(String(64))
+    parameters: Mapped[dict[str, Any]]
+    pilot_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    #: pending -> started -> done | failed
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    created_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    flow_run_id: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
     dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
 
 

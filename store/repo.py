@@ -34,6 +34,7 @@ from lifecycle.stages import ACTIVE, TERMINAL, Stage, check_transition
 from store import audit
 from store.models import (
     Decision,
+    FlowRequest,
     Gate,
     MetricObservation,
     OutboxMessage,
@@ -179,7 +180,8 @@ def get_gate(session: Session, gate_id: int) -> Gate:
 
 def open_gate(session: Session, pilot_id: str, plan: GatePlan, *, deadline: datetime,
               escalation_role: str | None, now: datetime, actor: str,
-              evidence: dict[str, Any] | None = None) -> Gate:
+              evidence: dict[str, Any] | None = None,
+              next_reminder_at: datetime | None = None) -> Gate:
     """Open a gate and one sign-off request per ask. One open gate per pilot at a time."""
     pilot = session.execute(select(Pilot).where(Pilot.id == pilot_id).with_for_update()
                             ).scalar_one_or_none()
@@ -194,7 +196,8 @@ def open_gate(session: Session, pilot_id: str, plan: GatePlan, *, deadline: date
     gate = Gate(pilot_id=pilot_id, stage=plan.stage.value, target=plan.target.value,
                 status="open", quorum=dict(plan.quorum), excluded=sorted(plan.excluded),
                 any_rejection_rejects=plan.any_rejection_rejects, opened_at=now,
-                deadline=deadline, escalation_role=escalation_role, evidence=evidence)
+                deadline=deadline, escalation_role=escalation_role, evidence=evidence,
+                next_reminder_at=next_reminder_at)
     session.add(gate)
     session.flush()
     for ask in plan.asks:
@@ -318,6 +321,21 @@ def open_gates_past_deadline(session: Session, now: datetime, limit: int = 500) 
         .order_by(Gate.deadline).limit(limit)).scalars().all()
 
 
+def gates_due_for_reminder(session: Session, now: datetime, limit: int = 500) -> Sequence[Gate]:
+    return session.execute(
+        select(Gate).where(Gate.status == "open", Gate.next_reminder_at <= now)
+        .order_by(Gate.next_reminder_at).limit(limit)).scalars().all()
+
+
+def advance_reminder(session: Session, gate: Gate, *, expected: datetime,
+                     next_at: datetime | None) -> bool:
+    """Move a gate's reminder clock on; conditional so two sweeps remind once."""
+    result = session.execute(
+        update(Gate).where(Gate.id == gate.id, Gate.next_reminder_at == expected)
+        .values(next_reminder_at=next_at).execution_options(synchronize_session=False))
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
 def open_gates(session: Session) -> Sequence[Gate]:
     return session.execute(select(Gate).where(Gate.status == "open")
                            .order_by(Gate.deadline)).scalars().all()
@@ -330,9 +348,10 @@ def gates_due_between(session: Session, start: datetime, end: datetime) -> Seque
 
 
 def change_deadline(session: Session, gate: Gate, *, deadline: datetime, kind: str,
-                    now: datetime, actor: str, expected_deadline: datetime) -> bool:
+                    now: datetime, actor: str, expected_deadline: datetime,
+                    next_reminder_at: datetime | None = None) -> bool:
     """Escalate or extend a gate once; conditional so two sweeps cannot both do it."""
-    values: dict[str, Any] = {"deadline": deadline}
+    values: dict[str, Any] = {"deadline": deadline, "next_reminder_at": next_reminder_at}
     guard = [Gate.id == gate.id, Gate.status == "open", Gate.deadline == expected_deadline]
     if kind == "escalate":
         values["escalated_at"] = now
@@ -421,12 +440,76 @@ def enqueue(session: Session, method: str, payload: dict[str, Any], *, now: date
 
 
 def due_outbox(session: Session, now: datetime, limit: int = 100) -> Sequence[OutboxMessage]:
+    """Rows to send: pending and due, or claimed by a relay whose lease ran out (it died)."""
     return session.execute(
-        select(OutboxMessage).where(OutboxMessage.status == "pending",
+        select(OutboxMessage).where(OutboxMessage.status.in_(["pending", "sending"]),
                                     OutboxMessage.next_attempt_at <= now)
         .order_by(OutboxMessage.id).limit(limit)).scalars().all()
 
 
+def claim_outbox(session: Session, row_id: int, *, now: datetime, lease_until: datetime) -> bool:
+    """Take one row for sending; of two relays exactly one gets it."""
+    result = session.execute(
+        update(OutboxMessage).where(OutboxMessage.id == row_id,
+                                    OutboxMessage.status.in_(["pending", "sending"]),
+                                    OutboxMessage.next_attempt_at <= now)
+        .values(status="sending", next_attempt_at=lease_until,
+                attempts=OutboxMessage.attempts + 1)
+        .execution_options(synchronize_session=False))
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
 def pending_outbox_count(session: Session) -> int:
     return session.execute(select(func.count()).select_from(OutboxMessage)
-                           .where(OutboxMessage.status == "pending")).scalar_one()
+                           .where(OutboxMessage.status.in_(["pending", "sending"]))).scalar_one()
+
+
+# ---------------------------------------------------------------- flow requests
+
+
+def request_flow(session: Session, flow: str, parameters: dict[str, Any], *, now: datetime,
+                 pilot_id: str | None = None, dedupe_key: str | None = None) -> FlowRequest | None:
+    """Ask for a flow run in the caller's transaction; a repeated dedupe_key asks nothing."""
+    if dedupe_key is not None and session.execute(
+            select(FlowRequest.id).where(FlowRequest.dedupe_key == dedupe_key)).first():
+        return None
+    flow_request = FlowRequest(flow=flow, parameters=parameters, pilot_id=pilot_id,
+                               status="pending", created_at=now, dedupe_key=dedupe_key)
+    session.add(flow_request)
+    session.flush()
+    return flow_request
+
+
+def claim_flow_requests(session: Session, now: datetime, limit: int = 20) -> list[FlowRequest]:
+    """Mark up to `limit` pending requests started; SKIP LOCKED keeps two dispatchers apart."""
+    query = (select(FlowRequest).where(FlowRequest.status == "pending")
+             .order_by(FlowRequest.id).limit(limit))
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    claimed = list(session.execute(query).scalars())
+    for fr in claimed:
+        fr.status = "started"
+        fr.started_at = now
+    session.flush()
+    return claimed
+
+
+def finish_flow_request(session: Session, request_id: int, *, now: datetime, ok: bool,
+                        flow_run_id: str | None = None, error: str | None = None) -> None:
+    session.execute(update(FlowRequest).where(FlowRequest.id == request_id).values(
+        status="done" if ok else "failed", finished_at=now, flow_run_id=flow_run_id,
+        error=error))
+
+
+def requeue_started_flow_requests(session: Session) -> int:
+    """After a crash of the only dispatcher (local mode): run interrupted requests again."""
+    result = session.execute(update(FlowRequest).where(FlowRequest.status == "started")
+                             .values(status="pending", started_at=None))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def flow_requests(session: Session, pilot_id: str | None = None) -> Sequence[FlowRequest]:
+    query = select(FlowRequest).order_by(FlowRequest.id)
+    if pilot_id is not None:
+        query = query.where(FlowRequest.pilot_id == pilot_id)
+    return session.execute(query).scalars().all()

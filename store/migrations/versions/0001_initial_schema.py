@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 23:31:33.765520
+Create Date: 2026-11-21 23:37:09.054919
 """
 from __future__ import annotations
 
@@ -39,6 +39,25 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_audit_log_pilot_id'), ['pilot_id'], unique=False)
+
+    op.create_table('flow_requests',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('flow', sa.String(length=64), nullable=False),
+    sa.Column('parameters', sa.JSON(), nullable=False),
+    sa.Column('pilot_id', sa.String(length=32), nullable=True),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('created_at', store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('started_at', store.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('finished_at', store.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('flow_run_id', sa.String(length=64), nullable=True),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('dedupe_key', sa.String(length=200), nullable=True),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('dedupe_key')
+    )
+    with op.batch_alter_table('flow_requests', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_flow_requests_pilot_id'), ['pilot_id'], unique=False)
+        batch_op.create_index('ix_flow_requests_status', ['status', 'id'], unique=False)
 
     op.create_table('outbox',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
@@ -101,10 +120,12 @@ def upgrade() -> None:
     sa.Column('outcome_reason', sa.Text(), nullable=True),
     sa.Column('continued_at', store.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('evidence', sa.JSON(), nullable=True),
+    sa.Column('next_reminder_at', store.models.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['pilot_id'], ['pilots.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('gates', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_gates_next_reminder_at'), ['next_reminder_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_gates_pilot_id'), ['pilot_id'], unique=False)
         batch_op.create_index('ix_gates_status_deadline', ['status', 'deadline'], unique=False)
 
@@ -210,6 +231,7 @@ def downgrade() -> None:
     with op.batch_alter_table('gates', schema=None) as batch_op:
         batch_op.drop_index('ix_gates_status_deadline')
         batch_op.drop_index(batch_op.f('ix_gates_pilot_id'))
+        batch_op.drop_index(batch_op.f('ix_gates_next_reminder_at'))
 
     op.drop_table('gates')
     with op.batch_alter_table('pilots', schema=None) as batch_op:
@@ -222,6 +244,11 @@ def downgrade() -> None:
         batch_op.drop_index('ix_outbox_status_next')
 
     op.drop_table('outbox')
+    with op.batch_alter_table('flow_requests', schema=None) as batch_op:
+        batch_op.drop_index('ix_flow_requests_status')
+        batch_op.drop_index(batch_op.f('ix_flow_requests_pilot_id'))
+
+    op.drop_table('flow_requests')
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_log_pilot_id'))
 

@@ -1,0 +1,19 @@
+"""Staged internal rollout: internal users first; customers only after internal targets held."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from prefect import flow
+
+from flows.common import stage_gate
+from lifecycle.stages import Stage
+from tasks.inputs import GateOpened
+
+
+@flow(name="internal-rollout", persist_result=False)
+def internal_rollout_flow(
+    pilot_id: str, now: datetime | None = None, actor: str = "pilotgate"
+) -> GateOpened:
+    """Open the gate that leaves the internal rollout stage and ask its approvers."""
+    return stage_gate(pilot_id, Stage.INTERNAL_ROLLOUT, now, actor)

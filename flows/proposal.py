@@ -1,0 +1,19 @@
+"""Proposal: programme office and finance decide whether the pilot may start, with its success metrics and readiness criteria fixed now."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from prefect import flow
+
+from flows.common import stage_gate
+from lifecycle.stages import Stage
+from tasks.inputs import GateOpened
+
+
+@flow(name="proposal", persist_result=False)
+def proposal_flow(
+    pilot_id: str, now: datetime | None = None, actor: str = "pilotgate"
+) -> GateOpened:
+    """Open the gate that leaves the proposal stage and ask its approvers."""
+    return stage_gate(pilot_id, Stage.PROPOSAL, now, actor)

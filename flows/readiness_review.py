@@ -1,0 +1,19 @@
+"""Readiness review: measured evidence against the targets and the readiness criteria decide whether internal users get it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from prefect import flow
+
+from flows.common import stage_gate
+from lifecycle.stages import Stage
+from tasks.inputs import GateOpened
+
+
+@flow(name="readiness-review", persist_result=False)
+def readiness_review_flow(
+    pilot_id: str, now: datetime | None = None, actor: str = "pilotgate"
+) -> GateOpened:
+    """Open the gate that leaves the readiness review stage and ask its approvers."""
+    return stage_gate(pilot_id, Stage.READINESS_REVIEW, now, actor)

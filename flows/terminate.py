@@ -1,0 +1,22 @@
+"""Terminate: record the reason, close open gates and their Slack buttons, tell the owner and
+the approvers, free the pilot's place under the portfolio cap."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from prefect import flow
+
+from tasks.gates import deliver_messages
+from tasks.inputs import TerminateInput, Terminated
+from tasks.terminate import terminate_pilot
+
+
+@flow(name="terminate", persist_result=False)
+def terminate_flow(
+    pilot_id: str, reason: str, actor: str = "pilotgate", now: datetime | None = None
+) -> Terminated:
+    result = terminate_pilot(TerminateInput(pilot_id=pilot_id, reason=reason, actor=actor, now=now))
+    if result.terminated:
+        deliver_messages()
+    return result

@@ -1,0 +1,163 @@
+"""The dispatcher: the loop that keeps things moving without anyone waiting.
+
+Each tick it (1) relays the Slack outbox, (2) starts the flow runs that committed state changes
+asked for (flow_requests), and (3) runs the sweep when a gate's deadline has passed or the
+sweep's schedule comes round. Everything it acts on is in the database, so killing it loses
+nothing: a restarted dispatcher finds the same rows.
+
+Flows run in this process ("local", the embedded default) or are created as deployment runs on
+a Prefect server for workers to pick up ("deployments", at scale).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from slack_sdk import WebClient
+
+from pilotgate.runtime import Runtime, utcnow
+from slackbot.relay import relay_outbox
+from store import repo
+from tasks.names import SWEEP
+
+log = logging.getLogger("pilotgate.dispatcher")
+
+
+class Launcher(Protocol):
+    def launch(self, flow: str, parameters: dict[str, Any]) -> str | None: ...
+
+
+class LocalLauncher:
+    """Runs a flow to completion in this process (against Prefect's local API)."""
+
+    def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
+        self.clock = clock
+
+    def launch(self, flow: str, parameters: dict[str, Any]) -> str | None:
+        from flows.registry import flows
+
+        params = dict(parameters)
+        if self.clock is not None:
+            params.setdefault("now", self.clock())
+        state = flows()[flow](**params, return_state=True)
+        if state.is_failed():
+            state.result()  # raises the flow's exception
+        return str(state.state_details.flow_run_id) if state.state_details.flow_run_id else None
+
+
+class DeploymentLauncher:
+    """Creates a run of the flow's deployment on the Prefect server; a worker runs it."""
+
+    def __init__(self, deployment_name: str = "pilotgate") -> None:
+        self.deployment_name = deployment_name
+
+    def launch(self, flow: str, parameters: dict[str, Any]) -> str | None:
+        from prefect.deployments import run_deployment
+
+        run = run_deployment(f"{flow}/{self.deployment_name}", parameters=parameters, timeout=0)
+        return str(run.id)
+
+
+@dataclass
+class TickReport:
+    sent: int = 0
+    flows_started: int = 0
+    flows_failed: int = 0
+    swept: bool = False
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.sent or self.flows_started or self.flows_failed or self.swept)
+
+
+class Dispatcher:
+    def __init__(self, runtime: Runtime, *, client: WebClient | None, launcher: Launcher,
+                 clock: Callable[[], datetime] = utcnow,
+                 sweep_every: timedelta | None = timedelta(hours=1)) -> None:
+        self.runtime = runtime
+        self.client = client
+        self.launcher = launcher
+        self.clock = clock
+        self.sweep_every = sweep_every
+        self.wake = threading.Event()
+        self.stop = threading.Event()
+        self._last_sweep: datetime | None = None
+
+    def recover(self) -> int:
+        """After a crash (local mode, one dispatcher): rerun interrupted flow requests."""
+        with self.runtime.db.session() as session:
+            return repo.requeue_started_flow_requests(session)
+
+    def tick(self) -> TickReport:
+        report = TickReport()
+        if self.client is not None:
+            relayed = relay_outbox(self.runtime.db, self.client, self.clock)
+            report.sent += relayed.sent
+            report.errors += relayed.errors
+        with self.runtime.db.session() as session:
+            claimed = [(fr.id, fr.flow, dict(fr.parameters))
+                       for fr in repo.claim_flow_requests(session, self.clock())]
+        for request_id, flow, params in claimed:
+            try:
+                run_id = self.launcher.launch(flow, params)
+            except Exception as exc:  # the row records it; the sweep re-checks deadlines
+                log.error("flow %s %s failed: %s", flow, params, exc)
+                report.flows_failed += 1
+                report.errors.append(f"{flow}: {exc}")
+                with self.runtime.db.session() as session:
+                    repo.finish_flow_request(session, request_id, now=self.clock(), ok=False,
+                                             error="".join(traceback.format_exception_only(exc)))
+                continue
+            report.flows_started += 1
+            with self.runtime.db.session() as session:
+                repo.finish_flow_request(session, request_id, now=self.clock(), ok=True,
+                                         flow_run_id=run_id)
+        if self._sweep_due():
+            with self.runtime.db.session() as session:
+                repo.request_flow(session, SWEEP, {}, now=self.clock(),
+                                  dedupe_key=f"sweep:{self.clock():%Y%m%dT%H%M}")
+            self._last_sweep = self.clock()
+            report.swept = True
+        return report
+
+    def _sweep_due(self) -> bool:
+        now = self.clock()
+        with self.runtime.db.session() as session:
+            if repo.open_gates_past_deadline(session, now, limit=1):
+                return self._last_sweep is None or now - self._last_sweep >= timedelta(seconds=30)
+        if self.sweep_every is None:
+            return False
+        return self._last_sweep is None or now - self._last_sweep >= self.sweep_every
+
+    def drain(self, max_ticks: int = 50) -> list[TickReport]:
+        """Tick until nothing is left to do (tests and the demo)."""
+        reports = []
+        for _ in range(max_ticks):
+            report = self.tick()
+            reports.append(report)
+            with self.runtime.db.session() as session:
+                pending = repo.pending_outbox_count(session) if self.client else 0
+                flows_pending = any(fr.status == "pending" for fr in repo.flow_requests(session))
+            if not report.busy and not flows_pending and (pending == 0 or report.errors):
+                break
+        return reports
+
+    def run_forever(self, interval: float) -> None:
+        self.recover()
+        while not self.stop.is_set():
+            try:
+                report = self.tick()
+            except Exception:
+                log.exception("dispatcher tick failed; retrying")
+                report = TickReport()
+            if report.busy:
+                continue
+            self.wake.wait(interval)
+            self.wake.clear()

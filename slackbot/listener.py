@@ -1,0 +1,273 @@
+"""The inbound Slack side: a slack-bolt App that verifies, acks and records sign-off clicks.
+
+Bolt's own style: each handler calls `ack()` first and is one small named function; `register`
+wires them to the App. With `process_before_response=True` the HTTP answer goes back to Slack
+only after the handler returned, so a decision is committed before Slack hears "200", and a
+database error propagates as a 500 (Slack shows the user an error; nothing was accepted).
+
+What reaches the database before the answer:
+- `pilotgate_approve` (button): the decision, through `slackbot.decide.handle_decision`, in one
+  transaction with its outbox messages and, when it settles the gate, the `resolve-gate` flow
+  request. No Slack call: replies go to the outbox.
+- `pilotgate_reject` (button): only a refusal for someone who may not decide (queued as an
+  ephemeral); the approver gets the reason modal through `views.open`, the one Slack call on
+  this path, because its `trigger_id` lives three seconds.
+- `pilotgate_reject_modal` (view submission): the reason is checked (at least 10 characters
+  after trimming, else the modal shows the error and nothing is recorded), then the rejection
+  is recorded like an approval.
+
+Security: bolt's RequestVerification checks the v0 HMAC signature against the signing secret
+and refuses timestamps more than five minutes away from now with 401 (slack_sdk's
+SignatureVerifier: `abs(now - timestamp) > 300`). Authorization is a static `authorize`
+function that hands bolt the bot token: bolt's default single-team authorization would call
+`auth.test` on the first request, i.e. a Slack call inside the ack path, and a Slack outage
+would then refuse decisions.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_bolt.authorization import AuthorizeResult
+from slack_sdk import WebClient
+from sqlalchemy.orm import Session
+
+from lifecycle.gates import Verdict
+from pilotgate.runtime import Runtime, utcnow
+from slackbot import messages
+from slackbot.decide import DecisionResult, handle_decision
+from slackbot.render import render_view
+from store import repo
+from store.db import Database
+from store.models import Gate, SignoffRequest
+
+log = logging.getLogger("pilotgate.listener")
+
+APPROVE_ACTION = "pilotgate_approve"
+REJECT_ACTION = "pilotgate_reject"
+REJECT_MODAL = "pilotgate_reject_modal"
+REASON_BLOCK = "reason"
+REASON_INPUT = "reason_input"
+MIN_REASON = 10
+REASON_ERROR = f"Give a reason of at least {MIN_REASON} characters"
+#: views.open runs inside Slack's 3-second window: fail fast rather than retry.
+VIEWS_OPEN_TIMEOUT = 2
+
+
+class ListenerNotConfigured(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class ListenerDeps:
+    """What the handlers need besides the request: the register, the clock, the wake-up."""
+
+    db: Database
+    clock: Callable[[], datetime] = utcnow
+    on_wake: Callable[[], None] | None = None
+
+
+def build_app(runtime: Runtime, *, on_wake: Callable[[], None] | None = None,
+              clock: Callable[[], datetime] = utcnow) -> App:
+    """The bolt App with pilotgate's listeners; no Slack call is made to build it."""
+    settings = runtime.settings
+    if settings.slack_bot_token is None or settings.slack_signing_secret is None:
+        raise ListenerNotConfigured(
+            "SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET must be set to receive Slack clicks")
+    bot_token = settings.slack_bot_token.get_secret_value()
+    # The App's client carries no token: `authorize` gives each request's client the bot token.
+    # (Given a token, bolt would authorize with a lazy auth.test on the first click.)
+    client = WebClient(base_url=settings.slack_api_url, timeout=VIEWS_OPEN_TIMEOUT)
+
+    def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
+        return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=bot_token)
+
+    app = App(signing_secret=settings.slack_signing_secret.get_secret_value(), client=client,
+              authorize=authorize, process_before_response=True,
+              token_verification_enabled=False, logger=logging.getLogger("pilotgate.bolt"))
+    register(app, ListenerDeps(db=runtime.db, clock=clock, on_wake=on_wake))
+    return app
+
+
+def register(app: App, deps: ListenerDeps) -> None:
+    """Wire the handlers to `app`; each closure only forwards to its named function."""
+
+    @app.action(APPROVE_ACTION)
+    def on_approve(ack: Ack, body: dict[str, Any]) -> None:
+        approve(ack, body, deps)
+
+    @app.action(REJECT_ACTION)
+    def on_reject(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        open_reject_modal(ack, body, client, deps)
+
+    @app.view(REJECT_MODAL)
+    def on_reject_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        submit_reject(ack, body, view, deps)
+
+
+# ---------------------------------------------------------------- handlers
+
+
+def approve(ack: Ack, body: dict[str, Any], deps: ListenerDeps) -> None:
+    ack()
+    request_id = _request_id(_button_value(body))
+    user_id = _user_id(body)
+    if request_id is None or user_id is None:
+        log.info("approve click without a usable request id or user; nothing recorded")
+        return
+    _decide(deps, request_id, user_id, Verdict.APPROVE, None, _channel(body))
+
+
+def open_reject_modal(ack: Ack, body: dict[str, Any], client: WebClient,
+                      deps: ListenerDeps) -> None:
+    ack()
+    request_id = _request_id(_button_value(body))
+    user_id = _user_id(body)
+    trigger_id = body.get("trigger_id")
+    if request_id is None or user_id is None or not isinstance(trigger_id, str):
+        log.info("reject click without a usable request id, user or trigger; nothing recorded")
+        return
+    now = deps.clock()
+    with deps.db.session() as session:
+        found = _load(session, request_id)
+        if found is None:
+            return
+        request, gate = found
+        refusal = refusal_for(gate, request, user_id, now)
+        if refusal is not None:
+            _tell(session, _channel(body), user_id, refusal, now)
+            return
+        pilot = repo.get_pilot(session, gate.pilot_id)
+        view = render_view("slack/reject_modal.json.j2", request_id=request.id, title=pilot.title,
+                           stage_label=messages.label(gate.stage))
+    # After the read-only transaction: no database connection is held during the Slack call.
+    client.views_open(trigger_id=trigger_id, view=view)
+
+
+def submit_reject(ack: Ack, body: dict[str, Any], view: dict[str, Any],
+                  deps: ListenerDeps) -> None:
+    reason = _reason(view)
+    if len(reason) < MIN_REASON:
+        ack(response_action="errors", errors={REASON_BLOCK: REASON_ERROR})
+        return
+    ack()
+    request_id = _request_id(view.get("private_metadata"))
+    user_id = _user_id(body)
+    if request_id is None or user_id is None:
+        log.info("reject submission without a usable request id or user; nothing recorded")
+        return
+    # A modal has no channel: refusals go to the approver's DM the request was posted in.
+    _decide(deps, request_id, user_id, Verdict.REJECT, reason, channel=None)
+
+
+# ---------------------------------------------------------------- the shared path
+
+
+def _decide(deps: ListenerDeps, request_id: int, user_id: str, verdict: Verdict,
+            reason: str | None, channel: str | None) -> DecisionResult | None:
+    """One transaction: screen, record, queue the replies and (if settled) the follow-up."""
+    now = deps.clock()
+    with deps.db.session() as session:
+        found = _load(session, request_id)
+        if found is None:
+            return None
+        request, gate = found
+        channel = channel or request.channel
+        if user_id in set(gate.excluded):
+            # handle_decision lets an excluded person through when they were asked; they are
+            # never asked by policy, and their answer would not count, so refuse it here.
+            _tell(session, channel, user_id, SELF_APPROVAL, now)
+            return None
+        result = handle_decision(session, request_id=request_id, user_id=user_id,
+                                 verdict=verdict, reason=reason, now=now, channel=channel)
+    log.info("request %s: %s by %s -> %s", request_id, verdict.value, user_id, result.answer)
+    if result.gate_resolved:
+        _wake(deps)
+    return result
+
+
+def _wake(deps: ListenerDeps) -> None:
+    """Wake the waiting flow. The flow request is already committed, so a failed wake-up only
+    delays the follow-up until the dispatcher's next round; it must not fail the click."""
+    if deps.on_wake is None:
+        return
+    try:
+        deps.on_wake()
+    except Exception:
+        log.exception("on_wake failed; the resolve-gate flow request stays queued")
+
+
+SELF_APPROVAL = ("You proposed or own this pilot, so you cannot sign it off "
+                 "(separation of duties). Nothing was recorded.")
+
+
+def refusal_for(gate: Gate, request: SignoffRequest, user_id: str, now: datetime) -> str | None:
+    """Why `user_id` may not answer `request` now (None: they may). Same rules and words as
+    handle_decision's refusals, checked before the reject modal opens."""
+    if user_id in set(gate.excluded):
+        return SELF_APPROVAL
+    if user_id != request.approver:
+        return (f"This sign-off is not yours to decide: it was asked of <@{request.approver}>. "
+                "Nothing was recorded.")
+    if gate.status != "open":
+        return f"This gate is already closed ({gate.status}). Nothing was recorded."
+    if now > gate.deadline:
+        return "The deadline of this gate has passed; late answers do not count."
+    return None
+
+
+def _tell(session: Session, channel: str | None, user_id: str, text: str, now: datetime) -> None:
+    if channel:
+        messages.not_yours(session, channel, user_id, text, now)
+
+
+def _load(session: Session, request_id: int) -> tuple[SignoffRequest, Gate] | None:
+    try:
+        request = repo.get_request(session, request_id)
+    except repo.NotFound:
+        log.info("click for unknown sign-off request %s; nothing recorded", request_id)
+        return None
+    return request, repo.get_gate(session, request.gate_id)
+
+
+# ---------------------------------------------------------------- payload reading
+
+
+def _request_id(value: object) -> int | None:
+    """A sign-off request id from a button value or private_metadata; None if malformed."""
+    if not isinstance(value, str) or not value.isascii() or not value.strip().isdigit():
+        return None
+    number = int(value)
+    return number if 0 < number < 2**63 else None
+
+
+def _button_value(body: Mapping[str, Any]) -> object:
+    actions = body.get("actions")
+    if not isinstance(actions, list) or not actions or not isinstance(actions[0], dict):
+        return None
+    return actions[0].get("value")
+
+
+def _user_id(body: Mapping[str, Any]) -> str | None:
+    user = body.get("user")
+    user_id = user.get("id") if isinstance(user, dict) else None
+    return user_id if isinstance(user_id, str) and user_id else None
+
+
+def _channel(body: Mapping[str, Any]) -> str | None:
+    container = body.get("container")
+    channel = container.get("channel_id") if isinstance(container, dict) else None
+    return channel if isinstance(channel, str) and channel else None
+
+
+def _reason(view: Mapping[str, Any]) -> str:
+    try:
+        value = view["state"]["values"][REASON_BLOCK][REASON_INPUT]["value"]
+    except (KeyError, TypeError):
+        return ""
+    return value.strip() if isinstance(value, str) else ""

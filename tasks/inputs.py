@@ -1,0 +1,92 @@
+"""Typed inputs and results of the tasks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+
+from lifecycle.stages import Stage
+
+
+class TaskModel(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class OpenGateInput(TaskModel):
+    pilot_id: str
+    stage: Stage
+    actor: str = "pilotgate"
+    now: datetime | None = None
+
+
+class Asked(TaskModel):
+    approver: str
+    role: str
+
+
+class GateOpened(TaskModel):
+    gate_id: int
+    pilot_id: str
+    stage: Stage
+    target: Stage
+    deadline: datetime
+    asked: list[Asked]
+    warnings: list[str] = []
+
+
+class RequestSignoffsInput(TaskModel):
+    gate_id: int
+
+
+class SignoffsSent(TaskModel):
+    sent: int
+    waiting: int
+    errors: list[str] = []
+
+
+class GateInput(TaskModel):
+    gate_id: int
+    now: datetime | None = None
+    actor: str = "pilotgate"
+
+
+class GateReading(TaskModel):
+    gate_id: int
+    status: str
+    evaluation: str
+    missing: dict[str, int]
+    reasons: list[str]
+
+
+class DeadlineAction(TaskModel):
+    gate_id: int
+    pilot_id: str
+    action: str  # none | extended | escalated | expired
+    new_deadline: datetime | None = None
+    detail: str = ""
+
+
+class TransitionApplied(TaskModel):
+    gate_id: int
+    pilot_id: str
+    claimed: bool
+    outcome: str  # advanced | sent_back | terminate | none
+    stage: Stage | None = None
+    next_flow: str | None = None
+    reason: str = ""
+
+
+class TerminateInput(TaskModel):
+    pilot_id: str
+    reason: str
+    actor: str = "pilotgate"
+    now: datetime | None = None
+
+
+class Terminated(TaskModel):
+    pilot_id: str
+    terminated: bool
+    from_stage: Stage | None
+    reason: str
+    gates_closed: int = 0

@@ -1,0 +1,103 @@
+"""Termination: the one way a pilot ends without reaching production.
+
+The same task serves a programme manager's `pilotgate terminate`, a rejected gate, an expired
+gate and the sweep's deploy-or-terminate rule, so every termination closes the same things:
+the pilot's stage, its open gates, the buttons on its Slack messages, and its place under the
+portfolio cap; and tells the same people.
+"""
+
+from __future__ import annotations
+
+from prefect import task
+
+from lifecycle.stages import TERMINAL, Stage
+from pilotgate.runtime import get_runtime, utcnow
+from slackbot import messages
+from store import repo
+from tasks.inputs import TerminateInput, Terminated
+
+
+@task(name="terminate-pilot", persist_result=False)
+def terminate_pilot(inp: TerminateInput) -> Terminated:
+    rt = get_runtime()
+    now = inp.now or utcnow()
+    reason = inp.reason.strip()
+    if not reason:
+        raise ValueError("a termination needs a reason")
+    with rt.db.session() as session:
+        pilot = repo.get_pilot(session, inp.pilot_id)
+        stage = Stage(pilot.stage)
+        if stage in TERMINAL:
+            return Terminated(
+                pilot_id=pilot.id,
+                terminated=False,
+                from_stage=stage,
+                reason=f"already {stage.value}",
+            )
+        if not repo.move_stage(
+            session,
+            pilot.id,
+            expected=stage,
+            target=Stage.TERMINATED,
+            actor=inp.actor,
+            reason=reason,
+            now=now,
+            policy=rt.policy,
+        ):
+            return Terminated(
+                pilot_id=pilot.id,
+                terminated=False,
+                from_stage=None,
+                reason="the pilot changed stage at the same moment; nothing done",
+            )
+        closed = 0
+        people: set[str] = set()
+        gates = repo.gates_for(session, pilot.id)
+        if gates:
+            # The approvers of the latest gate are the ones who were waiting on, or just
+            # decided, this pilot.
+            people.update(r.approver for r in repo.requests_for(session, gates[-1].id))
+        for gate in gates:
+            requests = repo.requests_for(session, gate.id)
+            if gate.status == "open":
+                repo.resolve_gate(
+                    session,
+                    gate,
+                    "cancelled",
+                    f"pilot terminated: {reason}",
+                    now=now,
+                    actor=inp.actor,
+                )
+                repo.claim_continuation(session, gate.id, now)
+                closed += 1
+                answered = {d.request_id for d in repo.decisions_for(session, gate.id)}
+                for request in requests:
+                    if request.id not in answered:
+                        messages.close_request(
+                            session,
+                            pilot,
+                            gate,
+                            request,
+                            f":no_entry: Pilot terminated: {reason}",
+                            now,
+                        )
+        messages.notify(
+            session,
+            pilot.business_owner,
+            f"{pilot.title} was terminated.",
+            reason,
+            now,
+            dedupe_key=f"terminated:{pilot.id}:owner",
+        )
+        for person in sorted(people - {pilot.business_owner}):
+            messages.notify(
+                session,
+                person,
+                f"{pilot.title} was terminated; your sign-off is no longer needed.",
+                reason,
+                now,
+                dedupe_key=f"terminated:{pilot.id}:{person}",
+            )
+        return Terminated(
+            pilot_id=pilot.id, terminated=True, from_stage=stage, reason=reason, gates_closed=closed
+        )
