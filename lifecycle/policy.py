@@ -186,10 +186,12 @@ class Policy(Strict):
             for stage, extra in rules.extra_approvers.items():
                 for role, count in extra.items():
                     if role not in known:
-                        problems.append(_unknown_role(f"{where}.extra_approvers.{stage.value}", role, known))
+                        problems.append(_unknown_role(f"{where}.extra_approvers.{stage.value}",
+                                                      role, known))
                     elif count > len(self.roles[role]):
                         problems.append(f"{where}.extra_approvers.{stage.value}.{role}: quorum "
-                                        f"{count} but the role has {len(self.roles[role])} member(s)")
+                                        f"{count} but the role has {len(self.roles[role])} "
+                                        "member(s)")
         for where, rules in [("risk_tiers.high", self.risk_tiers.get(RiskTier.HIGH)),
                              ("customer_facing", self.customer_facing)]:
             guarded = set(rules.extra_approvers.get(Stage.CUSTOMER_ROLLOUT, {})) if rules else set()

@@ -45,7 +45,8 @@ def test_invalid_yaml_names_line_and_column() -> None:
     text = "roles:\n  finance: [U0FIN0001\ngates: {}\n"
     with pytest.raises(InputError) as exc:
         parse_policy(text, "p.yaml")
-    assert str(exc.value) == "p.yaml: line 3, column 6: invalid YAML (expected ',' or ']', but got ':')"
+    assert str(exc.value) == ("p.yaml: line 3, column 6: invalid YAML "
+                              "(expected ',' or ']', but got ':')")
 
 
 def test_tab_indentation_names_line_and_column() -> None:
@@ -110,7 +111,8 @@ def test_extra_quorum_larger_than_role(policy_data: dict[str, Any], make_policy:
 def test_zero_quorum(policy_data: dict[str, Any], make_policy: MakePolicy) -> None:
     policy_data["gates"]["pilot"]["approvers"]["programme_office"] = 0
     msg = problems_of(make_policy, policy_data)
-    assert "gates.pilot.approvers: role 'programme_office' needs a quorum of at least 1, got 0" in msg
+    assert ("gates.pilot.approvers: role 'programme_office' needs a quorum of at least 1, "
+            "got 0") in msg
 
 
 def test_zero_extra_quorum(policy_data: dict[str, Any], make_policy: MakePolicy) -> None:
@@ -160,7 +162,8 @@ def test_extend_without_days_and_terminate_with_days(policy_data: dict[str, Any]
 def test_unknown_timeout_action(policy_data: dict[str, Any], make_policy: MakePolicy) -> None:
     policy_data["gates"]["pilot"]["on_timeout"] = {"action": "ignore"}
     msg = problems_of(make_policy, policy_data)
-    assert "gates.pilot.on_timeout.action: Input should be 'terminate', 'escalate' or 'extend'" in msg
+    assert ("gates.pilot.on_timeout.action: Input should be 'terminate', 'escalate' or "
+            "'extend'") in msg
 
 
 def test_missing_gate(policy_data: dict[str, Any], make_policy: MakePolicy) -> None:
@@ -211,7 +214,8 @@ def test_missing_high_tier_needs_guards(policy_data: dict[str, Any],
                                         make_policy: MakePolicy) -> None:
     del policy_data["risk_tiers"]
     msg = problems_of(make_policy, policy_data)
-    assert "risk_tiers.high.extra_approvers.customer_rollout: must include security, compliance" in msg
+    assert ("risk_tiers.high.extra_approvers.customer_rollout: must include security, "
+            "compliance") in msg
 
 
 def test_customer_facing_needs_guards(policy_data: dict[str, Any],

@@ -65,7 +65,8 @@ def test_business_owner_needs_a_budget(proposal_data: ProposalData,
     del data["business_owner"]["budget"]
     assert "business_owner.budget: Field required" in problems_of(make_proposal, data)
     data["business_owner"]["budget"] = 0
-    assert "business_owner.budget: Input should be greater than 0" in problems_of(make_proposal, data)
+    msg = problems_of(make_proposal, data)
+    assert "business_owner.budget: Input should be greater than 0" in msg
 
 
 def test_no_success_metric(proposal_data: ProposalData, make_proposal: MakeProposal) -> None:

@@ -47,8 +47,8 @@ def test_shipped_graph_is_valid_and_matches_the_design() -> None:
     edges = {(s, t) for s, targets in TRANSITIONS.items() for t in targets}
     assert edges == EXPECTED_EDGES
     assert INITIAL is S.PROPOSAL
-    assert TERMINAL == {S.PRODUCTION, S.TERMINATED}
-    assert ACTIVE == set(Stage) - TERMINAL
+    assert {S.PRODUCTION, S.TERMINATED} == TERMINAL
+    assert set(Stage) - TERMINAL == ACTIVE
 
 
 def test_unreachable_stage_is_rejected() -> None:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import inspect, insert
+from sqlalchemy import insert, inspect
 from sqlalchemy.exc import IntegrityError
 
 from lifecycle.gates import GateStatus, Verdict, plan_gate
@@ -23,7 +23,8 @@ DEADLINE = NOW + timedelta(days=14)
 Count = Callable[[Any], int]
 
 
-def proposal_gate(db: Database, policy: Policy, proposal: Proposal) -> tuple[str, int, dict[str, int]]:
+def proposal_gate(db: Database, policy: Policy,
+                  proposal: Proposal) -> tuple[str, int, dict[str, int]]:
     """A pilot with its proposal gate open: requests by approver id."""
     plan = plan_gate(policy, proposal, Stage.PROPOSAL, Stage.PILOT)
     with db.session() as s:
@@ -111,7 +112,8 @@ def test_quorum_resolves_the_gate_once(db: Database, policy: Policy, helpdesk: P
         assert (gate.status, gate.resolved_at) == ("approved", at)
         assert gate.outcome_reason == "quorum reached: programme_office 1/1, finance 1/1"
         assert repo.open_gate_for(s, gate.pilot_id) is None
-        assert [e.action for e in s.query(AuditEntry).order_by(AuditEntry.id)][-1] == "gate.approved"
+        actions = [e.action for e in s.query(AuditEntry).order_by(AuditEntry.id)]
+        assert actions[-1] == "gate.approved"
     # A redelivery after resolution, and a late answer, change nothing.
     again = record(db, requests["U0FIN0001"])
     late = record(db, requests["U0PMO0002"], Verdict.REJECT)

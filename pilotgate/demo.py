@@ -1,0 +1,283 @@
+"""`make demo`: three pilots, three endings, on embedded defaults.
+
+Everything is real except Slack and the calendar: a SQLite register, Prefect flows on the local
+API, the bolt listener over HTTP on loopback, and the Slack emulator whose scripted approvers
+click Approve / Reject with correctly signed payloads. Time is simulated so a stalled pilot can
+reach its deadline in seconds.
+
+1. The IT help-desk assistant passes every gate to production.
+2. The clinical documentation assistant is rejected at readiness review, with a reason.
+3. The developer-productivity assistant stalls at a gate and is terminated at its deadline.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from pilotgate.prefect_env import apply_defaults
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = Path(os.environ.get("PILOTGATE_DEMO_DIR", ROOT / "out" / "demo"))
+console = Console(highlight=False)
+
+BOT_TOKEN = "xoxb-demo-token"
+SIGNING_SECRET = "demo-signing-secret"
+
+
+class SimClock:
+    """The demo's calendar: starts now and jumps forward on request."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, days: float) -> None:
+        self.offset += timedelta(days=days)
+
+
+class Demo:
+    def __init__(self) -> None:
+        from slackemu import SlackEmulator
+
+        if OUT.exists():
+            shutil.rmtree(OUT)
+        OUT.mkdir(parents=True)
+        os.environ.setdefault("PREFECT_HOME", str(OUT / "prefect"))
+        self.db_path = OUT / "pilotgate.db"
+        self.url = f"sqlite:///{self.db_path}"
+        self.clock = SimClock()
+        self.emu = SlackEmulator(bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET).start()
+
+    def setup(self) -> None:
+        from pilotgate.dispatcher import Dispatcher, LocalLauncher
+        from pilotgate.runtime import Runtime, set_runtime
+        from pilotgate.settings import Settings
+        from slackbot.client import make_client
+        from slackbot.server import start_in_thread
+        from store.migrate import upgrade
+
+        upgrade(self.url)
+        self.settings = Settings(PILOTGATE_DATABASE_URL=self.url, SLACK_BOT_TOKEN=BOT_TOKEN,
+                                 SLACK_SIGNING_SECRET=SIGNING_SECRET,
+                                 SLACK_API_URL=self.emu.api_url,
+                                 PILOTGATE_POLICY=str(ROOT / "examples" / "policy.yaml"))
+        self.rt = Runtime(self.settings)
+        set_runtime(self.rt)
+        self.dispatcher = Dispatcher(self.rt, client=make_client(self.settings),
+                                     launcher=LocalLauncher(clock=self.clock), clock=self.clock,
+                                     sweep_every=None)
+        self.listener = start_in_thread(self.rt, on_wake=self.dispatcher.wake.set,
+                                        clock=self.clock)
+
+    def close(self) -> None:
+        self.listener.stop()
+        self.emu.stop()
+
+    # ------------------------------------------------------------ actions
+
+    def propose(self, name: str) -> str:
+        from lifecycle.proposal import load_proposal
+        from store import repo
+
+        proposal = load_proposal(ROOT / "examples" / f"{name}.yaml")
+        with self.rt.db.session() as session:
+            pilot = repo.create_pilot(session, proposal, self.rt.policy, actor="programme-manager",
+                                      now=self.clock())
+            return pilot.id
+
+    def advance(self, pilot_id: str) -> None:
+        from flows.registry import flows
+        from lifecycle.stages import Stage
+        from store import repo
+        from tasks.names import STAGE_FLOWS
+
+        with self.rt.db.session() as session:
+            stage = Stage(repo.get_pilot(session, pilot_id).stage)
+        opened = flows()[STAGE_FLOWS[stage]](pilot_id=pilot_id, now=self.clock(),
+                                             actor="programme-manager")
+        asked = ", ".join(f"{a.approver} ({a.role})" for a in opened.asked)
+        console.print(f"   [cyan]gate open[/] {opened.stage.value} -> {opened.target.value}; "
+                      f"asked {asked}; due {opened.deadline:%Y-%m-%d}")
+        for warning in opened.warnings:
+            console.print(f"   [yellow]evidence warning:[/] {warning}")
+
+    def open_requests(self, pilot_id: str) -> list[Any]:
+        from store import repo
+
+        with self.rt.db.session() as session:
+            gate = repo.open_gate_for(session, pilot_id)
+            if gate is None:
+                return []
+            answered = {d.request_id for d in repo.decisions_for(session, gate.id)}
+            return [r for r in repo.requests_for(session, gate.id) if r.id not in answered]
+
+    def click_until_decided(self, pilot_id: str, reject: dict[str, str] | None = None) -> None:
+        """Scripted approvers answer in Slack until the gate is settled."""
+        reject = reject or {}
+        for request in self.open_requests(pilot_id):
+            if not any(r.id == request.id for r in self.open_requests(pilot_id)):
+                break
+            self.dispatcher.tick()  # make sure the ask was delivered (it has a ts)
+            request = self._fresh(request.id)
+            if request.message_ts is None:
+                continue
+            if request.approver in reject:
+                resp = self.emu.click(self.listener.url, request.approver, request.channel,
+                                      request.message_ts, "pilotgate_reject")
+                view = self.emu.latest_view_for(request.approver)
+                resp = self.emu.submit_view(self.listener.url, request.approver, view.id,
+                                            {"reason_input": reject[request.approver]})
+                console.print(f"   [red]{request.approver} ({request.role}) rejects:[/] "
+                              f"{reject[request.approver]}  (HTTP {resp.status_code})")
+            else:
+                resp = self.emu.click(self.listener.url, request.approver, request.channel,
+                                      request.message_ts, "pilotgate_approve")
+                console.print(f"   [green]{request.approver} ({request.role}) approves[/] in "
+                              f"Slack (signed click, HTTP {resp.status_code})")
+            self.dispatcher.drain()
+            if not self.open_requests(pilot_id):
+                break
+        self.dispatcher.drain()
+
+    def _fresh(self, request_id: int) -> Any:
+        from store import repo
+
+        with self.rt.db.session() as session:
+            return repo.get_request(session, request_id)
+
+    def stage(self, pilot_id: str) -> str:
+        from store import repo
+
+        with self.rt.db.session() as session:
+            pilot = repo.get_pilot(session, pilot_id)
+            return pilot.stage + (f" ({pilot.end_reason})" if pilot.end_reason else "")
+
+    def record_metrics(self, pilot_id: str, values: dict[str, list[float]]) -> None:
+        from store import repo
+
+        now = self.clock()
+        with self.rt.db.session() as session:
+            proposal = repo.proposal_of(repo.get_pilot(session, pilot_id))
+            for name, series in values.items():
+                metric = proposal.metric(name)
+                assert metric is not None
+                for i, value in enumerate(series):
+                    repo.record_metric(session, pilot_id, metric=name, value=value,
+                                       unit=metric.unit,
+                                       observed_at=now - timedelta(days=len(series) - i),
+                                       source="demo telemetry", now=now, actor="demo")
+        console.print(f"   recorded {sum(len(v) for v in values.values())} metric observations")
+
+    def sweep(self) -> dict[str, Any]:
+        from flows.sweep import sweep_flow
+
+        result = sweep_flow(now=self.clock())
+        self.dispatcher.drain()
+        return result
+
+
+def story(title: str) -> None:
+    console.rule(f"[bold]{title}")
+
+
+def main() -> int:
+    apply_defaults()
+    started = time.monotonic()
+    console.print("[bold]pilotgate demo[/]: SQLite register, Prefect flows, bolt listener on "
+                  "loopback, Slack emulator with scripted approvers, simulated calendar")
+    demo = Demo()
+    try:
+        with console.status("starting the local Prefect API, the listener and the Slack "
+                            "emulator..."):
+            demo.setup()
+            from prefect import flow
+
+            flow(name="warm-up")(lambda: None)()  # start Prefect's local API once, up front
+        console.print(f"ready in {time.monotonic() - started:.0f} s; register at {demo.db_path}")
+
+        helpdesk = demo.propose("helpdesk-assistant")
+        clinical = demo.propose("clinical-documentation")
+        devprod = demo.propose("developer-productivity")
+        console.print(f"proposed: help-desk {helpdesk}, clinical {clinical}, "
+                      f"developer productivity {devprod}")
+
+        story("1. IT help-desk assistant: every gate, to production")
+        demo.advance(helpdesk)
+        demo.click_until_decided(helpdesk)
+        console.print(f"   stage: [bold]{demo.stage(helpdesk)}[/]")
+        demo.clock.advance(60)
+        console.print("   ... 60 days of pilot later")
+        demo.record_metrics(helpdesk, {"resolution_minutes": [1.4, 1.1, 0.9, 1.0, 0.8],
+                                       "first_contact_resolution": [79, 82, 84, 83, 85]})
+        for _ in range(4):
+            if demo.stage(helpdesk).startswith(("production", "terminated")):
+                break
+            if not demo.open_requests(helpdesk):
+                demo.advance(helpdesk)
+            demo.click_until_decided(helpdesk)
+            console.print(f"   stage: [bold]{demo.stage(helpdesk)}[/]")
+            demo.clock.advance(14)
+
+        story("2. Clinical documentation assistant: rejected at readiness review")
+        demo.advance(clinical)
+        demo.click_until_decided(clinical)
+        demo.record_metrics(clinical, {"documentation_minutes_per_visit": [12, 11, 12.5],
+                                       "note_error_rate": [4.5, 5.1, 4.8]})
+        demo.advance(clinical)  # pilot -> readiness review
+        demo.click_until_decided(clinical)
+        console.print(f"   stage: [bold]{demo.stage(clinical)}[/]")
+        demo.click_until_decided(clinical, reject={
+            "U0SEC0001": "Draft notes were stored in a third-party log outside the EHR; PHI "
+                         "handling fails the security review."})
+        console.print(f"   stage: [bold]{demo.stage(clinical)}[/]")
+
+        story("3. Developer productivity assistant: stalls and is terminated at its deadline")
+        demo.advance(devprod)
+        demo.click_until_decided(devprod)
+        demo.advance(devprod)  # pilot -> readiness review gate; nobody answers
+        console.print("   nobody answers...")
+        for days in (8, 7, 8):
+            demo.clock.advance(days)
+            result = demo.sweep()
+            actions = [a["action"] for a in result["deadline_actions"]]
+            console.print(f"   +{days} days, sweep: {result['reminders']} reminder(s), deadline "
+                          f"actions {actions or 'none'}; stage {demo.stage(devprod)}")
+
+        story("Portfolio")
+        show_portfolio(demo)
+        console.print(f"\nSlack emulator received {len(demo.emu.messages)} messages; "
+                      f"the audit chain and every decision are in {demo.db_path}")
+        console.print("Look next: PILOTGATE_DATABASE_URL=sqlite:///"
+                      f"{demo.db_path} .venv/bin/pilotgate list   (then `status ID`, "
+                      "`audit verify`)")
+        console.print(f"done in {time.monotonic() - started:.0f} s")
+        return 0
+    finally:
+        demo.close()
+
+
+def show_portfolio(demo: Demo) -> None:
+    from store import audit, repo
+
+    table = Table("pilot", "title", "portfolio", "stage", "why it ended")
+    with demo.rt.db.session() as session:
+        for p in repo.list_pilots(session):
+            table.add_row(p.id, p.title, p.portfolio, p.stage, p.end_reason or "")
+        chain = audit.verify(session)
+    console.print(table)
+    console.print(f"audit chain: {'intact' if chain.ok else 'BROKEN'} ({chain.rows} rows)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
