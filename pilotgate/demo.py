@@ -113,42 +113,62 @@ class Demo:
             console.print(f"   [yellow]evidence warning:[/] {warning}")
 
     def open_requests(self, pilot_id: str) -> list[Any]:
+        """Unanswered requests whose role still lacks approvals (who a real approver nudges)."""
         from store import repo
 
         with self.rt.db.session() as session:
             gate = repo.open_gate_for(session, pilot_id)
             if gate is None:
                 return []
+            missing = repo.evaluate(session, gate, self.clock()).missing
             answered = {d.request_id for d in repo.decisions_for(session, gate.id)}
-            return [r for r in repo.requests_for(session, gate.id) if r.id not in answered]
+            return [r for r in repo.requests_for(session, gate.id)
+                    if r.id not in answered and missing.get(r.role, 0) > 0]
 
     def click_until_decided(self, pilot_id: str, reject: dict[str, str] | None = None) -> None:
-        """Scripted approvers answer in Slack until the gate is settled."""
+        """Scripted approvers answer in Slack, one role at a time, until the gate is settled."""
         reject = reject or {}
-        for request in self.open_requests(pilot_id):
-            if not any(r.id == request.id for r in self.open_requests(pilot_id)):
+        first = self.open_requests(pilot_id)
+        gate_id = first[0].gate_id if first else None
+        for _ in range(20):
+            waiting = [r for r in self.open_requests(pilot_id) if r.gate_id == gate_id]
+            if not waiting:
                 break
-            self.dispatcher.tick()  # make sure the ask was delivered (it has a ts)
-            request = self._fresh(request.id)
+            chosen = next((r for r in waiting if r.approver in reject), waiting[0])
+            self.dispatcher.tick()  # the ask must have been delivered (it has a ts)
+            request = self._fresh(chosen.id)
             if request.message_ts is None:
                 continue
             if request.approver in reject:
-                resp = self.emu.click(self.listener.url, request.approver, request.channel,
-                                      request.message_ts, "pilotgate_reject")
+                self.emu.click(self.listener.url, request.approver, request.channel,
+                               request.message_ts, "pilotgate_reject")
                 view = self.emu.latest_view_for(request.approver)
                 resp = self.emu.submit_view(self.listener.url, request.approver, view.id,
                                             {"reason_input": reject[request.approver]})
-                console.print(f"   [red]{request.approver} ({request.role}) rejects:[/] "
-                              f"{reject[request.approver]}  (HTTP {resp.status_code})")
+                console.print(f"   [red]{request.approver} ({request.role}) rejects[/] in a "
+                              f"Slack modal: {reject[request.approver]}  (HTTP "
+                              f"{resp.status_code})")
             else:
                 resp = self.emu.click(self.listener.url, request.approver, request.channel,
                                       request.message_ts, "pilotgate_approve")
                 console.print(f"   [green]{request.approver} ({request.role}) approves[/] in "
                               f"Slack (signed click, HTTP {resp.status_code})")
             self.dispatcher.drain()
-            if not self.open_requests(pilot_id):
-                break
         self.dispatcher.drain()
+        self.report_gate(pilot_id)
+
+    def report_gate(self, pilot_id: str) -> None:
+        """Say what the dispatcher did after the last click (next gate opened, or the end)."""
+        from store import repo
+
+        with self.rt.db.session() as session:
+            pilot = repo.get_pilot(session, pilot_id)
+            gate = repo.open_gate_for(session, pilot_id)
+            line = f"   stage now [bold]{pilot.stage}[/]"
+            if gate is not None:
+                line += (f"; its gate opened on entry ({gate.stage} -> {gate.target}, "
+                         f"{len(repo.requests_for(session, gate.id))} approvers asked)")
+        console.print(line)
 
     def _fresh(self, request_id: int) -> Any:
         from store import repo
@@ -215,7 +235,6 @@ def main() -> int:
         story("1. IT help-desk assistant: every gate, to production")
         demo.advance(helpdesk)
         demo.click_until_decided(helpdesk)
-        console.print(f"   stage: [bold]{demo.stage(helpdesk)}[/]")
         demo.clock.advance(60)
         console.print("   ... 60 days of pilot later")
         demo.record_metrics(helpdesk, {"resolution_minutes": [1.4, 1.1, 0.9, 1.0, 0.8],
@@ -226,8 +245,7 @@ def main() -> int:
             if not demo.open_requests(helpdesk):
                 demo.advance(helpdesk)
             demo.click_until_decided(helpdesk)
-            console.print(f"   stage: [bold]{demo.stage(helpdesk)}[/]")
-            demo.clock.advance(14)
+            demo.clock.advance(3)
 
         story("2. Clinical documentation assistant: rejected at readiness review")
         demo.advance(clinical)
@@ -236,11 +254,10 @@ def main() -> int:
                                        "note_error_rate": [4.5, 5.1, 4.8]})
         demo.advance(clinical)  # pilot -> readiness review
         demo.click_until_decided(clinical)
-        console.print(f"   stage: [bold]{demo.stage(clinical)}[/]")
         demo.click_until_decided(clinical, reject={
             "U0SEC0001": "Draft notes were stored in a third-party log outside the EHR; PHI "
                          "handling fails the security review."})
-        console.print(f"   stage: [bold]{demo.stage(clinical)}[/]")
+        console.print(f"   {demo.stage(clinical)}")
 
         story("3. Developer productivity assistant: stalls and is terminated at its deadline")
         demo.advance(devprod)

@@ -245,12 +245,11 @@ def evaluate(session: Session, gate: Gate, now: datetime) -> Evaluation:
 def _insert_ignore(session: Session, table: Any, values: dict[str, Any],
                    index: list[str]) -> bool:
     dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        stmt: Any = postgresql.insert(table).values(**values).on_conflict_do_nothing(
-            index_elements=index)
-    else:
-        stmt = sqlite.insert(table).values(**values).on_conflict_do_nothing(index_elements=index)
-    return bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = (insert(table).values(**values).on_conflict_do_nothing(index_elements=index)
+            .returning(*table.primary_key.columns))
+    # rowcount is unreliable with RETURNING on PostgreSQL (-1); a returned row is not.
+    return session.execute(stmt).first() is not None
 
 
 @dataclass(frozen=True)

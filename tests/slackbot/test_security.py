@@ -13,6 +13,7 @@ import pytest
 from listener_scene import FIN, OWNER, PMO1, PMO2, PROPOSER, SECRET, TOKEN, Ask, Scene
 from sqlalchemy import select
 
+from pilotgate.runtime import utcnow
 from store.models import Decision, OutboxMessage, SignoffRequest
 
 Asks = dict[str, Ask]
@@ -42,8 +43,10 @@ def test_forged_signature_is_refused(scene: Scene, gate: tuple[int, Asks]) -> No
     other = scene.emu.sign(signed_body(scene, FIN, asks[FIN]), now)
     assert scene.emu.send_raw(scene.url, body, now, other).status_code == 401
     # Nor does a valid signature survive a tampered body (PMO2 posing as PMO1).
-    tampered = body.replace(PMO2, PMO1)
-    good = scene.emu.sign(signed_body(scene, PMO2, asks[PMO1]), now)
+    genuine = signed_body(scene, PMO2, asks[PMO1])
+    good = scene.emu.sign(genuine, now)
+    tampered = genuine.replace(PMO2, PMO1)
+    assert tampered != genuine
     assert scene.emu.send_raw(scene.url, tampered, now, good).status_code == 401
     # Missing headers.
     bare = httpx.post(scene.url, content=body,
@@ -59,26 +62,20 @@ def test_wrong_secret_is_refused(scene: Scene, gate: tuple[int, Asks]) -> None:
     nothing_recorded(scene)
 
 
-@pytest.mark.parametrize("skew", [-301, -3600, 301])
-def test_stale_or_future_timestamp_is_refused(scene: Scene, gate: tuple[int, Asks],
-                                              skew: int) -> None:
+def test_stale_future_or_malformed_timestamp_is_refused(scene: Scene,
+                                                        gate: tuple[int, Asks]) -> None:
     """A captured request replayed later (or dated ahead) fails even with a good signature."""
     _, asks = gate
-    response = scene.click(PMO1, asks[PMO1], timestamp=int(time.time()) + skew)
-    assert response.status_code == 401
-    nothing_recorded(scene)
-
-
-@pytest.mark.parametrize("timestamp", ["", "soon", "1e9", "-5", "１７００"])
-def test_malformed_timestamp_is_refused(scene: Scene, gate: tuple[int, Asks],
-                                        timestamp: str) -> None:
-    _, asks = gate
+    for skew in (-301, -3600, 301):
+        response = scene.click(PMO1, asks[PMO1], timestamp=int(time.time()) + skew)
+        assert response.status_code == 401, skew
     body = signed_body(scene, PMO1, asks[PMO1])
-    signature = scene.emu.sign(body, timestamp)
-    response = httpx.post(scene.url, content=body.encode(), headers={
-        "Content-Type": "application/x-www-form-urlencoded",
-        "X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature})
-    assert response.status_code == 401
+    for timestamp in ("", "soon", "1e9", "-5", "１７００"):
+        response = httpx.post(scene.url, content=body.encode(), headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Slack-Request-Timestamp": timestamp.encode(),
+            "X-Slack-Signature": scene.emu.sign(body, timestamp)})
+        assert response.status_code == 401, timestamp
     nothing_recorded(scene)
 
 
@@ -104,15 +101,17 @@ def test_someone_not_asked_is_told_and_nothing_is_recorded(scene: Scene,
         assert f"<@{PMO1}>" in (note.text or "") and note.channel == asks[PMO1].channel
 
 
-@pytest.mark.parametrize("who", [PROPOSER, OWNER])
-def test_proposer_and_owner_are_refused(scene: Scene, gate: tuple[int, Asks], who: str) -> None:
+def test_proposer_and_owner_are_refused(scene: Scene, gate: tuple[int, Asks]) -> None:
     _, asks = gate
-    for action in ("pilotgate_approve", "pilotgate_reject"):
-        assert scene.click(who, asks[FIN], action).status_code == 200
-    assert scene.count(Decision) == 0 and scene.emu.latest_view_for(who) is None
+    for who in (PROPOSER, OWNER):
+        for action in ("pilotgate_approve", "pilotgate_reject"):
+            assert scene.click(who, asks[FIN], action).status_code == 200
+    assert scene.count(Decision) == 0
     assert scene.relay().errors == []
-    notes = [n.text or "" for n in scene.emu.ephemerals_for(who)]
-    assert len(notes) == 2 and all("separation of duties" in n for n in notes)
+    for who in (PROPOSER, OWNER):
+        assert scene.emu.latest_view_for(who) is None
+        notes = [n.text or "" for n in scene.emu.ephemerals_for(who)]
+        assert len(notes) == 2 and all("separation of duties" in n for n in notes)
 
 
 def test_proposer_asked_by_mistake_is_still_refused(scene: Scene,
@@ -122,8 +121,7 @@ def test_proposer_asked_by_mistake_is_still_refused(scene: Scene,
     gate_id, asks = gate
     with scene.db.session() as session:
         row = SignoffRequest(gate_id=gate_id, approver=PROPOSER, role="programme_office",
-                             round=0, asked_at=session.get(SignoffRequest, asks[PMO1].id)
-                             .asked_at)  # type: ignore[union-attr]
+                             round=0, asked_at=utcnow())
         session.add(row)
         session.flush()
         own_id = row.id
