@@ -11,7 +11,9 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -108,3 +110,160 @@ def session(database_url: str) -> Iterator[Session]:
 @pytest.fixture(scope="session")
 def policy() -> Policy:
     return load_policy(EXAMPLES / "policy.yaml")
+
+
+# ---------------------------------------------------------------- the running stack
+
+
+@pytest.fixture(scope="session")
+def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A real Prefect API (the test harness's temporary server), once per test session."""
+    os.environ.setdefault("PREFECT_HOME", str(tmp_path_factory.mktemp("prefect-home")))
+    from pilotgate.prefect_env import apply_defaults
+
+    apply_defaults()
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture
+def emulator() -> Iterator[Any]:
+    from slackemu import SlackEmulator
+
+    emu = SlackEmulator(bot_token="xoxb-test-token", signing_secret="test-signing-secret").start()
+    yield emu
+    emu.stop()
+
+
+class Clock:
+    """A settable clock for the whole stack (listener, dispatcher, flows)."""
+
+    def __init__(self) -> None:
+        from datetime import UTC, datetime, timedelta
+
+        self._offset = timedelta()
+        self._now = lambda: datetime.now(UTC)
+        self._td = timedelta
+
+    def __call__(self) -> Any:
+        return self._now() + self._offset
+
+    def advance(self, days: float = 0, seconds: float = 0) -> None:
+        self._offset += self._td(days=days, seconds=seconds)
+
+
+@dataclass
+class Stack:
+    """pilotgate wired together for a test: register, policy, emulator, listener, dispatcher."""
+
+    runtime: Any
+    db: Database
+    policy: Policy
+    emulator: Any
+    listener: Any
+    dispatcher: Any
+    clock: Clock
+
+    def propose(self, example: str = "helpdesk-assistant", **changes: Any) -> str:
+        from lifecycle.proposal import load_proposal
+        from store import repo
+
+        proposal = load_proposal(EXAMPLES / f"{example}.yaml")
+        if changes:
+            proposal = proposal.model_copy(update=changes)
+        with self.db.session() as session:
+            return repo.create_pilot(session, proposal, self.policy, actor="test",
+                                     now=self.clock()).id
+
+    def advance(self, pilot_id: str) -> Any:
+        """Run the stage flow of the pilot's current stage (as `pilotgate advance` does)."""
+        from flows.registry import flows
+        from lifecycle.stages import Stage
+        from store import repo
+        from tasks.names import STAGE_FLOWS
+
+        with self.db.session() as session:
+            stage = Stage(repo.get_pilot(session, pilot_id).stage)
+        return flows()[STAGE_FLOWS[stage]](pilot_id=pilot_id, now=self.clock())
+
+    def open_requests(self, pilot_id: str) -> list[Any]:
+        from store import repo
+
+        self.dispatcher.drain()
+        with self.db.session() as session:
+            gate = repo.open_gate_for(session, pilot_id)
+            if gate is None:
+                return []
+            answered = {d.request_id for d in repo.decisions_for(session, gate.id)}
+            return [r for r in repo.requests_for(session, gate.id) if r.id not in answered]
+
+    def click(self, request: Any, action: str = "pilotgate_approve", user: str | None = None,
+              **kwargs: Any) -> Any:
+        """A signed click on the request's message, as `user` (default: its approver)."""
+        from store import repo
+
+        with self.db.session() as session:
+            fresh = repo.get_request(session, request.id)
+        assert fresh.message_ts, f"request {fresh.id} was never posted to Slack"
+        return self.emulator.click(self.listener.url, user or fresh.approver, fresh.channel,
+                                   fresh.message_ts, action, **kwargs)
+
+    def reject(self, request: Any, reason: str) -> Any:
+        self.click(request, "pilotgate_reject")
+        view = self.emulator.latest_view_for(request.approver)
+        return self.emulator.submit_view(self.listener.url, request.approver, view.id,
+                                         {"reason_input": reason})
+
+    def approve_gate(self, pilot_id: str) -> None:
+        """Approve, role by role, until the pilot's open gate is settled."""
+        from store import repo
+
+        with self.db.session() as session:
+            gate = repo.open_gate_for(session, pilot_id)
+            assert gate is not None, f"pilot {pilot_id} has no open gate"
+            gate_id = gate.id
+        for _ in range(30):
+            self.dispatcher.drain()
+            with self.db.session() as session:
+                gate = repo.get_gate(session, gate_id)
+                if gate.status != "open":
+                    break
+                missing = repo.evaluate(session, gate, self.clock()).missing
+                answered = {d.request_id for d in repo.decisions_for(session, gate_id)}
+                todo = [r for r in repo.requests_for(session, gate_id)
+                        if r.id not in answered and missing.get(r.role, 0) > 0]
+            assert todo, f"gate {gate_id} is open but nobody is left to ask"
+            response = self.click(todo[0])
+            assert response.status_code == 200, response.text
+        self.dispatcher.drain()
+
+    def stage(self, pilot_id: str) -> str:
+        from store import repo
+
+        with self.db.session() as session:
+            return repo.get_pilot(session, pilot_id).stage
+
+
+@pytest.fixture
+def stack(db: Database, policy: Policy, emulator: Any, prefect_api: None) -> Iterator[Stack]:
+    from pilotgate.dispatcher import Dispatcher, LocalLauncher
+    from pilotgate.runtime import Runtime, set_runtime
+    from pilotgate.settings import Settings
+    from slackbot.client import make_client
+    from slackbot.server import start_in_thread
+
+    settings = Settings(PILOTGATE_DATABASE_URL=db.url, SLACK_BOT_TOKEN="xoxb-test-token",
+                        SLACK_SIGNING_SECRET="test-signing-secret",
+                        SLACK_API_URL=emulator.api_url,
+                        PILOTGATE_POLICY=str(EXAMPLES / "policy.yaml"))
+    runtime = Runtime(settings, db=db, policy=policy)
+    set_runtime(runtime)
+    clock = Clock()
+    dispatcher = Dispatcher(runtime, client=make_client(settings, retries=1),
+                            launcher=LocalLauncher(clock=clock), clock=clock, sweep_every=None)
+    listener = start_in_thread(runtime, on_wake=dispatcher.wake.set, clock=clock)
+    yield Stack(runtime, db, policy, emulator, listener, dispatcher, clock)
+    listener.stop()
+    set_runtime(None)
