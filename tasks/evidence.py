@@ -1,7 +1,11 @@
 """Readiness evidence attached to a gate when it opens (metrics against targets, criteria).
 
-Until measured evidence exists for a stage, the gate carries the bare targets so approvers
-still see what success was defined as.
+`open_gate` calls `gather_evidence` inside its transaction. The gate that leaves readiness
+review is judged on the pilot's measurements and readiness criteria; the gate that leaves
+internal rollout (into customer rollout) on the targets holding during internal rollout. Other
+gates carry no measured evidence and show the bare targets. When the policy says missing
+evidence blocks, `EvidenceBlocked` (a `repo.Conflict`, so `pilotgate advance` exits 4) rolls
+the transaction back and the gate does not open; the message says exactly what is missing.
 """
 
 from __future__ import annotations
@@ -9,18 +13,71 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lifecycle.evidence import (
+    Evidence,
+    Observation,
+    internal_rollout_evidence,
+    readiness_evidence,
+)
 from lifecycle.policy import Policy
 from lifecycle.stages import Stage
-from store.models import Pilot
+from store import repo
+from store.models import Pilot, StageChange
 
 
-class EvidenceBlocked(RuntimeError):
+class EvidenceBlocked(repo.Conflict):
     """The policy says missing or unmet evidence blocks this gate."""
+
+    def __init__(self, pilot: Pilot, stage: Stage, evidence: Evidence) -> None:
+        self.evidence = evidence
+        what = "readiness review" if stage is Stage.READINESS_REVIEW else "customer rollout"
+        lines = "\n".join(f"  - {p}" for p in evidence.blocking)
+        super().__init__(
+            f"pilot {pilot.id}: the {what} gate did not open, because the policy "
+            f"(evidence.missing_evidence: block) needs complete evidence and "
+            f"{len(evidence.blocking)} item(s) are missing or not met:\n{lines}\n"
+            f"Figures are the {evidence.rule}. Record measurements with "
+            f"`pilotgate metric record {pilot.id} NAME VALUE` or `pilotgate metric import`, "
+            f"then run `pilotgate advance {pilot.id}` again.")
+
+
+def load_observations(session: Session, pilot_id: str) -> list[Observation]:
+    return [Observation(o.metric, o.value, o.unit, o.observed_at)
+            for o in repo.observations(session, pilot_id)]
+
+
+def entered(session: Session, pilot_id: str, stage: Stage) -> datetime | None:
+    """When the pilot last entered `stage` (stage_history), if it did."""
+    return session.execute(
+        select(StageChange.at).where(StageChange.pilot_id == pilot_id,
+                                     StageChange.to_stage == stage.value)
+        .order_by(StageChange.at.desc(), StageChange.id.desc())).scalars().first()
+
+
+def compute_evidence(session: Session, pilot: Pilot, stage: Stage, policy: Policy,
+                     now: datetime) -> Evidence | None:
+    """The evidence for the gate that leaves `stage`, or None where none is measured."""
+    if stage not in (Stage.READINESS_REVIEW, Stage.INTERNAL_ROLLOUT):
+        return None
+    proposal = repo.proposal_of(pilot)
+    observations = load_observations(session, pilot.id)
+    if stage is Stage.READINESS_REVIEW:
+        return readiness_evidence(proposal, observations, policy.evidence, now)
+    return internal_rollout_evidence(proposal, observations, policy.evidence, now,
+                                     entered(session, pilot.id, Stage.INTERNAL_ROLLOUT))
 
 
 def gather_evidence(
     session: Session, pilot: Pilot, stage: Stage, policy: Policy, now: datetime
 ) -> dict[str, Any] | None:
-    return None
+    """`gate.evidence` for the gate leaving `stage`; raises EvidenceBlocked if policy blocks."""
+    evidence = compute_evidence(session, pilot, stage, policy, now)
+    if evidence is None:
+        return None
+    if evidence.blocking:
+        raise EvidenceBlocked(pilot, stage, evidence)
+    return evidence.to_dict()
+

@@ -116,8 +116,9 @@ def policy() -> Policy:
 
 
 @pytest.fixture(scope="session")
-def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """A real Prefect API (the test harness's temporary server), once per test session."""
+def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Prefect API (the test harness's temporary server), once per test session.
+    Yields its URL, for processes the tests start (PREFECT_API_URL)."""
     os.environ.setdefault("PREFECT_HOME", str(tmp_path_factory.mktemp("prefect-home")))
     from pilotgate.prefect_env import apply_defaults
 
@@ -125,7 +126,9 @@ def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     from prefect.testing.utilities import prefect_test_harness
 
     with prefect_test_harness(server_startup_timeout=120):
-        yield
+        import prefect.settings
+
+        yield str(prefect.settings.PREFECT_API_URL.value())
 
 
 @pytest.fixture
@@ -247,7 +250,7 @@ class Stack:
 
 
 @pytest.fixture
-def stack(db: Database, policy: Policy, emulator: Any, prefect_api: None) -> Iterator[Stack]:
+def stack(db: Database, policy: Policy, emulator: Any, prefect_api: str) -> Iterator[Stack]:
     from pilotgate.dispatcher import Dispatcher, LocalLauncher
     from pilotgate.runtime import Runtime, set_runtime
     from pilotgate.settings import Settings

@@ -1,0 +1,1 @@
+"""Prefect deployments for running pilotgate at scale (`python -m deployments.deploy`)."""

@@ -1,0 +1,326 @@
+"""`pilotgate metric` and `pilotgate report`: measured outcomes in, the portfolio page out.
+
+A readiness review is only as good as the measurements behind it, so observations are checked
+against the proposal before anything is stored: the metric must be one the proposal defined,
+in the unit it defined, with a number and a time that is not in the future. An import is all
+or nothing: one bad row and no row is written, and the error names every bad row and column.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lifecycle.errors import InputError
+from lifecycle.proposal import Proposal
+from lifecycle.stages import Stage
+from pilotgate.cli import err, guarded, out, runtime
+from pilotgate.runtime import utcnow
+from store import audit, repo
+from store.models import MetricObservation, Pilot
+
+metric_app = typer.Typer(help="Measured outcomes of a pilot: record, import, show.",
+                         no_args_is_help=True)
+
+#: clocks disagree a little; an observation this far ahead of ours is still "now".
+CLOCK_SKEW = timedelta(minutes=1)
+COLUMNS_REQUIRED = ("metric", "value", "observed_at")
+COLUMNS_OPTIONAL = ("unit", "source")
+
+
+@dataclass(frozen=True)
+class Row:
+    metric: str
+    value: float
+    unit: str
+    observed_at: datetime
+    source: str | None
+
+
+def known_metrics(proposal: Proposal) -> str:
+    return ", ".join(f"{m.name} ({m.unit})" for m in proposal.success_metrics)
+
+
+def check_metric(proposal: Proposal, name: str) -> str:
+    name = name.strip()
+    if proposal.metric(name) is None:
+        raise ValueError(f"unknown metric {name!r}; this pilot's metrics are "
+                         f"{known_metrics(proposal)}")
+    return name
+
+
+def parse_value(text: str) -> float:
+    try:
+        value = float(text.strip())
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number (use a plain decimal such as 1.25)"
+                         ) from None
+    if not math.isfinite(value):
+        raise ValueError(f"{text!r} is not a finite number")
+    return value
+
+
+def parse_time(text: str, now: datetime) -> datetime:
+    """ISO 8601 (a time without an offset is UTC); not in the future."""
+    text = text.strip()
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not an ISO 8601 time (e.g. 2026-05-01T09:00:00Z or "
+                         "2026-05-01)") from None
+    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    if parsed > now + CLOCK_SKEW:
+        raise ValueError(f"{text} is in the future (now is {now:%Y-%m-%d %H:%M} UTC); "
+                         "record what was observed, not what is expected")
+    return parsed.astimezone(UTC)
+
+
+def check_unit(proposal: Proposal, metric: str, unit: str | None) -> str:
+    expected = proposal.metric(metric)
+    assert expected is not None
+    if unit is not None and unit.strip() and unit.strip() != expected.unit:
+        raise ValueError(f"unit {unit.strip()!r} does not match the proposal: {metric} is "
+                         f"measured in {expected.unit!r}")
+    return expected.unit
+
+
+def _pilot_for_metrics(session: Session, pilot_id: str) -> tuple[Pilot, Proposal]:
+    pilot = repo.get_pilot(session, pilot_id)
+    if pilot.stage == Stage.TERMINATED.value:
+        raise repo.Conflict(f"pilot {pilot_id} is terminated ({pilot.end_reason}); its metrics "
+                            "are closed")
+    return pilot, repo.proposal_of(pilot)
+
+
+@metric_app.command("record")
+def record(
+    pilot_id: Annotated[str, typer.Argument(help="Pilot id.")],
+    name: Annotated[str, typer.Argument(help="Metric name, as in the proposal.")],
+    value: Annotated[str, typer.Argument(help="The measured value (a number).")],
+    at: Annotated[str | None, typer.Option("--at", help="When it was observed (ISO 8601, "
+                                           "UTC if no offset; default now).")] = None,
+    source: Annotated[str | None, typer.Option("--source", help="Where the figure comes "
+                                               "from (dashboard, query, report).")] = None,
+    unit: Annotated[str | None, typer.Option("--unit", help="Unit of VALUE; must match "
+                                             "the proposal.")] = None,
+) -> None:
+    """Record one observation of a success metric."""
+    rt = runtime()
+    now = utcnow()
+    with guarded(), rt.db.session() as session:
+        pilot, proposal = _pilot_for_metrics(session, pilot_id)
+        problems: list[str] = []
+        metric = observed = number = None
+        try:
+            metric = check_metric(proposal, name)
+        except ValueError as exc:
+            problems.append(f"NAME: {exc}")
+        try:
+            number = parse_value(value)
+        except ValueError as exc:
+            problems.append(f"VALUE: {exc}")
+        try:
+            observed = parse_time(at, now) if at is not None else now
+        except ValueError as exc:
+            problems.append(f"--at: {exc}")
+        metric_unit = None
+        if metric is not None:
+            try:
+                metric_unit = check_unit(proposal, metric, unit)
+            except ValueError as exc:
+                problems.append(f"--unit: {exc}")
+        if problems:
+            raise InputError(f"metric record {pilot_id}", problems)
+        assert metric and metric_unit and number is not None and observed is not None
+        repo.record_metric(session, pilot.id, metric=metric, value=number, unit=metric_unit,
+                           observed_at=observed, source=source, now=now, actor="cli")
+        audit.append(session, actor="cli", action="metric.recorded", pilot_id=pilot.id,
+                     data={"metric": metric, "value": number, "unit": metric_unit,
+                           "observed_at": observed.isoformat(), "source": source}, now=now)
+    out.print(f"recorded {metric} = {number:g} {metric_unit} for {pilot_id}, observed "
+              f"{observed:%Y-%m-%d %H:%M} UTC", highlight=False)
+
+
+def read_csv(path: Path, proposal: Proposal, now: datetime) -> list[Row]:
+    """Every row checked; an InputError lists every bad row (row number, line, column)."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise InputError(str(path), [f"cannot read the file ({exc.strerror})"]) from None
+    except UnicodeDecodeError:
+        raise InputError(str(path), ["not UTF-8 text; save the CSV as UTF-8"]) from None
+    reader = csv.DictReader(text.splitlines(keepends=True))
+    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    if not header:
+        raise InputError(str(path), ["the file is empty; the first line must be the header "
+                                     "metric,value,observed_at[,unit][,source]"])
+    reader.fieldnames = header
+    lacking = [c for c in COLUMNS_REQUIRED if c not in header]
+    unknown = [c for c in header if c not in COLUMNS_REQUIRED + COLUMNS_OPTIONAL]
+    if lacking or unknown or len(set(header)) != len(header):
+        problems = []
+        if lacking:
+            problems.append(f"header: missing column(s) {', '.join(lacking)}")
+        if unknown:
+            problems.append(f"header: unknown column(s) {', '.join(unknown)}")
+        if len(set(header)) != len(header):
+            problems.append("header: a column is named twice")
+        problems.append("expected columns: metric,value,observed_at[,unit][,source]")
+        raise InputError(str(path), problems)
+    rows: list[Row] = []
+    problems: list[str] = []
+    seen: dict[tuple[str, datetime], int] = {}
+    for number, raw in enumerate(reader, start=1):
+        where = f"row {number} (line {reader.line_num})"
+        if None in raw:
+            problems.append(f"{where}: {len(header) + len(raw[None])} cells, but the header has "
+                            f"{len(header)} columns")
+            continue
+        cells = {k: (v or "").strip() for k, v in raw.items()}
+        if not any(cells.values()):
+            continue  # a blank line
+        row_problems = []
+        metric = unit = observed = value = None
+        for column, check in (("metric", lambda v: check_metric(proposal, v)),
+                              ("value", parse_value),
+                              ("observed_at", lambda v: parse_time(v, now))):
+            if not cells.get(column):
+                row_problems.append(f"{where}, column {column}: empty")
+                continue
+            try:
+                result = check(cells[column])
+            except ValueError as exc:
+                row_problems.append(f"{where}, column {column}: {exc}")
+                continue
+            if column == "metric":
+                metric = result
+            elif column == "value":
+                value = result
+            else:
+                observed = result
+        if metric is not None:
+            try:
+                unit = check_unit(proposal, metric, cells.get("unit"))
+            except ValueError as exc:
+                row_problems.append(f"{where}, column unit: {exc}")
+        if metric is not None and observed is not None:
+            first = seen.setdefault((metric, observed), number)
+            if first != number:
+                row_problems.append(f"{where}, column observed_at: {metric} at "
+                                    f"{observed.isoformat()} repeats row {first}")
+        if row_problems:
+            problems.extend(row_problems)
+            continue
+        assert metric and unit and observed is not None and value is not None
+        rows.append(Row(metric, value, unit, observed, cells.get("source") or None))
+    if problems:
+        shown = problems[:50]
+        if len(problems) > len(shown):
+            shown.append(f"... and {len(problems) - len(shown)} more")
+        raise InputError(f"{path} (nothing was imported)", shown)
+    if not rows:
+        raise InputError(str(path), ["no data rows under the header; nothing to import"])
+    return rows
+
+
+@metric_app.command("import")
+def import_csv(
+    pilot_id: Annotated[str, typer.Argument(help="Pilot id.")],
+    file: Annotated[Path, typer.Argument(help="CSV with columns metric,value,observed_at"
+                                         "[,unit][,source].")],
+) -> None:
+    """Import observations from CSV: every row is written, or none is."""
+    rt = runtime()
+    now = utcnow()
+    with guarded(), rt.db.session() as session:
+        pilot, proposal = _pilot_for_metrics(session, pilot_id)
+        rows = read_csv(file, proposal, now)
+        stored = {(o.metric, o.observed_at, o.value) for o in session.execute(
+            select(MetricObservation).where(MetricObservation.pilot_id == pilot.id)).scalars()}
+        fresh = [r for r in rows if (r.metric, r.observed_at, r.value) not in stored]
+        for r in fresh:
+            repo.record_metric(session, pilot.id, metric=r.metric, value=r.value, unit=r.unit,
+                               observed_at=r.observed_at, source=r.source or f"import {file.name}",
+                               now=now, actor="cli")
+        counts: dict[str, int] = {}
+        for r in fresh:
+            counts[r.metric] = counts.get(r.metric, 0) + 1
+        if fresh:
+            audit.append(session, actor="cli", action="metric.imported", pilot_id=pilot.id,
+                         data={"file": file.name, "rows": len(fresh), "per_metric": counts,
+                               "skipped_duplicates": len(rows) - len(fresh)}, now=now)
+    detail = ", ".join(f"{m}: {n}" for m, n in sorted(counts.items())) or "nothing new"
+    out.print(f"imported {len(fresh)} observation(s) for {pilot_id} ({detail})", highlight=False)
+    if len(rows) > len(fresh):
+        err.print(f"skipped {len(rows) - len(fresh)} row(s) already recorded (same metric, "
+                  "time and value)", highlight=False)
+
+
+@metric_app.command("show")
+def show(pilot_id: Annotated[str, typer.Argument(help="Pilot id.")],
+         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Each success metric against its target, as a readiness review would judge it now."""
+    from lifecycle.evidence import readiness_evidence
+    from tasks.evidence import load_observations
+
+    rt = runtime()
+    with guarded(), rt.db.session() as session:
+        pilot = repo.get_pilot(session, pilot_id)
+        evidence = readiness_evidence(repo.proposal_of(pilot),
+                                      load_observations(session, pilot.id),
+                                      rt.policy.evidence, utcnow()).to_dict()
+    if as_json:
+        sys.stdout.write(json.dumps(evidence, indent=2) + "\n")
+        return
+    table = Table("metric", "baseline", "target", "now", "status", "how")
+    for m in evidence["metrics"]:
+        table.add_row(m["name"], f"{m['baseline']:g} {m['unit']}", f"{m['target']:g}",
+                      "-" if m["current"] is None else f"{m['current']:g}", m["status"], m["how"])
+    out.print(table)
+    criteria = Table("criterion", "status", "detail")
+    for c in evidence["criteria"]:
+        criteria.add_row(c["name"], c["status"], c["detail"])
+    out.print(criteria)
+
+
+def report(
+    html: Annotated[Path | None, typer.Option("--html", help="Write the report as one "
+                                              "self-contained HTML file.")] = None,
+    markdown: Annotated[Path | None, typer.Option("--markdown", help="Write the report as "
+                                                  "Markdown.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report's figures as "
+                                          "JSON instead of the summary.")] = False,
+) -> None:
+    """The portfolio report: funnel, caps, ages, stage times, gate lead times, value."""
+    from pilotgate import report as portfolio
+
+    rt = runtime()
+    with guarded(), rt.db.session() as session:
+        data = portfolio.build_report(session, rt.policy, utcnow())
+    if html is not None:
+        portfolio.write_html(html, data)
+    if markdown is not None:
+        markdown.write_text(portfolio.render_markdown(data), encoding="utf-8")
+    if as_json:
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    else:
+        portfolio.print_summary(data, out)
+    for label, path in (("HTML", html), ("Markdown", markdown)):
+        if path is not None:
+            err.print(f"{label} report written to {path.resolve()}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(metric_app, name="metric")
+    app.command()(report)

@@ -1,0 +1,148 @@
+"""Helpers for the sweep tests: pilots brought to a stage through the real flows and clicks,
+the sweep run as the scheduler would, and what the emulator and the register say afterwards."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from store import repo
+from store.models import AuditEntry, Base, StageChange
+
+CIO = "U0CIO0001"
+OWNER = "U0BIZ0001"  # helpdesk-assistant's business owner
+DIGEST_CHANNEL = "C0PORTFOLIO"
+
+
+def to_pilot(stack: Any, **changes: Any) -> str:
+    """Propose, open the proposal gate and approve it: the pilot's clock starts now."""
+    pilot_id = stack.propose(**changes)
+    stack.advance(pilot_id)
+    stack.approve_gate(pilot_id)
+    assert stack.stage(pilot_id) == "pilot"
+    return pilot_id
+
+
+def to_readiness_review(stack: Any, **changes: Any) -> str:
+    """A pilot whose readiness-review gate is open (it opens on entry)."""
+    pilot_id = to_pilot(stack, **changes)
+    stack.advance(pilot_id)  # the pilot gate
+    stack.approve_gate(pilot_id)
+    assert stack.stage(pilot_id) == "readiness_review"
+    assert open_gate(stack, pilot_id) is not None
+    return pilot_id
+
+
+def sweep(stack: Any, now: datetime | None = None, *, drain: bool = True,
+          dry_run: bool = False) -> dict[str, Any]:
+    """One scheduled sweep at `now` (default: the stack's clock), then the follow-up flows."""
+    from flows.sweep import sweep_flow
+
+    result = sweep_flow(now=now or stack.clock(), dry_run=dry_run)
+    if drain:
+        stack.dispatcher.drain()
+    return result
+
+
+def open_gate(stack: Any, pilot_id: str) -> Any:
+    with stack.db.session() as session:
+        return repo.open_gate_for(session, pilot_id)
+
+
+def gates(stack: Any, pilot_id: str) -> list[Any]:
+    with stack.db.session() as session:
+        return list(repo.gates_for(session, pilot_id))
+
+
+def requests(stack: Any, gate_id: int) -> list[Any]:
+    with stack.db.session() as session:
+        return list(repo.requests_for(session, gate_id))
+
+
+def pilot(stack: Any, pilot_id: str) -> Any:
+    with stack.db.session() as session:
+        return repo.get_pilot(session, pilot_id)
+
+
+def history(stack: Any, pilot_id: str) -> list[Any]:
+    with stack.db.session() as session:
+        return list(repo.stage_history(session, pilot_id))
+
+
+def terminations(stack: Any, pilot_id: str) -> list[Any]:
+    with stack.db.session() as session:
+        return list(session.execute(select(StageChange).where(
+            StageChange.pilot_id == pilot_id, StageChange.to_stage == "terminated")).scalars())
+
+
+def audit_actions(stack: Any, action: str, pilot_id: str | None = None) -> list[Any]:
+    with stack.db.session() as session:
+        query = select(AuditEntry).where(AuditEntry.action == action)
+        if pilot_id is not None:
+            query = query.where(AuditEntry.pilot_id == pilot_id)
+        return list(session.execute(query.order_by(AuditEntry.id)).scalars())
+
+
+def flow_requests(stack: Any, pilot_id: str) -> list[Any]:
+    with stack.db.session() as session:
+        return list(repo.flow_requests(session, pilot_id))
+
+
+def row_counts(db: Any) -> dict[str, int]:
+    with db.session() as session:
+        return {t.name: session.execute(select(func.count()).select_from(t)).scalar_one()
+                for t in Base.metadata.sorted_tables}
+
+
+# ---------------------------------------------------------------- the emulator's view
+
+
+def dms(stack: Any, user: str) -> list[Any]:
+    """Every message in the user's DM (top-level and threaded), oldest first."""
+    return stack.emulator.messages_in(stack.emulator.dm_channel_for(user))
+
+
+def has_buttons(message: Any) -> bool:
+    return any(b.get("type") == "actions" for b in (message.blocks or []))
+
+
+def request_message(stack: Any, request: Any) -> Any:
+    with stack.db.session() as session:
+        fresh = repo.get_request(session, request.id)
+    assert fresh.message_ts, f"request {fresh.id} was never posted"
+    message = stack.emulator.find_message(fresh.channel, fresh.message_ts)
+    assert message is not None
+    return message
+
+
+def thread_replies(stack: Any, request: Any) -> list[Any]:
+    """Messages posted in the thread of a request's message (the reminders)."""
+    with stack.db.session() as session:
+        fresh = repo.get_request(session, request.id)
+    return [m for m in stack.emulator.messages_in(fresh.channel)
+            if m.thread_ts == fresh.message_ts and m.ts != fresh.message_ts]
+
+
+def digests(stack: Any) -> list[Any]:
+    return stack.emulator.messages_in(DIGEST_CHANNEL)
+
+
+def text_of(message: Any) -> str:
+    """All the words of a message: its text and every text in its blocks."""
+    parts = [message.text or ""]
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "text" and isinstance(value, str):
+                    parts.append(value)
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(message.blocks or [])
+    return "\n".join(parts)
