@@ -225,3 +225,6 @@ def register(app: typer.Typer) -> None:
     app.command()(terminate)
     app.command()(sweep)
     app.command()(serve)
+    from pilotgate import metrics_cli
+
+    metrics_cli.register(app)

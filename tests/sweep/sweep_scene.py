@@ -3,13 +3,14 @@ the sweep run as the scheduler would, and what the emulator and the register say
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
 
 from store import repo
-from store.models import AuditEntry, Base, StageChange
+from store.models import AuditEntry, Base, ReminderSent, SignoffRequest, StageChange
 
 CIO = "U0CIO0001"
 OWNER = "U0BIZ0001"  # helpdesk-assistant's business owner
@@ -146,3 +147,37 @@ def text_of(message: Any) -> str:
 
     walk(message.blocks or [])
     return "\n".join(parts)
+
+
+# ---------------------------------------------------------------- a busy portfolio
+
+
+@dataclass(frozen=True)
+class Busy:
+    """Three pilots with something due at the same moment."""
+
+    overdue: str  # 183 days into its pilot: terminate
+    escalating: str  # readiness-review gate an hour past its deadline: escalate to the CIO
+    reminded: str  # proposal gate just past half its window: remind three approvers
+
+
+def busy_portfolio(stack: Any) -> Busy:
+    overdue = to_pilot(stack)
+    stack.clock.advance(days=172)
+    escalating = to_readiness_review(stack, title="Invoice triage")
+    stack.clock.advance(days=4)
+    reminded = stack.propose(title="Contract clause finder")
+    stack.advance(reminded)
+    stack.dispatcher.drain()
+    stack.clock.advance(days=7, seconds=3600)
+    return Busy(overdue, escalating, reminded)
+
+
+def reminder_rows(stack: Any, gate_id: int) -> list[tuple[str, str]]:
+    """(approver, point) of every reminder recorded for a gate's requests."""
+    with stack.db.session() as session:
+        rows = session.execute(
+            select(SignoffRequest.approver, ReminderSent.point)
+            .join(ReminderSent, ReminderSent.request_id == SignoffRequest.id)
+            .where(SignoffRequest.gate_id == gate_id))
+        return sorted((a, p) for a, p in rows)
