@@ -7,7 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import MetricCli
+from metric_harness import MetricCli
 
 METRICS = "resolution_minutes (minutes), first_contact_resolution (percent)"
 
@@ -119,7 +119,7 @@ def test_import_is_all_or_nothing_and_names_row_and_column(cli: MetricCli) -> No
         "row 8 (line 9), column observed_at: empty",
     ]:
         assert expected in text, f"{expected!r} not in {text!r}"
-    assert "row 1 " not in text
+    assert "row 1 (line 2)" not in text
     assert cli.observations() == []
 
 
