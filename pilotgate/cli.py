@@ -192,6 +192,27 @@ def status(pilot_id: Annotated[str, typer.Argument(help="Pilot id, e.g. pg-1a2b3
     out.print(history)
 
 
+@app.command("set-operations-owner")
+def set_operations_owner(
+        pilot_id: Annotated[str, typer.Argument(help="Pilot id.")],
+        name: Annotated[str, typer.Argument(help="The operations owner's name.")],
+        slack_id: Annotated[str, typer.Argument(help="Their Slack user id (U...).")]) -> None:
+    """Name the operations owner who takes over in production (required before customers)."""
+    from pydantic import ValidationError
+
+    from lifecycle.errors import describe
+
+    rt = runtime()
+    with guarded():
+        try:
+            with rt.db.session() as session:
+                repo.set_operations_owner(session, pilot_id, name=name, slack_id=slack_id,
+                                          actor="cli", now=utcnow())
+        except ValidationError as exc:
+            raise InputError("operations owner", describe(exc)) from None
+    out.print(f"{pilot_id}: operations owner is now {name} ({slack_id})")
+
+
 @audit_app.command("verify")
 def audit_verify() -> None:
     """Check the audit chain; exit 1 and name the first bad row if it was altered."""

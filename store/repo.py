@@ -512,3 +512,21 @@ def flow_requests(session: Session, pilot_id: str | None = None) -> Sequence[Flo
     if pilot_id is not None:
         query = query.where(FlowRequest.pilot_id == pilot_id)
     return session.execute(query).scalars().all()
+
+
+def set_operations_owner(session: Session, pilot_id: str, *, name: str, slack_id: str,
+                         actor: str, now: datetime) -> None:
+    """Name the pilot's operations owner (required before customer rollout), on record."""
+    pilot = session.execute(select(Pilot).where(Pilot.id == pilot_id).with_for_update()
+                            ).scalar_one_or_none()
+    if pilot is None:
+        raise NotFound(f"no pilot with id {pilot_id!r} (see `pilotgate list`)")
+    if pilot.stage in {s.value for s in TERMINAL}:
+        raise Conflict(f"pilot {pilot_id} is {pilot.stage}; its owners can no longer change")
+    proposal = dict(pilot.proposal)
+    previous = proposal.get("operations_owner")
+    proposal["operations_owner"] = {"name": name, "slack_id": slack_id}
+    Proposal.model_validate(proposal)  # the same rules as at proposal time
+    pilot.proposal = proposal
+    audit.append(session, actor=actor, action="pilot.operations_owner", pilot_id=pilot_id,
+                 data={"previous": previous, "now": proposal["operations_owner"]}, now=now)

@@ -45,6 +45,7 @@ def test_two_concurrent_sweeps_never_double_act(stack: Any) -> None:
     for t in threads:
         t.join(timeout=180)
     assert not errors, errors
+    import json; print('RESULTS', json.dumps([{k: r[k] for k in ('terminated','reminders','digest','deadline_actions')} for r in results], default=str, indent=1))
     assert len(results) == 2
     stack.dispatcher.drain()
 
