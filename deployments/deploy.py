@@ -30,6 +30,7 @@ it again after every upgrade (it updates the deployments in place). It registers
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
@@ -41,7 +42,8 @@ DEPLOYMENT = "pilotgate"  # the name pilotgate.commands and pilotgate.dispatcher
 TAG = "pilotgate"
 AUTOMATION = "pilotgate: reschedule unresponsive flow runs"
 #: Flow-run events that say "this run's process is alive" or "this run is over".
-_ALIVE = ("prefect.flow-run.Pending", "prefect.flow-run.Running", "prefect.flow-run.heartbeat")
+_ALIVE = ("prefect.flow-run.Pending", "prefect.flow-run.Submitting", "prefect.flow-run.Running",
+          "prefect.flow-run.Retrying", "prefect.flow-run.heartbeat")
 _FINAL = ("prefect.flow-run.Completed", "prefect.flow-run.Failed", "prefect.flow-run.Cancelled",
           "prefect.flow-run.Cancelling", "prefect.flow-run.Crashed", "prefect.flow-run.Paused",
           "prefect.flow-run.Suspended", "prefect.flow-run.Scheduled",
@@ -171,10 +173,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sweep-cron", default=Settings().sweep_cron,
                         help="the sweep's schedule (default: PILOTGATE_SWEEP_CRON or hourly; "
                              "now %(default)r)")
-    parser.add_argument("--unresponsive-after", type=float, default=90.0,
+    parser.add_argument("--unresponsive-after", type=float,
+                        default=float(os.environ.get("PILOTGATE_UNRESPONSIVE_AFTER", "90")),
                         help="seconds without a sign of life after which a run is rescheduled "
-                             "on another worker; 0 disables (default: %(default)s; keep it "
-                             "above 2x PREFECT_FLOWS_HEARTBEAT_FREQUENCY)")
+                             "on another worker; 0 disables (default: "
+                             "PILOTGATE_UNRESPONSIVE_AFTER or 90; now %(default)g). Keep it "
+                             "above PREFECT_FLOWS_HEARTBEAT_FREQUENCY (min 30) plus a margin")
     parser.add_argument("--quiet", action="store_true", help="print nothing on success")
     return parser
 

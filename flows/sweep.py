@@ -1,45 +1,66 @@
 """The sweep: a pilot deploys or terminates; nothing lingers, even when nobody is watching.
 
 Runs on a schedule (deployments/) and as `pilotgate sweep`. It enforces every deadline again from
-the database, so a flow run that died cannot keep a pilot alive.
+the database, so a flow run that died cannot keep a pilot alive. One sweep runs at a time per
+database (`sweep_lock`); a second one started meanwhile waits, then finds nothing left to do.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from prefect import flow
 
 from flows.terminate import terminate_flow
-from pilotgate.runtime import utcnow
+from pilotgate.runtime import get_runtime, utcnow
 from tasks.gates import deliver_messages, enforce_deadline
 from tasks.inputs import GateInput
-from tasks.sweep import SweepInput, SweepPlan, find_due_work, post_digest, send_reminders
+from tasks.sweep import (
+    SweepInput,
+    SweepPlan,
+    find_due_work,
+    post_digest,
+    send_reminders,
+    sweep_lock,
+)
 
 
 @flow(name="sweep", persist_result=False)
-def sweep_flow(now: datetime | None = None, dry_run: bool = False) -> dict[str, object]:
+def sweep_flow(now: datetime | None = None, dry_run: bool = False) -> dict[str, Any]:
     at = now or utcnow()
-    plan: SweepPlan = find_due_work(SweepInput(now=at))
     if dry_run:
+        plan: SweepPlan = find_due_work(SweepInput(now=at))
         return {"dry_run": True, "plan": plan.model_dump(mode="json")}
-    actions = []
-    for due in plan.expired_gates:
-        action = enforce_deadline(GateInput(gate_id=due.gate_id, now=at, actor="sweep"))
-        actions.append(action.model_dump(mode="json"))
-    terminated = []
+    with sweep_lock(get_runtime().db) as held:
+        if not held:
+            return {"dry_run": False, "skipped": "another sweep held the sweep lock throughout",
+                    "deadline_actions": [], "terminated": [], "reminders": 0, "digest": False,
+                    "delivered": 0, "plan": SweepPlan(now=at).model_dump(mode="json")}
+        return _sweep(at)
+
+
+def _sweep(at: datetime) -> dict[str, Any]:
+    plan = find_due_work(SweepInput(now=at))
+    # The deploy-or-terminate date first: a pilot past it is not escalated or extended.
+    terminated: dict[str, str] = {}
     for pilot in plan.overdue_pilots:
         reason = (f"deploy-or-terminate date {pilot.deploy_by:%Y-%m-%d} passed while in "
                   f"{pilot.stage.value.replace('_', ' ')}")
         result = terminate_flow(pilot_id=pilot.pilot_id, reason=reason, actor="sweep", now=at)
         if result.terminated:
-            terminated.append(f"{pilot.pilot_id} {pilot.title}: {reason}")
-    for a in actions:
-        if a["action"] == "expired":
-            terminated.append(f"{a['pilot_id']}: {a['detail']}")
+            terminated[pilot.pilot_id] = f"{pilot.pilot_id} {pilot.title}: {reason}"
+    actions = []
+    for due in plan.expired_gates:
+        action = enforce_deadline(GateInput(gate_id=due.gate_id, now=at, actor="sweep"))
+        actions.append(action.model_dump(mode="json"))
+        if action.action == "expired":
+            # The resolve-gate flow queued with the expiry terminates the pilot.
+            terminated.setdefault(action.pilot_id,
+                                  f"{action.pilot_id} {due.title}: {action.detail}")
     reminders = send_reminders(SweepInput(now=at))
-    digest = post_digest(SweepInput(now=at), terminated)
+    digest = post_digest(SweepInput(now=at), list(terminated.values()))
     delivered = deliver_messages()
-    return {"dry_run": False, "deadline_actions": actions, "terminated": terminated,
+    return {"dry_run": False, "deadline_actions": actions, "terminated": list(terminated.values()),
             "reminders": reminders.sent, "digest": digest, "delivered": delivered.sent,
             "plan": plan.model_dump(mode="json")}

@@ -151,19 +151,36 @@ def sweep(now: Annotated[str | None, typer.Option(help="Sweep as of this ISO tim
 
         with out.status("sweeping..."):
             result = sweep_flow(now=at, dry_run=dry_run)
-            if not dry_run:
+            if not dry_run and now is None:
                 _drain_local(rt)
+            elif not dry_run and rt.settings.run_mode != "deployments":
+                # A sweep as of --now: its follow-up flows and its messages (queued at that
+                # time) run as of the same time, as they would have then.
+                from pilotgate.dispatcher import Dispatcher, LocalLauncher
+
+                client = None
+                try:
+                    from slackbot.client import make_client
+
+                    client = make_client(rt.settings)
+                except Exception:
+                    client = None
+                Dispatcher(rt, client=client, launcher=LocalLauncher(clock=lambda: at),
+                           clock=lambda: at, sweep_every=None).drain()
     if as_json:
         sys.stdout.write(json.dumps(result, indent=2, default=str) + "\n")
         return
+    if result.get("skipped"):
+        out.print(f"sweep skipped: {result['skipped']}")
+        return
     plan = result["plan"]
     prefix = "would " if dry_run else ""
-    for g in plan["expired_gates"]:
-        out.print(f"{prefix}{g['on_timeout']}: {g['pilot_id']} {g['title']} (gate {g['stage']} "
-                  f"due {g['deadline'][:16]})")
     for p in plan["overdue_pilots"]:
         out.print(f"{prefix}terminate: {p['pilot_id']} {p['title']} (deploy-or-terminate date "
                   f"{p['deploy_by'][:10]} passed)")
+    for g in plan["expired_gates"]:
+        out.print(f"{prefix}{g['on_timeout']}: {g['pilot_id']} {g['title']} (gate {g['stage']} "
+                  f"due {g['deadline'][:16]})")
     for r in plan["reminders"]:
         out.print(f"{prefix}remind {', '.join(r['approvers']) or 'nobody'} about {r['pilot_id']} "
                   f"({round(r['point'] * 100)}% of the window)")

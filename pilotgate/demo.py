@@ -278,6 +278,12 @@ def main() -> int:
         console.print("Look next: PILOTGATE_DATABASE_URL=sqlite:///"
                       f"{demo.db_path} .venv/bin/pilotgate list   (then `status ID`, "
                       "`audit verify`)")
+        from pilotgate.report import build_report, write_html
+
+        with demo.rt.db.session() as session:  # as of the demo's simulated calendar
+            report = write_html(OUT / "report.html",
+                                build_report(session, demo.rt.policy, demo.clock()))
+        console.print(f"Portfolio report (one self-contained HTML file): {report}")
         console.print(f"done in {time.monotonic() - started:.0f} s")
         return 0
     finally:

@@ -12,10 +12,11 @@ import csv
 import json
 import math
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from rich.table import Table
@@ -35,6 +36,7 @@ metric_app = typer.Typer(help="Measured outcomes of a pilot: record, import, sho
 
 #: clocks disagree a little; an observation this far ahead of ours is still "now".
 CLOCK_SKEW = timedelta(minutes=1)
+T = TypeVar("T")
 COLUMNS_REQUIRED = ("metric", "value", "observed_at")
 COLUMNS_OPTIONAL = ("unit", "source")
 
@@ -152,6 +154,37 @@ def record(
               f"{observed:%Y-%m-%d %H:%M} UTC", highlight=False)
 
 
+def _cell(cells: dict[str, str], column: str, parse: Callable[[str], T], where: str,
+          problems: list[str]) -> T | None:
+    """A column parsed, or None with the problem noted against its row and column."""
+    if not cells.get(column):
+        problems.append(f"{where}, column {column}: empty")
+        return None
+    try:
+        return parse(cells[column])
+    except ValueError as exc:
+        problems.append(f"{where}, column {column}: {exc}")
+        return None
+
+
+def check_row(cells: dict[str, str], where: str, proposal: Proposal, now: datetime
+              ) -> tuple[Row | None, list[str]]:
+    """One CSV row checked against the proposal: the row, or every problem with it."""
+    problems: list[str] = []
+    metric = _cell(cells, "metric", lambda v: check_metric(proposal, v), where, problems)
+    value = _cell(cells, "value", parse_value, where, problems)
+    observed = _cell(cells, "observed_at", lambda v: parse_time(v, now), where, problems)
+    unit = None
+    if metric is not None:
+        try:
+            unit = check_unit(proposal, metric, cells.get("unit"))
+        except ValueError as exc:
+            problems.append(f"{where}, column unit: {exc}")
+    if problems or metric is None or unit is None or value is None or observed is None:
+        return None, problems
+    return Row(metric, value, unit, observed, cells.get("source") or None), problems
+
+
 def read_csv(path: Path, proposal: Proposal, now: datetime) -> list[Row]:
     """Every row checked; an InputError lists every bad row (row number, line, column)."""
     try:
@@ -168,8 +201,8 @@ def read_csv(path: Path, proposal: Proposal, now: datetime) -> list[Row]:
     reader.fieldnames = header
     lacking = [c for c in COLUMNS_REQUIRED if c not in header]
     unknown = [c for c in header if c not in COLUMNS_REQUIRED + COLUMNS_OPTIONAL]
+    problems: list[str] = []
     if lacking or unknown or len(set(header)) != len(header):
-        problems = []
         if lacking:
             problems.append(f"header: missing column(s) {', '.join(lacking)}")
         if unknown:
@@ -179,7 +212,6 @@ def read_csv(path: Path, proposal: Proposal, now: datetime) -> list[Row]:
         problems.append("expected columns: metric,value,observed_at[,unit][,source]")
         raise InputError(str(path), problems)
     rows: list[Row] = []
-    problems: list[str] = []
     seen: dict[tuple[str, datetime], int] = {}
     for number, raw in enumerate(reader, start=1):
         where = f"row {number} (line {reader.line_num})"
@@ -190,40 +222,16 @@ def read_csv(path: Path, proposal: Proposal, now: datetime) -> list[Row]:
         cells = {k: (v or "").strip() for k, v in raw.items()}
         if not any(cells.values()):
             continue  # a blank line
-        row_problems = []
-        metric = unit = observed = value = None
-        for column, check in (("metric", lambda v: check_metric(proposal, v)),
-                              ("value", parse_value),
-                              ("observed_at", lambda v: parse_time(v, now))):
-            if not cells.get(column):
-                row_problems.append(f"{where}, column {column}: empty")
-                continue
-            try:
-                result = check(cells[column])
-            except ValueError as exc:
-                row_problems.append(f"{where}, column {column}: {exc}")
-                continue
-            if column == "metric":
-                metric = result
-            elif column == "value":
-                value = result
-            else:
-                observed = result
-        if metric is not None:
-            try:
-                unit = check_unit(proposal, metric, cells.get("unit"))
-            except ValueError as exc:
-                row_problems.append(f"{where}, column unit: {exc}")
-        if metric is not None and observed is not None:
-            first = seen.setdefault((metric, observed), number)
+        row, row_problems = check_row(cells, where, proposal, now)
+        if row is not None:
+            first = seen.setdefault((row.metric, row.observed_at), number)
             if first != number:
-                row_problems.append(f"{where}, column observed_at: {metric} at "
-                                    f"{observed.isoformat()} repeats row {first}")
+                row_problems.append(f"{where}, column observed_at: {row.metric} at "
+                                    f"{row.observed_at.isoformat()} repeats row {first}")
         if row_problems:
             problems.extend(row_problems)
-            continue
-        assert metric and unit and observed is not None and value is not None
-        rows.append(Row(metric, value, unit, observed, cells.get("source") or None))
+        elif row is not None:
+            rows.append(row)
     if problems:
         shown = problems[:50]
         if len(problems) > len(shown):

@@ -186,7 +186,7 @@ def _stage_time(pilots: Sequence[Pilot], history: dict[str, list[StageChange]],
 def _gates(gates: Sequence[Gate], requests: dict[int, list[SignoffRequest]],
            pilots: dict[str, Pilot], now: datetime) -> tuple[list[dict[str, Any]],
                                                              list[dict[str, Any]]]:
-    rows = []
+    rows: list[dict[str, Any]] = []
     for g in gates:
         first = [r.asked_at for r in requests.get(g.id, []) if r.round == 0]
         asked = min(first) if first else g.opened_at
@@ -204,7 +204,8 @@ def _gates(gates: Sequence[Gate], requests: dict[int, list[SignoffRequest]],
         if stage not in FORWARD:
             continue
         mine = [r for r in rows if r["stage"] == stage.value]
-        decided_ = [r["lead_hours"] for r in mine if r["status"] in ("approved", "rejected")]
+        decided_: list[float] = [r["lead_hours"] for r in mine
+                                 if r["status"] in ("approved", "rejected")]
         summary.append({
             "stage": stage.value, "label": f"{LABELS[stage]} -> {LABELS[FORWARD[stage]]}",
             "gates": len(mine), "decided": len(decided_),

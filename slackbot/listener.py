@@ -38,7 +38,7 @@ from slack_bolt import Ack, App
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk import WebClient
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from lifecycle.gates import Verdict
@@ -46,9 +46,8 @@ from pilotgate.runtime import Runtime, utcnow
 from slackbot import messages
 from slackbot.decide import DecisionResult, handle_decision
 from slackbot.render import render_view
-from store import repo
 from store.db import Database
-from store.models import Decision, Gate, SignoffRequest
+from store.models import Decision, Gate, Pilot, SignoffRequest
 
 log = logging.getLogger("pilotgate.listener")
 
@@ -107,8 +106,8 @@ def build_app(runtime: Runtime, *, on_wake: Callable[[], None] | None = None,
     def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
         return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=bot_token)
 
-    app = App(signing_secret=settings.slack_signing_secret.get_secret_value(), client=client,
-              authorize=authorize, process_before_response=True,
+    app = App(name="pilotgate", signing_secret=settings.slack_signing_secret.get_secret_value(),
+              client=client, authorize=authorize, process_before_response=True,
               token_verification_enabled=False, logger=_bolt_logger())
     register(app, deps_for(runtime.db, clock=clock, on_wake=on_wake))
     return app
@@ -169,18 +168,18 @@ def open_reject_modal(ack: Ack, body: dict[str, Any], client: WebClient,
         return
     now = deps.clock()
     with deps.transaction() as session:
-        found = _load(session, request_id)
-        if found is None:
+        target = _target(session, request_id)
+        if target is None:
             return
-        request, gate = found
-        refusal = refusal_for(gate, request, user_id, now)
+        refusal = refusal_for(target, user_id, now)
         if refusal is not None:
             _tell(session, _channel(body), user_id, refusal, now)
             return
-        pilot = repo.get_pilot(session, gate.pilot_id)
-        view = render_view("slack/reject_modal.json.j2", request_id=request.id, title=pilot.title,
-                           stage_label=messages.label(gate.stage))
-    # After the read-only transaction: no database connection is held during the Slack call.
+        title = session.execute(select(Pilot.title).where(Pilot.id == target.pilot_id)
+                                ).scalar_one()
+    view = render_view("slack/reject_modal.json.j2", request_id=request_id, title=title,
+                       stage_label=messages.label(target.stage))
+    # After the transaction: no database connection is held during the Slack call.
     client.views_open(trigger_id=trigger_id, view=view)
 
 
@@ -208,20 +207,19 @@ def _decide(deps: ListenerDeps, request_id: int, user_id: str, verdict: Verdict,
     """One transaction: screen, record, queue the replies and (if settled) the follow-up.
 
     Most clicks a busy gate receives are refusals (someone else's message, a closed gate) or
-    repeats (double clicks, redeliveries). They are screened here on the request and gate rows
-    alone, so only a first answer pays for handle_decision's pilot load and gate evaluation."""
+    repeats (double clicks, redeliveries). They are screened on one small query, so only a
+    first answer pays for handle_decision's ORM loads and the gate's evaluation."""
     now = deps.clock()
     with deps.transaction() as session:
-        found = _load(session, request_id)
-        if found is None:
+        target = _target(session, request_id)
+        if target is None:
             return None
-        request, gate = found
-        channel = channel or request.channel
-        refusal = refusal_for(gate, request, user_id, now)
+        channel = channel or target.channel
+        refusal = refusal_for(target, user_id, now)
         if refusal is not None:
             _tell(session, channel, user_id, refusal, now)
             return None
-        if _answered(session, request):
+        if target.answered:
             return None  # a repeat: the first answer stands, silently (as handle_decision)
         result = handle_decision(session, request_id=request_id, user_id=user_id,
                                  verdict=verdict, reason=reason, now=now, channel=channel)
@@ -246,39 +244,61 @@ SELF_APPROVAL = ("You proposed or own this pilot, so you cannot sign it off "
                  "(separation of duties). Nothing was recorded.")
 
 
-def refusal_for(gate: Gate, request: SignoffRequest, user_id: str, now: datetime) -> str | None:
-    """Why `user_id` may not answer `request` now (None: they may). Same rules and words as
-    handle_decision's refusals, checked before the reject modal opens."""
-    if user_id in set(gate.excluded):
+@dataclass(frozen=True)
+class Target:
+    """What screening a click needs: the request, its gate, and whether it was answered."""
+
+    request_id: int
+    approver: str
+    channel: str | None
+    pilot_id: str
+    stage: str
+    status: str
+    deadline: datetime
+    excluded: frozenset[str]
+    answered: bool
+
+
+#: Built once: this runs for every click, so it skips statement construction and ORM loading.
+_TARGET = (
+    select(SignoffRequest.approver, SignoffRequest.channel, Gate.pilot_id, Gate.stage,
+           Gate.status, Gate.deadline, Gate.excluded, Decision.id)
+    .join(Gate, Gate.id == SignoffRequest.gate_id)
+    .outerjoin(Decision, and_(Decision.request_id == SignoffRequest.id,
+                              Decision.approver == SignoffRequest.approver))
+    .where(SignoffRequest.id == bindparam("request_id")).limit(1)
+)
+
+
+def _target(session: Session, request_id: int) -> Target | None:
+    row = session.connection().execute(_TARGET, {"request_id": request_id}).first()
+    if row is None:
+        log.info("click for unknown sign-off request %s; nothing recorded", request_id)
+        return None
+    approver, channel, pilot_id, stage, status, deadline, excluded, decision_id = row
+    return Target(request_id, approver, channel, pilot_id, stage, status, deadline,
+                  frozenset(excluded or ()), decision_id is not None)
+
+
+def refusal_for(target: Target, user_id: str, now: datetime) -> str | None:
+    """Why `user_id` may not answer the request now (None: they may). The rules and words of
+    handle_decision's refusals, plus one: a proposer or owner is refused even on a request
+    addressed to them (handle_decision would record it; the gate would ignore it)."""
+    if user_id in target.excluded:
         return SELF_APPROVAL
-    if user_id != request.approver:
-        return (f"This sign-off is not yours to decide: it was asked of <@{request.approver}>. "
+    if user_id != target.approver:
+        return (f"This sign-off is not yours to decide: it was asked of <@{target.approver}>. "
                 "Nothing was recorded.")
-    if gate.status != "open":
-        return f"This gate is already closed ({gate.status}). Nothing was recorded."
-    if now > gate.deadline:
+    if target.status != "open":
+        return f"This gate is already closed ({target.status}). Nothing was recorded."
+    if now > target.deadline:
         return "The deadline of this gate has passed; late answers do not count."
     return None
-
-
-def _answered(session: Session, request: SignoffRequest) -> bool:
-    return session.execute(select(Decision.id).where(
-        Decision.request_id == request.id, Decision.approver == request.approver)
-    ).first() is not None
 
 
 def _tell(session: Session, channel: str | None, user_id: str, text: str, now: datetime) -> None:
     if channel:
         messages.not_yours(session, channel, user_id, text, now)
-
-
-def _load(session: Session, request_id: int) -> tuple[SignoffRequest, Gate] | None:
-    try:
-        request = repo.get_request(session, request_id)
-    except repo.NotFound:
-        log.info("click for unknown sign-off request %s; nothing recorded", request_id)
-        return None
-    return request, repo.get_gate(session, request.gate_id)
 
 
 # ---------------------------------------------------------------- payload reading

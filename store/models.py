@@ -55,6 +55,8 @@ class Base(DeclarativeBase):
 
 class Pilot(Base):
     __tablename__ = "pilots"
+    # The sweep's overdue look-up: active stages, deploy_by in the past.
+    __table_args__ = (Index("ix_pilots_stage_deploy_by", "stage", "deploy_by"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
@@ -67,7 +69,7 @@ class Pilot(Base):
     stage: Mapped[str] = mapped_column(String(32), index=True)
     created_at: Mapped[datetime]
     pilot_started_at: Mapped[datetime | None]
-    deploy_by: Mapped[datetime | None] = mapped_column(index=True)
+    deploy_by: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
     end_reason: Mapped[str | None] = mapped_column(Text)
 
@@ -86,7 +88,8 @@ class StageChange(Base):
 
 class Gate(Base):
     __tablename__ = "gates"
-    __table_args__ = (Index("ix_gates_status_deadline", "status", "deadline"),)
+    __table_args__ = (Index("ix_gates_status_deadline", "status", "deadline"),
+                      Index("ix_gates_status_reminder", "status", "next_reminder_at"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     pilot_id: Mapped[str] = mapped_column(ForeignKey("pilots.id"), index=True)
@@ -108,7 +111,7 @@ class Gate(Base):
     continued_at: Mapped[datetime | None]
     evidence: Mapped[dict[str, Any] | None]
     #: when the sweep next reminds unanswered approvers (None: no reminder left).
-    next_reminder_at: Mapped[datetime | None] = mapped_column(index=True)
+    next_reminder_at: Mapped[datetime | None]
 
 
 class SignoffRequest(Base):

@@ -2,21 +2,93 @@
 
 Each query reads only what is due (indexed deadline columns: gates.status+deadline,
 gates.next_reminder_at, pilots.deploy_by), so a sweep's cost follows the number of due items,
-not the number of pilots. Every action is conditional, so two sweeps at once act once.
+not the number of pilots. Every action is conditional, so two sweeps at once act once; on top of
+that, `sweep_lock` lets one sweep at a time run per database, so the digest a sweep posts tells
+the whole story rather than the half a concurrent sweep left it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from prefect import task
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from lifecycle.deadlines import current_point, next_reminder
-from lifecycle.stages import Stage
+from lifecycle.stages import ACTIVE, Stage
 from pilotgate.runtime import get_runtime
 from slackbot import messages
 from store import repo
+from store.db import Database
+from store.models import Gate, OutboxMessage, Pilot
 from tasks.inputs import TaskModel
+
+#: PostgreSQL advisory lock key (two-int form, apart from the portfolio locks' one-int keys).
+SWEEP_LOCK_KEY = (0x5047, 0x5357)  # "PG", "SW"
+_local_sweep_lock = threading.Lock()
+
+
+@contextmanager
+def sweep_lock(db: Database, wait: timedelta = timedelta(minutes=10),
+               poll: float = 0.2) -> Iterator[bool]:
+    """One sweep at a time per database: yields True once held, False if another sweep held it
+    for all of `wait`. PostgreSQL: a session advisory lock (freed if the process dies); SQLite:
+    an flock on a file next to the database (threads and processes alike)."""
+    deadline = time.monotonic() + wait.total_seconds()
+    if db.is_postgres:
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            key = {"a": SWEEP_LOCK_KEY[0], "b": SWEEP_LOCK_KEY[1]}
+            while not conn.execute(text("SELECT pg_try_advisory_lock(:a, :b)"), key).scalar():
+                if time.monotonic() >= deadline:
+                    yield False
+                    return
+                time.sleep(poll)
+            try:
+                yield True
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:a, :b)"), key)
+        return
+    path = db.engine.url.database
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on this platform
+        fcntl = None  # type: ignore[assignment]
+    if fcntl is None or not path or path == ":memory:" or path.startswith("file:"):
+        if not _local_sweep_lock.acquire(timeout=wait.total_seconds()):
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            _local_sweep_lock.release()
+        return
+    with open(f"{path}-sweeplock", "a+b") as handle:
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    yield False
+                    return
+                time.sleep(poll)
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _window_start(gate: Gate) -> datetime:
+    """Where the gate's current reminder window began: an escalation or an extension starts a
+    new window (enforce_deadline schedules its first reminder from then)."""
+    return gate.escalated_at or gate.extended_at or gate.opened_at
 
 
 class SweepInput(TaskModel):
@@ -89,9 +161,9 @@ def find_due_work(inp: SweepInput) -> SweepPlan:
             if gate.deadline < now:
                 continue
             points = rt.policy.gate(Stage(gate.stage)).reminders
-            point = current_point(gate.opened_at, gate.deadline, points, now)
+            point = current_point(_window_start(gate), gate.deadline, points, now)
             if point is None:
-                point = points[0] if points else 0.5
+                continue
             answered = {d.request_id for d in repo.decisions_for(session, gate.id)}
             waiting = [r.approver for r in repo.requests_for(session, gate.id)
                        if r.id not in answered]
@@ -116,8 +188,9 @@ def send_reminders(inp: SweepInput) -> RemindersSent:
             if gate.status != "open" or gate.next_reminder_at is None or gate.deadline < now:
                 continue
             points = rt.policy.gate(Stage(gate.stage)).reminders
-            point = current_point(gate.opened_at, gate.deadline, points, now)
-            upcoming = next_reminder(gate.opened_at, gate.deadline, points, now)
+            start = _window_start(gate)
+            point = current_point(start, gate.deadline, points, now)
+            upcoming = next_reminder(start, gate.deadline, points, now)
             # Claim this gate's reminder round: a concurrent sweep gets False and moves on.
             if not repo.advance_reminder(session, gate, expected=gate.next_reminder_at,
                                          next_at=upcoming[1] if upcoming else None):
@@ -136,9 +209,26 @@ def send_reminders(inp: SweepInput) -> RemindersSent:
     return RemindersSent(sent=sent, approvers=who)
 
 
+def _active_by_portfolio(session: Session) -> dict[str, int]:
+    """Active pilots per portfolio, counted by the database (the stage index), not in Python."""
+    rows = session.execute(
+        select(Pilot.portfolio, func.count()).where(Pilot.stage.in_([s.value for s in ACTIVE]))
+        .group_by(Pilot.portfolio).order_by(Pilot.portfolio))
+    return {portfolio: int(count) for portfolio, count in rows}
+
+
+def _queued(session: Session, key: str) -> bool:
+    return session.execute(
+        select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)).first() is not None
+
+
 @task(name="post-digest", persist_result=False)
 def post_digest(inp: SweepInput, terminated: list[str]) -> bool:
-    """The portfolio channel's digest: terminations, what comes due in 7 days, caps."""
+    """The portfolio channel's digest: terminations, what comes due in 7 days, caps.
+
+    One digest an hour; a later sweep in the same hour that terminated something (the
+    dispatcher sweeps as soon as a gate expires) posts its own, so no termination goes
+    unreported. Returns whether a digest was queued."""
     rt = get_runtime()
     channel = rt.policy.portfolio.digest_channel
     if not channel:
@@ -150,14 +240,25 @@ def post_digest(inp: SweepInput, terminated: list[str]) -> bool:
                for g in repo.gates_due_between(session, now, soon)]
         due += [f"{p.id} {p.title}: deploy-or-terminate date {p.deploy_by:%Y-%m-%d}"
                 for p in repo.pilots_due_between(session, now, soon) if p.deploy_by]
-        portfolios = sorted({p.portfolio for p in repo.list_pilots(session)})
-        caps = []
-        for name in portfolios:
-            active = repo.active_count(session, name)
-            if active:
-                caps.append(f"{name}: {active}/{rt.policy.portfolio.cap_for(name)} active")
+        caps = [f"{name}: {active}/{rt.policy.portfolio.cap_for(name)} active"
+                for name, active in _active_by_portfolio(session).items()]
         if not (terminated or due):
             return False
-        messages.digest(session, channel, now=now, terminated=terminated, due=due, caps=caps,
-                        dedupe_key=f"digest:{now:%Y%m%dT%H}")
-    return True
+        hour = f"digest:{now:%Y%m%dT%H}"
+        keys = [hour]
+        if terminated:
+            lines = "\n".join(sorted(terminated)).encode()
+            keys.append(f"{hour}:{hashlib.sha256(lines).hexdigest()[:16]}")
+        for key in keys:
+            if _queued(session, key):
+                continue
+            try:
+                # A savepoint: a concurrent sweep that queued the same key first makes this
+                # insert fail on the unique index (PostgreSQL); then try the next key.
+                with session.begin_nested():
+                    messages.digest(session, channel, now=now, terminated=terminated, due=due,
+                                    caps=caps, dedupe_key=key)
+            except IntegrityError:
+                continue
+            return True
+    return False

@@ -41,6 +41,8 @@ POOL = "pilotgate"
 BOT_TOKEN = "xoxb-scale-test-token"
 SIGNING_SECRET = "scale-test-signing-secret"
 PROPOSAL = "examples/helpdesk-assistant.yaml"
+#: Seconds of silence before the deployments' automation reschedules a run (production: 90).
+UNRESPONSIVE_AFTER = 40
 GATE_TIMEOUT = 240.0  # a gate whose run was on the killed worker waits for the recovery
 
 
@@ -54,10 +56,14 @@ class Cluster:
     workers: list[Proc]
     cli_env: dict[str, str]
     timings: dict[str, float] = field(default_factory=dict)
+    cli_s: list[tuple[str, float]] = field(default_factory=list)
 
     def pilotgate(self, *args: str, timeout: float = 120) -> str:
-        return self.procs.run([str(BIN / "pilotgate"), *args], timeout=timeout,
-                              **self.cli_env).stdout
+        start = time.monotonic()
+        out = self.procs.run([str(BIN / "pilotgate"), *args], timeout=timeout,
+                             **self.cli_env).stdout
+        self.cli_s.append((args[0], round(time.monotonic() - start, 1)))
+        return out
 
     def diagnostics(self) -> str:
         runs = []
@@ -107,9 +113,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
                 "SLACK_SIGNING_SECRET": SIGNING_SECRET,
                 "SLACK_API_URL": emulator.api_url,
             }
-            # 1. pilotgate's schema.
-            procs.run([str(BIN / "pilotgate"), "db", "upgrade"], **app)
-            # 2. The Prefect server on its own PostgreSQL database.
+            # 1. The Prefect server on its own PostgreSQL database (first: it is the slowest).
             procs.start("prefect-server", [
                 str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1",
                 "--port", str(prefect_port)],
@@ -117,6 +121,8 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
                 PREFECT_API_DATABASE_CONNECTION_URL=pg_url(prefect_db, "asyncpg"),
                 PREFECT_SERVER_ANALYTICS_ENABLED="false",
                 PREFECT_UI_ENABLED="false")
+            # 2. pilotgate's schema, while the server starts.
+            procs.run([str(BIN / "pilotgate"), "db", "upgrade"], **app)
             wait_for("the Prefect server's /api/health", api.healthy, 180, 0.5,
                      on_timeout=procs.tails)
             timings["server_up"] = time.monotonic() - t0
@@ -124,7 +130,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
             procs.run([str(BIN / "prefect"), "work-pool", "create", POOL, "--type", "process"],
                       **common)
             procs.run([str(BIN / "python"), "-m", "deployments.deploy", "--pool", POOL],
-                      **common, **app)
+                      **common, **app, PILOTGATE_UNRESPONSIVE_AFTER=str(UNRESPONSIVE_AFTER))
             timings["deployed"] = time.monotonic() - t0
             # 4. The listener + dispatcher, and two workers.
             procs.start("serve", [str(BIN / "pilotgate"), "serve", "--port", str(serve_port)],
@@ -310,6 +316,7 @@ def test_lifecycle_survives_a_killed_worker(cluster: Cluster) -> None:
         print(f"\n{stage}->{target}: {report['gates'][f'{stage}->{target}']}", flush=True)
     report["lifecycle_s"] = round(time.monotonic() - t0, 1)
     report["killed"] = killed
+    report["cli_s"] = c.cli_s
 
     # Exactly one stage_history row per transition.
     from store import repo
@@ -332,7 +339,7 @@ def test_lifecycle_survives_a_killed_worker(cluster: Cluster) -> None:
 
     # No Slack message posted twice (the emulator saw every call).
     wait_for("the outbox to drain", lambda: _unsent(c) == 0, 60, 0.5, on_timeout=c.diagnostics)
-    posts = [(m.channel, m.text) for m in c.emulator.messages if not m.ephemeral]
+    posts = [(m.channel, m.versions[0].text) for m in c.emulator.messages if not m.ephemeral]
     dupes = {p for p in posts if posts.count(p) > 1}
     assert not dupes, f"posted twice: {dupes}"
     asked = [m for m in c.emulator.messages

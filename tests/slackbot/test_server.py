@@ -6,7 +6,8 @@ import socket
 
 import httpx
 import pytest
-from listener_scene import PMO1, Ask, Scene, make_runtime
+from listener_scene import PMO1, SECRET, TOKEN, Ask, Scene, make_runtime
+from pydantic import SecretStr
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.socket_mode.internals import run_bolt_app
 from slack_sdk.socket_mode.request import SocketModeRequest
@@ -57,21 +58,31 @@ def test_building_needs_the_secrets_but_no_slack_call(db: Database, policy: Poli
         build_app(Runtime(unsigned, db=db, policy=policy))
 
 
-def test_socket_mode_uses_the_same_listeners(scene: Scene, gate: tuple[int, Asks]) -> None:
-    """Socket Mode cannot connect without Slack; the handler is built (no connection is made)
-    and a click delivered the way it would deliver one is recorded by the same handlers."""
+def test_socket_mode_handler_is_built_without_connecting(policy: Policy) -> None:
+    """Socket Mode cannot connect here without Slack: the handler is built over the same App
+    (no connection is made) and refuses to start without an app-level token."""
+    with SlackEmulator(bot_token=TOKEN, signing_secret=SECRET) as emu:
+        runtime = make_runtime(Database("sqlite://"), policy, emu)
+        handler = socket_mode_handler(runtime, SecretStr("xapp-1-A0TEST-1-abc"))
+        try:
+            assert isinstance(handler, SocketModeHandler)
+            assert handler.client.app_token == "xapp-1-A0TEST-1-abc"
+            assert handler.client.web_client.base_url == emu.api_url
+        finally:
+            handler.client.close()
+        assert emu.calls == []
+        with pytest.raises(ValueError, match="app-level token"):
+            socket_mode_handler(runtime, None)
+
+
+def test_socket_mode_payloads_reach_the_same_listeners(scene: Scene,
+                                                       gate: tuple[int, Asks]) -> None:
+    """A click as Socket Mode hands it to bolt (no signature: the websocket is authenticated)
+    is recorded by the same handlers."""
     _, asks = gate
-    handler = socket_mode_handler(scene.runtime, "xapp-1-A0TEST-1-abc")
-    try:
-        assert isinstance(handler, SocketModeHandler)
-        assert handler.client.app_token == "xapp-1-A0TEST-1-abc"
-        payload = scene.emu.build_block_actions(PMO1, asks[PMO1].channel, asks[PMO1].ts,
-                                                "pilotgate_approve")
-        request = SocketModeRequest(type="interactive", envelope_id="e-1", payload=payload)
-        response = run_bolt_app(handler.app, request)
-        assert response.status == 200
-    finally:
-        handler.client.close()
+    app = build_app(scene.runtime)
+    payload = scene.emu.build_block_actions(PMO1, asks[PMO1].channel, asks[PMO1].ts,
+                                            "pilotgate_approve")
+    request = SocketModeRequest(type="interactive", envelope_id="e-1", payload=payload)
+    assert run_bolt_app(app, request).status == 200
     assert scene.count(Decision) == 1
-    with pytest.raises(ValueError, match="app-level token"):
-        socket_mode_handler(scene.runtime, None)

@@ -181,3 +181,26 @@ def reminder_rows(stack: Any, gate_id: int) -> list[tuple[str, str]]:
             .join(ReminderSent, ReminderSent.request_id == SignoffRequest.id)
             .where(SignoffRequest.gate_id == gate_id))
         return sorted((a, p) for a, p in rows)
+
+
+def assert_acted_once(stack: Any, scene: Busy, reminded_gate: int,
+                      results: list[dict[str, Any]]) -> None:
+    """What two sweeps at once must have done, exactly once."""
+    # The overdue pilot: one termination.
+    assert pilot(stack, scene.overdue).stage == "terminated"
+    assert len(terminations(stack, scene.overdue)) == 1
+    terminated = [line for r in results for line in r["terminated"]]
+    assert sum(scene.overdue in line for line in terminated) == 1
+    # The expired gate: escalated once, the CIO asked once.
+    assert len(audit_actions(stack, "gate.escalated", scene.escalating)) == 1
+    gate = open_gate(stack, scene.escalating)
+    assert [r.approver for r in requests(stack, gate.id)].count(CIO) == 1
+    assert len(dms(stack, CIO)) == 1
+    assert pilot(stack, scene.escalating).stage == "readiness_review"
+    # Reminders: one per approver and point, one message each in the request's thread.
+    rows = reminder_rows(stack, reminded_gate)
+    assert len(rows) == 3 and {p for _, p in rows} == {"0.500"}
+    assert len({a for a, _ in rows}) == 3
+    assert sum(r["reminders"] for r in results) == 3
+    for request in requests(stack, reminded_gate):
+        assert len(thread_replies(stack, request)) == 1

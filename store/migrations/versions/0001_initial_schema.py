@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 23:37:09.054919
+Create Date: 2026-11-22 00:06:46.614766
 """
 from __future__ import annotations
 
@@ -98,9 +98,9 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('pilots', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_pilots_deploy_by'), ['deploy_by'], unique=False)
         batch_op.create_index(batch_op.f('ix_pilots_portfolio'), ['portfolio'], unique=False)
         batch_op.create_index(batch_op.f('ix_pilots_stage'), ['stage'], unique=False)
+        batch_op.create_index('ix_pilots_stage_deploy_by', ['stage', 'deploy_by'], unique=False)
 
     op.create_table('gates',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
@@ -125,9 +125,9 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('gates', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_gates_next_reminder_at'), ['next_reminder_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_gates_pilot_id'), ['pilot_id'], unique=False)
         batch_op.create_index('ix_gates_status_deadline', ['status', 'deadline'], unique=False)
+        batch_op.create_index('ix_gates_status_reminder', ['status', 'next_reminder_at'], unique=False)
 
     op.create_table('metric_observations',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
@@ -229,15 +229,15 @@ def downgrade() -> None:
 
     op.drop_table('metric_observations')
     with op.batch_alter_table('gates', schema=None) as batch_op:
+        batch_op.drop_index('ix_gates_status_reminder')
         batch_op.drop_index('ix_gates_status_deadline')
         batch_op.drop_index(batch_op.f('ix_gates_pilot_id'))
-        batch_op.drop_index(batch_op.f('ix_gates_next_reminder_at'))
 
     op.drop_table('gates')
     with op.batch_alter_table('pilots', schema=None) as batch_op:
+        batch_op.drop_index('ix_pilots_stage_deploy_by')
         batch_op.drop_index(batch_op.f('ix_pilots_stage'))
         batch_op.drop_index(batch_op.f('ix_pilots_portfolio'))
-        batch_op.drop_index(batch_op.f('ix_pilots_deploy_by'))
 
     op.drop_table('pilots')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
