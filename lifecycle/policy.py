@@ -192,9 +192,11 @@ class Policy(Strict):
                         problems.append(f"{where}.extra_approvers.{stage.value}.{role}: quorum "
                                         f"{count} but the role has {len(self.roles[role])} "
                                         "member(s)")
-        for where, rules in [("risk_tiers.high", self.risk_tiers.get(RiskTier.HIGH)),
-                             ("customer_facing", self.customer_facing)]:
-            guarded = set(rules.extra_approvers.get(Stage.CUSTOMER_ROLLOUT, {})) if rules else set()
+        guards: list[tuple[str, TierRules | None]] = [
+            ("risk_tiers.high", self.risk_tiers.get(RiskTier.HIGH)),
+            ("customer_facing", self.customer_facing)]
+        for where, guard in guards:
+            guarded = set(guard.extra_approvers.get(Stage.CUSTOMER_ROLLOUT, {})) if guard else set()
             guarded |= set(self.gates.get(Stage.CUSTOMER_ROLLOUT, GatePolicy(approvers={"_": 1})).approvers)
             lacking = [r for r in CUSTOMER_ROLLOUT_GUARDS if r not in guarded]
             if lacking:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 
@@ -77,8 +77,10 @@ def advance(pilot_id: Annotated[str, typer.Argument(help="Pilot id.")],
         if rt.settings.run_mode == "deployments":
             from prefect.deployments import run_deployment
 
-            run = run_deployment(f"{flow_name}/pilotgate", parameters={"pilot_id": pilot_id},
-                                 timeout=300)
+            from prefect.client.schemas.objects import FlowRun
+
+            run = cast(FlowRun, run_deployment(f"{flow_name}/pilotgate",
+                                               parameters={"pilot_id": pilot_id}, timeout=300))
             if not run.state or not run.state.is_completed():
                 fail(f"flow run {run.id} ended {run.state.name if run.state else 'unknown'}",
                      EXIT_CONFLICT)
@@ -173,7 +175,7 @@ def sweep(now: Annotated[str | None, typer.Option(help="Sweep as of this ISO tim
     if result.get("skipped"):
         out.print(f"sweep skipped: {result['skipped']}")
         return
-    plan = result["plan"]
+    plan = cast(dict[str, Any], result["plan"])
     prefix = "would " if dry_run else ""
     for p in plan["overdue_pilots"]:
         out.print(f"{prefix}terminate: {p['pilot_id']} {p['title']} (deploy-or-terminate date "

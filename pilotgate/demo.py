@@ -104,8 +104,8 @@ class Demo:
 
         with self.rt.db.session() as session:
             stage = Stage(repo.get_pilot(session, pilot_id).stage)
-        opened = flows()[STAGE_FLOWS[stage]](pilot_id=pilot_id, now=self.clock(),
-                                             actor="programme-manager")
+        opened: Any = flows()[STAGE_FLOWS[stage]](pilot_id=pilot_id, now=self.clock(),
+                                                  actor="programme-manager")
         asked = ", ".join(f"{a.approver} ({a.role})" for a in opened.asked)
         console.print(f"   [cyan]gate open[/] {opened.stage.value} -> {opened.target.value}; "
                       f"asked {asked}; due {opened.deadline:%Y-%m-%d}")
@@ -143,6 +143,7 @@ class Demo:
                 self.emu.click(self.listener.url, request.approver, request.channel,
                                request.message_ts, "pilotgate_reject")
                 view = self.emu.latest_view_for(request.approver)
+                assert view is not None, "the reject modal did not open"
                 resp = self.emu.submit_view(self.listener.url, request.approver, view.id,
                                             {"reason_input": reject[request.approver]})
                 console.print(f"   [red]{request.approver} ({request.role}) rejects[/] in a "

@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from slack_sdk import WebClient
 
@@ -25,6 +25,9 @@ from pilotgate.runtime import Runtime, utcnow
 from slackbot.relay import relay_outbox
 from store import repo
 from tasks.names import SWEEP
+
+if TYPE_CHECKING:
+    from prefect.client.schemas.objects import FlowRun, State
 
 log = logging.getLogger("pilotgate.dispatcher")
 
@@ -45,7 +48,7 @@ class LocalLauncher:
         params = dict(parameters)
         if self.clock is not None:
             params.setdefault("now", self.clock())
-        state = flows()[flow](**params, return_state=True)
+        state: State[Any] = cast("State[Any]", flows()[flow](**params, return_state=True))
         if state.is_failed():
             state.result()  # raises the flow's exception
         return str(state.state_details.flow_run_id) if state.state_details.flow_run_id else None
@@ -58,9 +61,11 @@ class DeploymentLauncher:
         self.deployment_name = deployment_name
 
     def launch(self, flow: str, parameters: dict[str, Any]) -> str | None:
+        from prefect.client.schemas.objects import FlowRun
         from prefect.deployments import run_deployment
 
-        run = run_deployment(f"{flow}/{self.deployment_name}", parameters=parameters, timeout=0)
+        run = cast(FlowRun, run_deployment(f"{flow}/{self.deployment_name}",
+                                           parameters=parameters, timeout=0))
         return str(run.id)
 
 
