@@ -211,18 +211,30 @@ def serve(port: int, bare: bool) -> None:
         serve_http(runtime, port=port)
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process (Linux /proc), None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 @dataclass
 class Run:
     latencies_ms: list[float]
     statuses: Counter[int]
     elapsed: float
     slack_calls: int
+    server_cpu: float | None
 
     def line(self, label: str) -> str:
         ms = sorted(self.latencies_ms)
+        cpu = (f"   server CPU {self.server_cpu * 1000 / len(ms):.2f} ms/click"
+               if self.server_cpu is not None else "")
         return (f"  {label:<9} {len(ms) / self.elapsed:6,.0f} clicks/s   p50 "
                 f"{statistics.median(ms):6.1f} ms   p99 {percentile(ms, 99):6.1f} ms   max "
-                f"{ms[-1]:6.1f} ms   statuses {dict(self.statuses)}")
+                f"{ms[-1]:6.1f} ms{cpu}   statuses {dict(self.statuses)}")
 
 
 def run_against_server(env: dict[str, str], cwd: str, payloads: list[str], concurrency: int,
@@ -234,10 +246,13 @@ def run_against_server(env: dict[str, str], cwd: str, payloads: list[str], concu
         base = f"http://127.0.0.1:{port}"
         wait_healthy(base, proc)
         calls_before = len(emu.calls)
+        cpu_before = cpu_seconds(proc.pid)
         latencies, statuses, elapsed = asyncio.run(
             fire(base + "/slack/events", payloads, concurrency, emu))
+        cpu_after = cpu_seconds(proc.pid)
+        cpu = None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
         return Run([x * 1000 for x in latencies], statuses, elapsed,
-                   len(emu.calls) - calls_before)
+                   len(emu.calls) - calls_before, cpu)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -297,7 +312,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  decisions recorded: {decided} (expected {len(where)}); resolve-gate flow "
           f"requests: {resolves}; Slack Web API calls during the run: {real.slack_calls}")
     print(f"  queued for the outbox relay: {dict(queued)}")
-    print(f"  DESIGN.md reference: {REFERENCE}")
+    print(f"  DESIGN.md reference: {REFERENCE}; load average now "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     ok = (real.statuses == Counter({200: len(clicks)}) and decided == len(where)
           and resolves == 1 and real.slack_calls == 0)
     return 0 if ok else 1

@@ -45,24 +45,12 @@ def handle_decision(session: Session, *, request_id: int, user_id: str, verdict:
     gate = repo.get_gate(session, request.gate_id)
     pilot = repo.get_pilot(session, gate.pilot_id)
 
-    if user_id in set(gate.excluded) and user_id != request.approver:
-        text = ("You proposed or own this pilot, so you cannot sign it off "
-                "(separation of duties). Nothing was recorded.")
+    refused = refusal(approver=request.approver, excluded=frozenset(gate.excluded),
+                      status=gate.status, deadline=gate.deadline, user_id=user_id, now=now)
+    if refused is not None:
+        answer, text = refused
         _tell(session, channel, user_id, text, now)
-        return DecisionResult(Answer.SELF_APPROVAL, text)
-    if user_id != request.approver:
-        text = (f"This sign-off is not yours to decide: it was asked of <@{request.approver}>. "
-                "Nothing was recorded.")
-        _tell(session, channel, user_id, text, now)
-        return DecisionResult(Answer.NOT_YOURS, text)
-    if gate.status != "open":
-        text = f"This gate is already closed ({gate.status}). Nothing was recorded."
-        _tell(session, channel, user_id, text, now)
-        return DecisionResult(Answer.CLOSED, text)
-    if now > gate.deadline:
-        text = "The deadline of this gate has passed; late answers do not count."
-        _tell(session, channel, user_id, text, now)
-        return DecisionResult(Answer.CLOSED, text)
+        return DecisionResult(answer, text)
 
     outcome = repo.record_decision(session, request, verdict=verdict, reason=reason, now=now,
                                    source=source)
@@ -75,6 +63,27 @@ def handle_decision(session: Session, *, request_id: int, user_id: str, verdict:
         repo.request_flow(session, "resolve-gate", {"gate_id": gate.id}, now=now,
                           pilot_id=pilot.id, dedupe_key=f"resolve:{gate.id}")
     return DecisionResult(Answer.RECORDED, f"Recorded: {verdict.value}.", outcome.resolved_now)
+
+
+SELF_APPROVAL_TEXT = ("You proposed or own this pilot, so you cannot sign it off "
+                      "(separation of duties). Nothing was recorded.")
+
+
+def refusal(*, approver: str, excluded: frozenset[str], status: str, deadline: datetime,
+            user_id: str, now: datetime) -> tuple[Answer, str] | None:
+    """Why `user_id` may not answer a request now (None: they may). The one place these
+    rules live: the listener screens clicks with it before any write."""
+    if user_id in excluded:
+        # Even on a request addressed to them: the gate would ignore it anyway.
+        return Answer.SELF_APPROVAL, SELF_APPROVAL_TEXT
+    if user_id != approver:
+        return Answer.NOT_YOURS, (f"This sign-off is not yours to decide: it was asked of "
+                                  f"<@{approver}>. Nothing was recorded.")
+    if status != "open":
+        return Answer.CLOSED, f"This gate is already closed ({status}). Nothing was recorded."
+    if now > deadline:
+        return Answer.CLOSED, "The deadline of this gate has passed; late answers do not count."
+    return None
 
 
 def _tell(session: Session, channel: str | None, user: str, text: str, now: datetime) -> None:

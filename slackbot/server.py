@@ -128,6 +128,8 @@ class ListenerThread:
             asyncio.run(self._server.serve(sockets=[self._sock]))
         except BaseException as exc:  # reported by start()
             self._error = exc
+        finally:
+            self._sock.close()
 
     def start(self, timeout: float = 10.0) -> ListenerThread:
         self._thread.start()
@@ -141,8 +143,12 @@ class ListenerThread:
             time.sleep(0.01)
         return self
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 10.0, *, wait: bool = True) -> None:
+        """Shut down (uvicorn needs 0.1-0.2 s). `wait=False` returns at once and lets the
+        thread finish on its own (tests that start a listener each)."""
         self._server.should_exit = True
+        if not wait:
+            return
         if self._thread.is_alive():
             self._thread.join(timeout)
         self._sock.close()

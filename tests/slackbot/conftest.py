@@ -43,7 +43,7 @@ def scene(db: Database, policy: Policy, emu: SlackEmulator) -> Iterator[Scene]:
     try:
         yield Scene(db, runtime, emu, listener, wakes)
     finally:
-        listener.stop()
+        listener.stop(wait=False)  # no request is in flight; don't wait for uvicorn's ticks
         set_runtime(None)
 
 

@@ -56,6 +56,9 @@ def test_quorum_of_two_roles_resolves_the_gate_once(scene: Scene, gate: tuple[in
     assert scene.click(PMO1, asks[PMO1]).status_code == 200
     assert gate_row(scene, gate_id).status == "open"  # finance has not answered yet
     assert resolve_requests(scene) == [] and scene.wakes == []
+    # Changing one's mind is not a button away: Reject after Approve opens no modal.
+    assert scene.click(PMO1, asks[PMO1], "pilotgate_reject").status_code == 200
+    assert scene.emu.latest_view_for(PMO1) is None
 
     assert scene.click(FIN, asks[FIN]).status_code == 200
     row = gate_row(scene, gate_id)
@@ -83,6 +86,7 @@ def test_quorum_of_two_roles_resolves_the_gate_once(scene: Scene, gate: tuple[in
         assert not has_buttons(blocks)
     closed = [e.text or "" for e in scene.emu.ephemerals_for(PMO2)]
     assert any("already closed (approved)" in t for t in closed), closed
+    assert ["already recorded" in (e.text or "") for e in scene.emu.ephemerals_for(PMO1)] == [True]
 
 
 def test_the_ack_path_makes_no_slack_calls(scene: Scene, gate: tuple[int, Asks]) -> None:
