@@ -32,21 +32,46 @@ ROOT = Path(__file__).resolve().parent.parent
 def fill(db: Database, pilots: int, due: int, now: datetime) -> None:
     proposal = {"title": "bench"}
     with db.session() as session:
-        session.execute(insert(Pilot), [
-            {"id": f"pg-{i:08x}", "title": f"bench {i}", "portfolio": f"p{i % 50}",
-             "risk_tier": "low", "customer_facing": False, "proposer": "U0PRO0001",
-             "business_owner": "U0BIZ0001", "proposal": proposal, "stage": "pilot",
-             "created_at": now - timedelta(days=30),
-             "pilot_started_at": now - timedelta(days=30),
-             "deploy_by": now + timedelta(days=150) if i >= due else now - timedelta(days=1)}
-            for i in range(pilots)])
-        session.execute(insert(Gate), [
-            {"pilot_id": f"pg-{i:08x}", "stage": "pilot", "target": "readiness_review",
-             "status": "open", "quorum": {"programme_office": 1}, "excluded": [],
-             "any_rejection_rejects": True, "opened_at": now - timedelta(days=10),
-             "deadline": now + timedelta(days=4) if i >= due else now - timedelta(hours=1),
-             "next_reminder_at": now + timedelta(days=2) if i >= due else now - timedelta(hours=2)}
-            for i in range(pilots)])
+        session.execute(
+            insert(Pilot),
+            [
+                {
+                    "id": f"pg-{i:08x}",
+                    "title": f"bench {i}",
+                    "portfolio": f"p{i % 50}",
+                    "risk_tier": "low",
+                    "customer_facing": False,
+                    "proposer": "U0PRO0001",
+                    "business_owner": "U0BIZ0001",
+                    "proposal": proposal,
+                    "stage": "pilot",
+                    "created_at": now - timedelta(days=30),
+                    "pilot_started_at": now - timedelta(days=30),
+                    "deploy_by": now + timedelta(days=150) if i >= due else now - timedelta(days=1),
+                }
+                for i in range(pilots)
+            ],
+        )
+        session.execute(
+            insert(Gate),
+            [
+                {
+                    "pilot_id": f"pg-{i:08x}",
+                    "stage": "pilot",
+                    "target": "readiness_review",
+                    "status": "open",
+                    "quorum": {"programme_office": 1},
+                    "excluded": [],
+                    "any_rejection_rejects": True,
+                    "opened_at": now - timedelta(days=10),
+                    "deadline": now + timedelta(days=4) if i >= due else now - timedelta(hours=1),
+                    "next_reminder_at": now + timedelta(days=2)
+                    if i >= due
+                    else now - timedelta(hours=2),
+                }
+                for i in range(pilots)
+            ],
+        )
 
 
 def time_queries(db: Database, now: datetime, repeats: int = 20) -> tuple[float, int]:
@@ -55,9 +80,11 @@ def time_queries(db: Database, now: datetime, repeats: int = 20) -> tuple[float,
     for _ in range(repeats):
         started = time.perf_counter()
         with db.session() as session:
-            found = (len(repo.open_gates_past_deadline(session, now))
-                     + len(repo.gates_due_for_reminder(session, now))
-                     + len(repo.pilots_past_deploy_by(session, now)))
+            found = (
+                len(repo.open_gates_past_deadline(session, now))
+                + len(repo.gates_due_for_reminder(session, now))
+                + len(repo.pilots_past_deploy_by(session, now))
+            )
         samples.append(time.perf_counter() - started)
     return statistics.median(samples) * 1000, found
 

@@ -1,4 +1,6 @@
-"""Customer-facing rollout: operations owner, plus security and compliance for high-risk or customer-facing pilots, sign the hand-over to production."""
+"""Customer-facing rollout: operations owner, plus security and compliance for high-risk or
+customer-facing pilots, sign the hand-over to production.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Staged internal rollout: internal users first; customers only after internal targets held."""
+"""Staged internal rollout: internal users first; customers only after internal targets held.
+"""
 
 from __future__ import annotations
 

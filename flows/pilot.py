@@ -1,4 +1,6 @@
-"""Pilot: the pilot runs against its deploy-or-terminate date; when it has run, a programme manager advances it to readiness review."""
+"""Pilot: the pilot runs against its deploy-or-terminate date; when it has run, a programme manager
+advances it to readiness review.
+"""
 
 from __future__ import annotations
 

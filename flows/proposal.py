@@ -1,4 +1,6 @@
-"""Proposal: programme office and finance decide whether the pilot may start, with its success metrics and readiness criteria fixed now."""
+"""Proposal: programme office and finance decide whether the pilot may start, with its success
+metrics and readiness criteria fixed now.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Readiness review: measured evidence against the targets and the readiness criteria decide whether internal users get it."""
+"""Readiness review: measured evidence against the targets and the readiness criteria decide
+whether internal users get it.
+"""
 
 from __future__ import annotations
 

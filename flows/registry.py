@@ -20,9 +20,17 @@ def flows() -> dict[str, Flow[Any, Any]]:
     from flows.terminate import terminate_flow
 
     table: dict[str, Flow[Any, Any]] = {
-        f.name: f for f in (proposal_flow, pilot_flow, readiness_review_flow,
-                            internal_rollout_flow, customer_rollout_flow, resolve_gate_flow,
-                            terminate_flow, sweep_flow)
+        f.name: f
+        for f in (
+            proposal_flow,
+            pilot_flow,
+            readiness_review_flow,
+            internal_rollout_flow,
+            customer_rollout_flow,
+            resolve_gate_flow,
+            terminate_flow,
+            sweep_flow,
+        )
     }
     assert set(table) == set(ALL_FLOWS), sorted(set(table) ^ set(ALL_FLOWS))
     return table

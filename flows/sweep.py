@@ -34,9 +34,16 @@ def sweep_flow(now: datetime | None = None, dry_run: bool = False) -> dict[str, 
         return {"dry_run": True, "plan": plan.model_dump(mode="json")}
     with sweep_lock(get_runtime().db) as held:
         if not held:
-            return {"dry_run": False, "skipped": "another sweep held the sweep lock throughout",
-                    "deadline_actions": [], "terminated": [], "reminders": 0, "digest": False,
-                    "delivered": 0, "plan": SweepPlan(now=at).model_dump(mode="json")}
+            return {
+                "dry_run": False,
+                "skipped": "another sweep held the sweep lock throughout",
+                "deadline_actions": [],
+                "terminated": [],
+                "reminders": 0,
+                "digest": False,
+                "delivered": 0,
+                "plan": SweepPlan(now=at).model_dump(mode="json"),
+            }
         return _sweep(at)
 
 
@@ -45,8 +52,10 @@ def _sweep(at: datetime) -> dict[str, Any]:
     # The deploy-or-terminate date first: a pilot past it is not escalated or extended.
     terminated: dict[str, str] = {}
     for pilot in plan.overdue_pilots:
-        reason = (f"deploy-or-terminate date {pilot.deploy_by:%Y-%m-%d} passed while in "
-                  f"{pilot.stage.value.replace('_', ' ')}")
+        reason = (
+            f"deploy-or-terminate date {pilot.deploy_by:%Y-%m-%d} passed while in "
+            f"{pilot.stage.value.replace('_', ' ')}"
+        )
         result = terminate_flow(pilot_id=pilot.pilot_id, reason=reason, actor="sweep", now=at)
         if result.terminated:
             terminated[pilot.pilot_id] = f"{pilot.pilot_id} {pilot.title}: {reason}"
@@ -56,11 +65,18 @@ def _sweep(at: datetime) -> dict[str, Any]:
         actions.append(action.model_dump(mode="json"))
         if action.action == "expired":
             # The resolve-gate flow queued with the expiry terminates the pilot.
-            terminated.setdefault(action.pilot_id,
-                                  f"{action.pilot_id} {due.title}: {action.detail}")
+            terminated.setdefault(
+                action.pilot_id, f"{action.pilot_id} {due.title}: {action.detail}"
+            )
     reminders = send_reminders(SweepInput(now=at))
     digest = post_digest(SweepInput(now=at), list(terminated.values()))
     delivered = deliver_messages()
-    return {"dry_run": False, "deadline_actions": actions, "terminated": list(terminated.values()),
-            "reminders": reminders.sent, "digest": digest, "delivered": delivered.sent,
-            "plan": plan.model_dump(mode="json")}
+    return {
+        "dry_run": False,
+        "deadline_actions": actions,
+        "terminated": list(terminated.values()),
+        "reminders": reminders.sent,
+        "digest": digest,
+        "delivered": delivered.sent,
+        "plan": plan.model_dump(mode="json"),
+    }

@@ -8,7 +8,7 @@ from datetime import datetime
 from prefect import flow
 
 from tasks.gates import deliver_messages
-from tasks.inputs import TerminateInput, Terminated
+from tasks.inputs import Terminated, TerminateInput
 from tasks.terminate import terminate_pilot
 
 

@@ -19,14 +19,20 @@ def is_past(deadline: datetime, now: datetime) -> bool:
     return now > deadline
 
 
-def reminder_times(opened_at: datetime, deadline: datetime,
-                   points: Iterable[float]) -> list[tuple[float, datetime]]:
+def reminder_times(
+    opened_at: datetime, deadline: datetime, points: Iterable[float]
+) -> list[tuple[float, datetime]]:
     window = deadline - opened_at
     return [(p, opened_at + window * p) for p in sorted(points)]
 
 
-def due_reminders(opened_at: datetime, deadline: datetime, points: Iterable[float],
-                  already_sent: Iterable[float], now: datetime) -> list[float]:
+def due_reminders(
+    opened_at: datetime,
+    deadline: datetime,
+    points: Iterable[float],
+    already_sent: Iterable[float],
+    now: datetime,
+) -> list[float]:
     """Reminder points that have come and not yet been sent; none once the deadline passed.
 
     Only the latest due point is returned when several came due together (a sweep that was
@@ -42,8 +48,9 @@ def due_reminders(opened_at: datetime, deadline: datetime, points: Iterable[floa
     return [] if latest in sent else [latest]
 
 
-def next_reminder(opened_at: datetime, deadline: datetime, points: Iterable[float],
-                  after: datetime) -> tuple[float, datetime] | None:
+def next_reminder(
+    opened_at: datetime, deadline: datetime, points: Iterable[float], after: datetime
+) -> tuple[float, datetime] | None:
     """The first reminder point strictly after `after` (and before the deadline), if any."""
     for point, at in reminder_times(opened_at, deadline, points):
         if after < at < deadline:
@@ -51,8 +58,9 @@ def next_reminder(opened_at: datetime, deadline: datetime, points: Iterable[floa
     return None
 
 
-def current_point(opened_at: datetime, deadline: datetime, points: Iterable[float],
-                  now: datetime) -> float | None:
+def current_point(
+    opened_at: datetime, deadline: datetime, points: Iterable[float], now: datetime
+) -> float | None:
     """The latest reminder point that has come by `now`."""
     due = [p for p, at in reminder_times(opened_at, deadline, points) if at <= now]
     return due[-1] if due else None

@@ -11,7 +11,6 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -21,8 +20,11 @@ class InputError(ValueError):
     def __init__(self, source: str, problems: list[str]) -> None:
         self.source = source
         self.problems = problems
-        super().__init__(f"{source}: " + "; ".join(problems) if len(problems) == 1 else
-                         f"{source}:\n" + "\n".join(f"  - {p}" for p in problems))
+        super().__init__(
+            f"{source}: " + "; ".join(problems)
+            if len(problems) == 1
+            else f"{source}:\n" + "\n".join(f"  - {p}" for p in problems)
+        )
 
 
 def _loc(loc: tuple[Any, ...]) -> str:
@@ -40,7 +42,7 @@ def describe(err: ValidationError) -> list[str]:
     for e in err.errors():
         msg = e["msg"]
         if msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
+            msg = msg[len("Value error, ") :]
         problems.append(f"{_loc(tuple(e['loc']))}: {msg}")
     return problems
 

@@ -87,17 +87,20 @@ def plan_gate(policy: Policy, proposal: Proposal, stage: Stage, target: Stage) -
     for role, count in quorum.items():
         eligible = [m for m in policy.members(role) if m not in excluded]
         if len(eligible) < count:
-            problems.append(f"role {role} needs {count} approver(s) but only {len(eligible)} "
-                            f"member(s) may sign off on this pilot (proposer and business owner "
-                            f"are excluded)")
+            problems.append(
+                f"role {role} needs {count} approver(s) but only {len(eligible)} "
+                f"member(s) may sign off on this pilot (proposer and business owner "
+                f"are excluded)"
+            )
         for member in eligible:
             # A person in two roles is asked once per role: each answer counts for its role.
             asks.append(Ask(member, role))
             asked.add(member)
     if problems:
         raise GateUnsatisfiable("; ".join(problems))
-    return GatePlan(stage, target, quorum, tuple(asks), policy.gate(stage).any_rejection_rejects,
-                    excluded)
+    return GatePlan(
+        stage, target, quorum, tuple(asks), policy.gate(stage).any_rejection_rejects, excluded
+    )
 
 
 @dataclass(frozen=True)
@@ -179,25 +182,61 @@ def evaluate_gate(
     if rejections and state.any_rejection_rejects:
         return Evaluation(GateStatus.REJECTED, approvals, missing, rejections, ignored, reasons)
     if escalation_approvals:
-        return Evaluation(GateStatus.APPROVED, approvals, missing, rejections, ignored,
-                          [f"approved on escalation by {', '.join(escalation_approvals)}"])
+        return Evaluation(
+            GateStatus.APPROVED,
+            approvals,
+            missing,
+            rejections,
+            ignored,
+            [f"approved on escalation by {', '.join(escalation_approvals)}"],
+        )
     if not any(missing.values()):
-        return Evaluation(GateStatus.APPROVED, approvals, missing, rejections, ignored,
-                          ["quorum reached: " + ", ".join(
-                              f"{role} {len(v)}/{state.quorum[role]}" for role, v in approvals.items())])
+        return Evaluation(
+            GateStatus.APPROVED,
+            approvals,
+            missing,
+            rejections,
+            ignored,
+            [
+                "quorum reached: "
+                + ", ".join(
+                    f"{role} {len(v)}/{state.quorum[role]}" for role, v in approvals.items()
+                )
+            ],
+        )
     # Majority-style gates: reject once the quorum can no longer be reached.
     rejected_by = {(d.approver, by_id[d.request_id].role) for d in rejections}
     for role, need in missing.items():
-        still_open = {r.approver for r in requests
-                      if r.role == role and r.round == 0 and r.approver not in state.excluded
-                      and (r.approver, role) not in rejected_by and r.approver not in approvals[role]}
+        still_open = {
+            r.approver
+            for r in requests
+            if r.role == role
+            and r.round == 0
+            and r.approver not in state.excluded
+            and (r.approver, role) not in rejected_by
+            and r.approver not in approvals[role]
+        }
         if need > len(still_open):
-            return Evaluation(GateStatus.REJECTED, approvals, missing, rejections, ignored,
-                              reasons + [f"quorum for {role} can no longer be reached"])
+            return Evaluation(
+                GateStatus.REJECTED,
+                approvals,
+                missing,
+                rejections,
+                ignored,
+                reasons + [f"quorum for {role} can no longer be reached"],
+            )
     if now > state.deadline:
-        return Evaluation(GateStatus.EXPIRED, approvals, missing, rejections, ignored,
-                          ["deadline passed with " + ", ".join(
-                              f"{role} {n} short" for role, n in missing.items() if n)])
+        return Evaluation(
+            GateStatus.EXPIRED,
+            approvals,
+            missing,
+            rejections,
+            ignored,
+            [
+                "deadline passed with "
+                + ", ".join(f"{role} {n} short" for role, n in missing.items() if n)
+            ],
+        )
     return Evaluation(GateStatus.PENDING, approvals, missing, rejections, ignored, [])
 
 

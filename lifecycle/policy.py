@@ -84,7 +84,9 @@ class GatePolicy(Strict):
     def _fractions(cls, value: list[float]) -> list[float]:
         for point in value:
             if not 0 < point < 1:
-                raise ValueError(f"reminder point {point} must be between 0 and 1 (a share of the window)")
+                raise ValueError(
+                    f"reminder point {point} must be between 0 and 1 (a share of the window)"
+                )
         return sorted(set(value))
 
 
@@ -99,8 +101,9 @@ class TierRules(Strict):
         for stage, extra in value.items():
             for role, count in extra.items():
                 if count < 1:
-                    raise ValueError(f"{stage.value}.{role}: needs a quorum of at least 1, "
-                                     f"got {count}")
+                    raise ValueError(
+                        f"{stage.value}.{role}: needs a quorum of at least 1, got {count}"
+                    )
         return value
 
 
@@ -169,40 +172,55 @@ class Policy(Strict):
                 problems.append(f"gates.{stage.value}: {stage.value} is terminal and has no gate")
                 continue
             if gate.on_reject == "send_back" and stage not in SEND_BACK:
-                problems.append(f"gates.{stage.value}.on_reject: send_back is not possible from "
-                                f"{stage.value} (possible from {', '.join(s.value for s in SEND_BACK)})")
+                problems.append(
+                    f"gates.{stage.value}.on_reject: send_back is not possible from "
+                    f"{stage.value} (possible from {', '.join(s.value for s in SEND_BACK)})"
+                )
             for role, count in gate.approvers.items():
                 if role not in known:
                     problems.append(_unknown_role(f"gates.{stage.value}.approvers", role, known))
                 elif count > len(self.roles[role]):
-                    problems.append(f"gates.{stage.value}.approvers.{role}: quorum {count} but the "
-                                    f"role has {len(self.roles[role])} member(s)")
+                    problems.append(
+                        f"gates.{stage.value}.approvers.{role}: quorum {count} but the "
+                        f"role has {len(self.roles[role])} member(s)"
+                    )
             if gate.on_timeout.to_role and gate.on_timeout.to_role not in known:
-                problems.append(_unknown_role(f"gates.{stage.value}.on_timeout.to_role",
-                                              gate.on_timeout.to_role, known))
+                problems.append(
+                    _unknown_role(
+                        f"gates.{stage.value}.on_timeout.to_role", gate.on_timeout.to_role, known
+                    )
+                )
         named = [(f"risk_tiers.{tier.value}", rules) for tier, rules in self.risk_tiers.items()]
         named.append(("customer_facing", self.customer_facing))
         for where, rules in named:
             for stage, extra in rules.extra_approvers.items():
                 for role, count in extra.items():
                     if role not in known:
-                        problems.append(_unknown_role(f"{where}.extra_approvers.{stage.value}",
-                                                      role, known))
+                        problems.append(
+                            _unknown_role(f"{where}.extra_approvers.{stage.value}", role, known)
+                        )
                     elif count > len(self.roles[role]):
-                        problems.append(f"{where}.extra_approvers.{stage.value}.{role}: quorum "
-                                        f"{count} but the role has {len(self.roles[role])} "
-                                        "member(s)")
+                        problems.append(
+                            f"{where}.extra_approvers.{stage.value}.{role}: quorum "
+                            f"{count} but the role has {len(self.roles[role])} "
+                            "member(s)"
+                        )
         guards: list[tuple[str, TierRules | None]] = [
             ("risk_tiers.high", self.risk_tiers.get(RiskTier.HIGH)),
-            ("customer_facing", self.customer_facing)]
+            ("customer_facing", self.customer_facing),
+        ]
         for where, guard in guards:
             guarded = set(guard.extra_approvers.get(Stage.CUSTOMER_ROLLOUT, {})) if guard else set()
-            guarded |= set(self.gates.get(Stage.CUSTOMER_ROLLOUT, GatePolicy(approvers={"_": 1})).approvers)
+            guarded |= set(
+                self.gates.get(Stage.CUSTOMER_ROLLOUT, GatePolicy(approvers={"_": 1})).approvers
+            )
             lacking = [r for r in CUSTOMER_ROLLOUT_GUARDS if r not in guarded]
             if lacking:
-                problems.append(f"{where}.extra_approvers.customer_rollout: must include "
-                                f"{', '.join(lacking)} (high-risk and customer-facing pilots need "
-                                "security, compliance and operations sign-off before customers)")
+                problems.append(
+                    f"{where}.extra_approvers.customer_rollout: must include "
+                    f"{', '.join(lacking)} (high-risk and customer-facing pilots need "
+                    "security, compliance and operations sign-off before customers)"
+                )
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -56,11 +56,13 @@ class SuccessMetric(Strict):
     @model_validator(mode="after")
     def _direction(self) -> SuccessMetric:
         if self.better == "lower" and not self.target < self.baseline:
-            raise ValueError(f"target {self.target} must be below baseline {self.baseline} "
-                             "when lower is better")
+            raise ValueError(
+                f"target {self.target} must be below baseline {self.baseline} when lower is better"
+            )
         if self.better == "higher" and not self.target > self.baseline:
-            raise ValueError(f"target {self.target} must be above baseline {self.baseline} "
-                             "when higher is better")
+            raise ValueError(
+                f"target {self.target} must be above baseline {self.baseline} when higher is better"
+            )
         return self
 
 
@@ -103,12 +105,16 @@ class Proposal(Strict):
         problems = []
         limit = policy.portfolio.deploy_or_terminate_days
         if self.pilot_duration_days > limit:
-            problems.append(f"pilot_duration_days: {self.pilot_duration_days} is above the "
-                            f"deploy-or-terminate limit of {limit} days")
+            problems.append(
+                f"pilot_duration_days: {self.pilot_duration_days} is above the "
+                f"deploy-or-terminate limit of {limit} days"
+            )
         for i, role in enumerate(self.reviews):
             if role not in policy.roles:
-                problems.append(f"reviews[{i}]: unknown role {role!r} (roles defined: "
-                                f"{', '.join(sorted(policy.roles))})")
+                problems.append(
+                    f"reviews[{i}]: unknown role {role!r} (roles defined: "
+                    f"{', '.join(sorted(policy.roles))})"
+                )
         if problems:
             raise InputError(source, problems)
 

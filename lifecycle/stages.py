@@ -51,7 +51,8 @@ class IllegalTransition(ValueError):
     def __init__(self, source: Stage, target: Stage) -> None:
         allowed = ", ".join(sorted(s.value for s in TRANSITIONS.get(source, frozenset()))) or "none"
         super().__init__(
-            f"cannot move from {source.value} to {target.value} (allowed from {source.value}: {allowed})"
+            f"cannot move from {source.value} to {target.value} "
+            f"(allowed from {source.value}: {allowed})"
         )
         self.source = source
         self.target = target

@@ -20,10 +20,22 @@ from lifecycle.proposal import Proposal, SuccessMetric
 
 #: time units and how many hours one of them is.
 TIME_UNITS: dict[str, float] = {
-    "s": 1 / 3600, "sec": 1 / 3600, "secs": 1 / 3600, "second": 1 / 3600, "seconds": 1 / 3600,
-    "min": 1 / 60, "mins": 1 / 60, "minute": 1 / 60, "minutes": 1 / 60,
-    "h": 1.0, "hr": 1.0, "hrs": 1.0, "hour": 1.0, "hours": 1.0,
-    "day": 24.0, "days": 24.0,
+    "s": 1 / 3600,
+    "sec": 1 / 3600,
+    "secs": 1 / 3600,
+    "second": 1 / 3600,
+    "seconds": 1 / 3600,
+    "min": 1 / 60,
+    "mins": 1 / 60,
+    "minute": 1 / 60,
+    "minutes": 1 / 60,
+    "h": 1.0,
+    "hr": 1.0,
+    "hrs": 1.0,
+    "hour": 1.0,
+    "hours": 1.0,
+    "day": 24.0,
+    "days": 24.0,
 }
 PERCENT_UNITS = {"percent", "%", "pct", "percentage points", "pp"}
 
@@ -54,11 +66,19 @@ class ValueEstimate:
     basis: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"metric": self.metric, "unit": self.unit, "better": self.better,
-                "baseline": self.baseline, "current": self.current,
-                "volume_per_year": self.volume_per_year, "improvement": self.improvement,
-                "per_year": self.per_year, "per_year_unit": self.per_year_unit,
-                "formula": self.formula, "basis": self.basis}
+        return {
+            "metric": self.metric,
+            "unit": self.unit,
+            "better": self.better,
+            "baseline": self.baseline,
+            "current": self.current,
+            "volume_per_year": self.volume_per_year,
+            "improvement": self.improvement,
+            "per_year": self.per_year,
+            "per_year_unit": self.per_year_unit,
+            "formula": self.formula,
+            "basis": self.basis,
+        }
 
 
 def improvement(metric: SuccessMetric, current: float) -> float:
@@ -81,34 +101,51 @@ def estimate(metric: SuccessMetric, current: float, basis: str) -> ValueEstimate
     if key in TIME_UNITS:
         hours = TIME_UNITS[key]
         per_year, per_unit = delta * volume * hours, "hours/year"
-        convert = "" if hours == 1 else (f" / {_fmt(1 / hours)}" if hours < 1
-                                         else f" x {_fmt(hours)}")
-        formula = (f"{moved} x {_fmt(volume)} per year{convert} = {_fmt(per_year)} hours/year")
+        convert = (
+            "" if hours == 1 else (f" / {_fmt(1 / hours)}" if hours < 1 else f" x {_fmt(hours)}")
+        )
+        formula = f"{moved} x {_fmt(volume)} per year{convert} = {_fmt(per_year)} hours/year"
     elif key in PERCENT_UNITS:
         per_year, per_unit = delta / 100 * volume, "occurrences/year"
-        formula = (f"{moved} / 100 x {_fmt(volume)} per year = {_fmt(per_year)} "
-                   "occurrences/year")
+        formula = f"{moved} / 100 x {_fmt(volume)} per year = {_fmt(per_year)} occurrences/year"
     else:
         per_year, per_unit = delta * volume, f"{unit}/year"
         formula = f"{moved} x {_fmt(volume)} per year = {_fmt(per_year)} {unit}/year"
-    return ValueEstimate(metric.name, unit, metric.better, metric.baseline, current, volume,
-                         delta, per_year, per_unit, formula, basis)
+    return ValueEstimate(
+        metric.name,
+        unit,
+        metric.better,
+        metric.baseline,
+        current,
+        volume,
+        delta,
+        per_year,
+        per_unit,
+        formula,
+        basis,
+    )
 
 
-def current_figure(observations: Iterable[Observation], metric: SuccessMetric,
-                   last_n: int) -> tuple[float, str] | None:
+def current_figure(
+    observations: Iterable[Observation], metric: SuccessMetric, last_n: int
+) -> tuple[float, str] | None:
     """Median of the last N observations of the metric (in its unit), whenever they were made."""
-    series = sorted((o for o in observations if o.metric == metric.name
-                     and o.unit == metric.unit), key=lambda o: o.observed_at)[-last_n:]
+    series = sorted(
+        (o for o in observations if o.metric == metric.name and o.unit == metric.unit),
+        key=lambda o: o.observed_at,
+    )[-last_n:]
     if not series:
         return None
     value = float(statistics.median(o.value for o in series))
-    return value, (f"median of the last {len(series)} observation(s), "
-                   f"{series[0].observed_at:%Y-%m-%d} to {series[-1].observed_at:%Y-%m-%d}")
+    return value, (
+        f"median of the last {len(series)} observation(s), "
+        f"{series[0].observed_at:%Y-%m-%d} to {series[-1].observed_at:%Y-%m-%d}"
+    )
 
 
-def pilot_value(proposal: Proposal, observations: Iterable[Observation],
-                last_n: int) -> list[ValueEstimate]:
+def pilot_value(
+    proposal: Proposal, observations: Iterable[Observation], last_n: int
+) -> list[ValueEstimate]:
     """One estimate per metric that has a volume_per_year and at least one observation."""
     observations = list(observations)
     estimates = []

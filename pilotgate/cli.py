@@ -27,8 +27,12 @@ from lifecycle.stages import IllegalTransition, parse_stage
 from pilotgate.runtime import NotMigrated, Runtime, redact_url, utcnow
 from store import repo
 
-app = typer.Typer(help="Move AI pilots to production or shut them down, on time, on record.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Move AI pilots to production or shut them down, on time, on record.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
 db_app = typer.Typer(help="The pilotgate database.", no_args_is_help=True)
 policy_app = typer.Typer(help="Governance policy files.", no_args_is_help=True)
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
@@ -97,20 +101,30 @@ def policy_check(file: Annotated[Path, typer.Argument(help="Policy YAML file.")]
         policy = load_policy(file)
     table = Table("gate", "approvers (quorum)", "deadline", "on timeout", "on reject")
     for stage, gate in policy.gates.items():
-        timeout = gate.on_timeout.action + (f" -> {gate.on_timeout.to_role}"
-                                            if gate.on_timeout.to_role else "") + (
-            f" (+{gate.on_timeout.days}d)" if gate.on_timeout.days else "")
-        table.add_row(stage.value, ", ".join(f"{r} {n}" for r, n in gate.approvers.items()),
-                      f"{gate.deadline_days}d", timeout, gate.on_reject)
+        timeout = (
+            gate.on_timeout.action
+            + (f" -> {gate.on_timeout.to_role}" if gate.on_timeout.to_role else "")
+            + (f" (+{gate.on_timeout.days}d)" if gate.on_timeout.days else "")
+        )
+        table.add_row(
+            stage.value,
+            ", ".join(f"{r} {n}" for r, n in gate.approvers.items()),
+            f"{gate.deadline_days}d",
+            timeout,
+            gate.on_reject,
+        )
     out.print(table)
-    out.print(f"{file}: ok ({len(policy.roles)} roles, {len(policy.gates)} gates, cap "
-              f"{policy.portfolio.max_active_pilots} active pilots per portfolio, deploy or "
-              f"terminate within {policy.portfolio.deploy_or_terminate_days} days)")
+    out.print(
+        f"{file}: ok ({len(policy.roles)} roles, {len(policy.gates)} gates, cap "
+        f"{policy.portfolio.max_active_pilots} active pilots per portfolio, deploy or "
+        f"terminate within {policy.portfolio.deploy_or_terminate_days} days)"
+    )
 
 
 @app.command()
-def propose(file: Annotated[Path, typer.Argument(help="Proposal YAML file.")],
-            as_json: JsonFlag = False) -> None:
+def propose(
+    file: Annotated[Path, typer.Argument(help="Proposal YAML file.")], as_json: JsonFlag = False
+) -> None:
     """Validate a proposal, enforce the portfolio cap, record it and print its id."""
     rt = runtime()
     with guarded():
@@ -123,13 +137,18 @@ def propose(file: Annotated[Path, typer.Argument(help="Proposal YAML file.")],
         emit_json({"id": pilot_id, "title": proposal.title, "stage": "proposal"})
     else:
         out.print(pilot_id)
-        err.print(f"recorded {proposal.title!r} in portfolio {proposal.portfolio}; next: "
-                  f"pilotgate advance {pilot_id}", highlight=False)
+        err.print(
+            f"recorded {proposal.title!r} in portfolio {proposal.portfolio}; next: "
+            f"pilotgate advance {pilot_id}",
+            highlight=False,
+        )
 
 
 @app.command("list")
-def list_cmd(stage: Annotated[str | None, typer.Option(help="Only pilots in this stage.")] = None,
-             as_json: JsonFlag = False) -> None:
+def list_cmd(
+    stage: Annotated[str | None, typer.Option(help="Only pilots in this stage.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
     """List pilots with their stage, open gate and deploy-or-terminate date."""
     from pilotgate.views import pilot_row
 
@@ -147,15 +166,24 @@ def list_cmd(stage: Annotated[str | None, typer.Option(help="Only pilots in this
         return
     table = Table("id", "title", "portfolio", "stage", "open gate", "gate deadline", "deploy by")
     for r in rows:
-        table.add_row(r["id"], r["title"], r["portfolio"], r["stage"], r["open_gate"] or "-",
-                      (r["gate_deadline"] or "-")[:16], (r["deploy_by"] or "-")[:10])
+        table.add_row(
+            r["id"],
+            r["title"],
+            r["portfolio"],
+            r["stage"],
+            r["open_gate"] or "-",
+            (r["gate_deadline"] or "-")[:16],
+            (r["deploy_by"] or "-")[:10],
+        )
     out.print(table)
     out.print(f"{len(rows)} pilot(s)")
 
 
 @app.command()
-def status(pilot_id: Annotated[str, typer.Argument(help="Pilot id, e.g. pg-1a2b3c4d.")],
-           as_json: JsonFlag = False) -> None:
+def status(
+    pilot_id: Annotated[str, typer.Argument(help="Pilot id, e.g. pg-1a2b3c4d.")],
+    as_json: JsonFlag = False,
+) -> None:
     """Show a pilot: stage, open gate, who has and has not answered, deadlines."""
     from pilotgate.views import pilot_status
 
@@ -165,24 +193,37 @@ def status(pilot_id: Annotated[str, typer.Argument(help="Pilot id, e.g. pg-1a2b3
     if as_json:
         emit_json(data)
         return
-    out.print(f"[bold]{data['title']}[/] ({data['id']}), portfolio {data['portfolio']}, "
-              f"risk {data['risk_tier']}")
-    out.print(f"stage: [bold]{data['stage']}[/]" + (
-        f"  ended {data['ended_at'][:16]}: {data['end_reason']}" if data["ended_at"] else ""))
+    out.print(
+        f"[bold]{data['title']}[/] ({data['id']}), portfolio {data['portfolio']}, "
+        f"risk {data['risk_tier']}"
+    )
+    out.print(
+        f"stage: [bold]{data['stage']}[/]"
+        + (f"  ended {data['ended_at'][:16]}: {data['end_reason']}" if data["ended_at"] else "")
+    )
     if data["deploy_by"]:
         left = data["days_to_deploy_by"]
-        out.print(f"deploy or terminate by {data['deploy_by'][:10]}"
-                  + (f" ({left} days left)" if left is not None else ""))
+        out.print(
+            f"deploy or terminate by {data['deploy_by'][:10]}"
+            + (f" ({left} days left)" if left is not None else "")
+        )
     gate = data["gate"]
     if gate:
-        out.print(f"open gate: {gate['stage']} -> {gate['target']}, deadline "
-                  f"{gate['deadline'][:16]} UTC ({gate['days_left']} days left)"
-                  + (" [escalated]" if gate["escalated"] else "")
-                  + (" [extended]" if gate["extended"] else ""))
+        out.print(
+            f"open gate: {gate['stage']} -> {gate['target']}, deadline "
+            f"{gate['deadline'][:16]} UTC ({gate['days_left']} days left)"
+            + (" [escalated]" if gate["escalated"] else "")
+            + (" [extended]" if gate["extended"] else "")
+        )
         table = Table("approver", "role", "answer", "when", "reason")
         for r in gate["requests"]:
-            table.add_row(r["approver"], r["role"] + (" (escalation)" if r["round"] else ""),
-                          r["answer"] or "waiting", (r["answered_at"] or "")[:16], r["reason"] or "")
+            table.add_row(
+                r["approver"],
+                r["role"] + (" (escalation)" if r["round"] else ""),
+                r["answer"] or "waiting",
+                (r["answered_at"] or "")[:16],
+                r["reason"] or "",
+            )
         out.print(table)
     else:
         out.print("no open gate")
@@ -194,9 +235,10 @@ def status(pilot_id: Annotated[str, typer.Argument(help="Pilot id, e.g. pg-1a2b3
 
 @app.command("set-operations-owner")
 def set_operations_owner(
-        pilot_id: Annotated[str, typer.Argument(help="Pilot id.")],
-        name: Annotated[str, typer.Argument(help="The operations owner's name.")],
-        slack_id: Annotated[str, typer.Argument(help="Their Slack user id (U...).")]) -> None:
+    pilot_id: Annotated[str, typer.Argument(help="Pilot id.")],
+    name: Annotated[str, typer.Argument(help="The operations owner's name.")],
+    slack_id: Annotated[str, typer.Argument(help="Their Slack user id (U...).")],
+) -> None:
     """Name the operations owner who takes over in production (required before customers)."""
     from pydantic import ValidationError
 
@@ -206,8 +248,9 @@ def set_operations_owner(
     with guarded():
         try:
             with rt.db.session() as session:
-                repo.set_operations_owner(session, pilot_id, name=name, slack_id=slack_id,
-                                          actor="cli", now=utcnow())
+                repo.set_operations_owner(
+                    session, pilot_id, name=name, slack_id=slack_id, actor="cli", now=utcnow()
+                )
         except ValidationError as exc:
             raise InputError("operations owner", describe(exc)) from None
     out.print(f"{pilot_id}: operations owner is now {name} ({slack_id})")
@@ -222,8 +265,9 @@ def audit_verify() -> None:
     with rt.db.session() as session:
         report = audit.verify(session)
     if not report.ok:
-        fail(f"audit chain broken at row {report.first_bad_id}: {report.problem}",
-             EXIT_CHECK_FAILED)
+        fail(
+            f"audit chain broken at row {report.first_bad_id}: {report.problem}", EXIT_CHECK_FAILED
+        )
     out.print(f"audit chain intact: {report.rows} row(s)")
 
 

@@ -26,8 +26,9 @@ def _parse_now(value: str | None) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise InputError("--now", [f"{value!r} is not an ISO time (e.g. 2026-05-01T09:00:00Z)"]
-                         ) from None
+        raise InputError(
+            "--now", [f"{value!r} is not an ISO time (e.g. 2026-05-01T09:00:00Z)"]
+        ) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
@@ -53,8 +54,10 @@ def _drain_local(rt: Runtime) -> None:
     Dispatcher(rt, client=client, launcher=LocalLauncher(), sweep_every=None).drain()
 
 
-def advance(pilot_id: Annotated[str, typer.Argument(help="Pilot id.")],
-            as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+def advance(
+    pilot_id: Annotated[str, typer.Argument(help="Pilot id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
     """Start the flow for the pilot's current stage; return once its gate is open."""
     apply_defaults()
     rt = runtime()
@@ -64,26 +67,34 @@ def advance(pilot_id: Annotated[str, typer.Argument(help="Pilot id.")],
             pilot = repo.get_pilot(session, pilot_id)
             stage = Stage(pilot.stage)
             if stage in TERMINAL:
-                raise repo.Conflict(f"pilot {pilot_id} is {stage.value}: there is nothing to "
-                                    "advance")
+                raise repo.Conflict(
+                    f"pilot {pilot_id} is {stage.value}: there is nothing to advance"
+                )
             gate = repo.open_gate_for(session, pilot_id)
             if gate is not None:
-                raise repo.Conflict(f"pilot {pilot_id} already has an open gate ({gate.stage} -> "
-                                    f"{gate.target}, deadline {gate.deadline:%Y-%m-%d %H:%M} UTC);"
-                                    " see `pilotgate status`")
+                raise repo.Conflict(
+                    f"pilot {pilot_id} already has an open gate ({gate.stage} -> "
+                    f"{gate.target}, deadline {gate.deadline:%Y-%m-%d %H:%M} UTC);"
+                    " see `pilotgate status`"
+                )
         from tasks.names import STAGE_FLOWS
 
         flow_name = STAGE_FLOWS[stage]
         if rt.settings.run_mode == "deployments":
+            from prefect.client.schemas.objects import FlowRun
             from prefect.deployments import run_deployment
 
-            from prefect.client.schemas.objects import FlowRun
-
-            run = cast(FlowRun, run_deployment(f"{flow_name}/pilotgate",
-                                               parameters={"pilot_id": pilot_id}, timeout=300))
+            run = cast(
+                FlowRun,
+                run_deployment(
+                    f"{flow_name}/pilotgate", parameters={"pilot_id": pilot_id}, timeout=300
+                ),
+            )
             if not run.state or not run.state.is_completed():
-                fail(f"flow run {run.id} ended {run.state.name if run.state else 'unknown'}",
-                     EXIT_CONFLICT)
+                fail(
+                    f"flow run {run.id} ended {run.state.name if run.state else 'unknown'}",
+                    EXIT_CONFLICT,
+                )
         else:
             from flows.registry import flows
 
@@ -91,27 +102,34 @@ def advance(pilot_id: Annotated[str, typer.Argument(help="Pilot id.")],
         with rt.db.session() as session:
             gate = repo.open_gate_for(session, pilot_id)
             if gate is None:
-                fail("the flow finished but no gate is open; see `pilotgate status`",
-                     EXIT_CONFLICT)
+                fail("the flow finished but no gate is open; see `pilotgate status`", EXIT_CONFLICT)
             asked = [(r.approver, r.role) for r in repo.requests_for(session, gate.id)]
-            info = {"pilot_id": pilot_id, "gate_id": gate.id, "stage": gate.stage,
-                    "target": gate.target, "deadline": gate.deadline.isoformat(),
-                    "asked": [{"approver": a, "role": r} for a, r in asked],
-                    "warnings": (gate.evidence or {}).get("warnings", [])}
+            info = {
+                "pilot_id": pilot_id,
+                "gate_id": gate.id,
+                "stage": gate.stage,
+                "target": gate.target,
+                "deadline": gate.deadline.isoformat(),
+                "asked": [{"approver": a, "role": r} for a, r in asked],
+                "warnings": (gate.evidence or {}).get("warnings", []),
+            }
     if as_json:
         sys.stdout.write(json.dumps(info, indent=2) + "\n")
         return
-    out.print(f"gate open: {info['stage']} -> {info['target']}, deadline "
-              f"{gate.deadline:%Y-%m-%d %H:%M} UTC")
+    out.print(
+        f"gate open: {info['stage']} -> {info['target']}, deadline "
+        f"{gate.deadline:%Y-%m-%d %H:%M} UTC"
+    )
     for a in info["asked"]:
         out.print(f"  asked {a['approver']} ({a['role']})")
     for w in info["warnings"]:
         err.print(f"warning: {w}", highlight=False)
 
 
-def terminate(pilot_id: Annotated[str, typer.Argument(help="Pilot id.")],
-              reason: Annotated[str, typer.Option("--reason", help="Why; goes on record.")],
-              ) -> None:
+def terminate(
+    pilot_id: Annotated[str, typer.Argument(help="Pilot id.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why; goes on record.")],
+) -> None:
     """Terminate a pilot: close its gates and Slack buttons, notify, free its cap place."""
     apply_defaults()
     if len(reason.strip()) < 5:
@@ -126,8 +144,11 @@ def terminate(pilot_id: Annotated[str, typer.Argument(help="Pilot id.")],
         if rt.settings.run_mode == "deployments":
             from prefect.deployments import run_deployment
 
-            run_deployment("terminate/pilotgate", parameters={
-                "pilot_id": pilot_id, "reason": reason, "actor": "cli"}, timeout=300)
+            run_deployment(
+                "terminate/pilotgate",
+                parameters={"pilot_id": pilot_id, "reason": reason, "actor": "cli"},
+                timeout=300,
+            )
         else:
             from flows.terminate import terminate_flow
 
@@ -135,14 +156,22 @@ def terminate(pilot_id: Annotated[str, typer.Argument(help="Pilot id.")],
         with rt.db.session() as session:
             pilot = repo.get_pilot(session, pilot_id)
             if pilot.stage != Stage.TERMINATED.value:
-                fail(f"pilot {pilot_id} is {pilot.stage}; the terminate flow did not finish",
-                     EXIT_CONFLICT)
+                fail(
+                    f"pilot {pilot_id} is {pilot.stage}; the terminate flow did not finish",
+                    EXIT_CONFLICT,
+                )
     out.print(f"{pilot_id} terminated: {reason}")
 
 
-def sweep(now: Annotated[str | None, typer.Option(help="Sweep as of this ISO time (default: now).")] = None,
-          dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would happen; change nothing.")] = False,
-          as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+def sweep(
+    now: Annotated[
+        str | None, typer.Option(help="Sweep as of this ISO time (default: now).")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print what would happen; change nothing.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
     """Enforce deadlines, terminate overdue pilots, remind approvers, post the digest."""
     apply_defaults()
     rt = runtime()
@@ -167,8 +196,13 @@ def sweep(now: Annotated[str | None, typer.Option(help="Sweep as of this ISO tim
                     client = make_client(rt.settings)
                 except Exception:
                     client = None
-                Dispatcher(rt, client=client, launcher=LocalLauncher(clock=lambda: at),
-                           clock=lambda: at, sweep_every=None).drain()
+                Dispatcher(
+                    rt,
+                    client=client,
+                    launcher=LocalLauncher(clock=lambda: at),
+                    clock=lambda: at,
+                    sweep_every=None,
+                ).drain()
     if as_json:
         sys.stdout.write(json.dumps(result, indent=2, default=str) + "\n")
         return
@@ -178,24 +212,45 @@ def sweep(now: Annotated[str | None, typer.Option(help="Sweep as of this ISO tim
     plan = cast(dict[str, Any], result["plan"])
     prefix = "would " if dry_run else ""
     for p in plan["overdue_pilots"]:
-        out.print(f"{prefix}terminate: {p['pilot_id']} {p['title']} (deploy-or-terminate date "
-                  f"{p['deploy_by'][:10]} passed)")
+        out.print(
+            f"{prefix}terminate: {p['pilot_id']} {p['title']} (deploy-or-terminate date "
+            f"{p['deploy_by'][:10]} passed)"
+        )
     for g in plan["expired_gates"]:
-        out.print(f"{prefix}{g['on_timeout']}: {g['pilot_id']} {g['title']} (gate {g['stage']} "
-                  f"due {g['deadline'][:16]})")
+        out.print(
+            f"{prefix}{g['on_timeout']}: {g['pilot_id']} {g['title']} (gate {g['stage']} "
+            f"due {g['deadline'][:16]})"
+        )
     for r in plan["reminders"]:
-        out.print(f"{prefix}remind {', '.join(r['approvers']) or 'nobody'} about {r['pilot_id']} "
-                  f"({round(r['point'] * 100)}% of the window)")
+        out.print(
+            f"{prefix}remind {', '.join(r['approvers']) or 'nobody'} about {r['pilot_id']} "
+            f"({round(r['point'] * 100)}% of the window)"
+        )
     total = len(plan["expired_gates"]) + len(plan["overdue_pilots"]) + len(plan["reminders"])
-    out.print(f"{'dry run: ' if dry_run else ''}{total} item(s) due at {at:%Y-%m-%d %H:%M} UTC"
-              + ("; nothing changed" if dry_run else ""))
+    out.print(
+        f"{'dry run: ' if dry_run else ''}{total} item(s) due at {at:%Y-%m-%d %H:%M} UTC"
+        + ("; nothing changed" if dry_run else "")
+    )
 
 
-def serve(port: Annotated[int, typer.Option(help="HTTP port for POST /slack/events.")] = 3000,
-          host: Annotated[str, typer.Option(help="Interface to bind (loopback by default).")] = "127.0.0.1",
-          socket_mode: Annotated[bool, typer.Option("--socket-mode", help="Use Socket Mode (needs SLACK_APP_TOKEN) instead of HTTP.")] = False,
-          no_listener: Annotated[bool, typer.Option("--no-listener", help="Run only the dispatcher (outbox relay, flow starts, sweeps).")] = False,
-          ) -> None:
+def serve(
+    port: Annotated[int, typer.Option(help="HTTP port for POST /slack/events.")] = 3000,
+    host: Annotated[
+        str, typer.Option(help="Interface to bind (loopback by default).")
+    ] = "127.0.0.1",
+    socket_mode: Annotated[
+        bool,
+        typer.Option(
+            "--socket-mode", help="Use Socket Mode (needs SLACK_APP_TOKEN) instead of HTTP."
+        ),
+    ] = False,
+    no_listener: Annotated[
+        bool,
+        typer.Option(
+            "--no-listener", help="Run only the dispatcher (outbox relay, flow starts, sweeps)."
+        ),
+    ] = False,
+) -> None:
     """Run the Slack listener, the dispatcher and the sweep schedule in one process."""
     apply_defaults()
     import threading
@@ -211,11 +266,15 @@ def serve(port: Annotated[int, typer.Option(help="HTTP port for POST /slack/even
         fail("SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET must be set to serve", 2)
     if socket_mode and settings.slack_app_token is None:
         fail("--socket-mode needs SLACK_APP_TOKEN (an xapp- token)", 2)
-    dispatcher = Dispatcher(rt, client=make_client(settings), launcher=_launcher(rt),
-                            sweep_every=timedelta(hours=1)
-                            if settings.run_mode != "deployments" else None)
-    thread = threading.Thread(target=dispatcher.run_forever, args=(settings.tick_seconds,),
-                              name="dispatcher", daemon=True)
+    dispatcher = Dispatcher(
+        rt,
+        client=make_client(settings),
+        launcher=_launcher(rt),
+        sweep_every=timedelta(hours=1) if settings.run_mode != "deployments" else None,
+    )
+    thread = threading.Thread(
+        target=dispatcher.run_forever, args=(settings.tick_seconds,), name="dispatcher", daemon=True
+    )
     thread.start()
     err.print(f"pilotgate serving: dispatcher running ({settings.run_mode} flows)", highlight=False)
     if no_listener:
@@ -229,8 +288,9 @@ def serve(port: Annotated[int, typer.Option(help="HTTP port for POST /slack/even
     try:
         if socket_mode:
             assert settings.slack_app_token is not None
-            server.serve_socket_mode(rt, settings.slack_app_token.get_secret_value(),
-                                     on_wake=dispatcher.wake.set)
+            server.serve_socket_mode(
+                rt, settings.slack_app_token.get_secret_value(), on_wake=dispatcher.wake.set
+            )
         else:
             err.print(f"listening on http://{host}:{port}/slack/events", highlight=False)
             server.serve_http(rt, host=host, port=port, on_wake=dispatcher.wake.set)

@@ -68,17 +68,23 @@ class Demo:
         from store.migrate import upgrade
 
         upgrade(self.url)
-        self.settings = Settings(PILOTGATE_DATABASE_URL=self.url, SLACK_BOT_TOKEN=BOT_TOKEN,
-                                 SLACK_SIGNING_SECRET=SIGNING_SECRET,
-                                 SLACK_API_URL=self.emu.api_url,
-                                 PILOTGATE_POLICY=str(ROOT / "examples" / "policy.yaml"))
+        self.settings = Settings(
+            PILOTGATE_DATABASE_URL=self.url,
+            SLACK_BOT_TOKEN=BOT_TOKEN,
+            SLACK_SIGNING_SECRET=SIGNING_SECRET,
+            SLACK_API_URL=self.emu.api_url,
+            PILOTGATE_POLICY=str(ROOT / "examples" / "policy.yaml"),
+        )
         self.rt = Runtime(self.settings)
         set_runtime(self.rt)
-        self.dispatcher = Dispatcher(self.rt, client=make_client(self.settings),
-                                     launcher=LocalLauncher(clock=self.clock), clock=self.clock,
-                                     sweep_every=None)
-        self.listener = start_in_thread(self.rt, on_wake=self.dispatcher.wake.set,
-                                        clock=self.clock)
+        self.dispatcher = Dispatcher(
+            self.rt,
+            client=make_client(self.settings),
+            launcher=LocalLauncher(clock=self.clock),
+            clock=self.clock,
+            sweep_every=None,
+        )
+        self.listener = start_in_thread(self.rt, on_wake=self.dispatcher.wake.set, clock=self.clock)
 
     def close(self) -> None:
         self.listener.stop()
@@ -92,8 +98,9 @@ class Demo:
 
         proposal = load_proposal(ROOT / "examples" / f"{name}.yaml")
         with self.rt.db.session() as session:
-            pilot = repo.create_pilot(session, proposal, self.rt.policy, actor="programme-manager",
-                                      now=self.clock())
+            pilot = repo.create_pilot(
+                session, proposal, self.rt.policy, actor="programme-manager", now=self.clock()
+            )
             return pilot.id
 
     def advance(self, pilot_id: str) -> None:
@@ -104,11 +111,14 @@ class Demo:
 
         with self.rt.db.session() as session:
             stage = Stage(repo.get_pilot(session, pilot_id).stage)
-        opened: Any = flows()[STAGE_FLOWS[stage]](pilot_id=pilot_id, now=self.clock(),
-                                                  actor="programme-manager")
+        opened: Any = flows()[STAGE_FLOWS[stage]](
+            pilot_id=pilot_id, now=self.clock(), actor="programme-manager"
+        )
         asked = ", ".join(f"{a.approver} ({a.role})" for a in opened.asked)
-        console.print(f"   [cyan]gate open[/] {opened.stage.value} -> {opened.target.value}; "
-                      f"asked {asked}; due {opened.deadline:%Y-%m-%d}")
+        console.print(
+            f"   [cyan]gate open[/] {opened.stage.value} -> {opened.target.value}; "
+            f"asked {asked}; due {opened.deadline:%Y-%m-%d}"
+        )
         for warning in opened.warnings:
             console.print(f"   [yellow]evidence warning:[/] {warning}")
 
@@ -122,8 +132,11 @@ class Demo:
                 return []
             missing = repo.evaluate(session, gate, self.clock()).missing
             answered = {d.request_id for d in repo.decisions_for(session, gate.id)}
-            return [r for r in repo.requests_for(session, gate.id)
-                    if r.id not in answered and missing.get(r.role, 0) > 0]
+            return [
+                r
+                for r in repo.requests_for(session, gate.id)
+                if r.id not in answered and missing.get(r.role, 0) > 0
+            ]
 
     def click_until_decided(self, pilot_id: str, reject: dict[str, str] | None = None) -> None:
         """Scripted approvers answer in Slack, one role at a time, until the gate is settled."""
@@ -140,20 +153,38 @@ class Demo:
             if request.message_ts is None:
                 continue
             if request.approver in reject:
-                self.emu.click(self.listener.url, request.approver, request.channel,
-                               request.message_ts, "pilotgate_reject")
+                self.emu.click(
+                    self.listener.url,
+                    request.approver,
+                    request.channel,
+                    request.message_ts,
+                    "pilotgate_reject",
+                )
                 view = self.emu.latest_view_for(request.approver)
                 assert view is not None, "the reject modal did not open"
-                resp = self.emu.submit_view(self.listener.url, request.approver, view.id,
-                                            {"reason_input": reject[request.approver]})
-                console.print(f"   [red]{request.approver} ({request.role}) rejects[/] in a "
-                              f"Slack modal: {reject[request.approver]}  (HTTP "
-                              f"{resp.status_code})")
+                resp = self.emu.submit_view(
+                    self.listener.url,
+                    request.approver,
+                    view.id,
+                    {"reason_input": reject[request.approver]},
+                )
+                console.print(
+                    f"   [red]{request.approver} ({request.role}) rejects[/] in a "
+                    f"Slack modal: {reject[request.approver]}  (HTTP "
+                    f"{resp.status_code})"
+                )
             else:
-                resp = self.emu.click(self.listener.url, request.approver, request.channel,
-                                      request.message_ts, "pilotgate_approve")
-                console.print(f"   [green]{request.approver} ({request.role}) approves[/] in "
-                              f"Slack (signed click, HTTP {resp.status_code})")
+                resp = self.emu.click(
+                    self.listener.url,
+                    request.approver,
+                    request.channel,
+                    request.message_ts,
+                    "pilotgate_approve",
+                )
+                console.print(
+                    f"   [green]{request.approver} ({request.role}) approves[/] in "
+                    f"Slack (signed click, HTTP {resp.status_code})"
+                )
             self.dispatcher.drain()
         self.dispatcher.drain()
         self.report_gate(pilot_id)
@@ -167,8 +198,10 @@ class Demo:
             gate = repo.open_gate_for(session, pilot_id)
             line = f"   stage now [bold]{pilot.stage}[/]"
             if gate is not None:
-                line += (f"; its gate opened on entry ({gate.stage} -> {gate.target}, "
-                         f"{len(repo.requests_for(session, gate.id))} approvers asked)")
+                line += (
+                    f"; its gate opened on entry ({gate.stage} -> {gate.target}, "
+                    f"{len(repo.requests_for(session, gate.id))} approvers asked)"
+                )
         console.print(line)
 
     def _fresh(self, request_id: int) -> Any:
@@ -194,10 +227,17 @@ class Demo:
                 metric = proposal.metric(name)
                 assert metric is not None
                 for i, value in enumerate(series):
-                    repo.record_metric(session, pilot_id, metric=name, value=value,
-                                       unit=metric.unit,
-                                       observed_at=now - timedelta(days=len(series) - i),
-                                       source="demo telemetry", now=now, actor="demo")
+                    repo.record_metric(
+                        session,
+                        pilot_id,
+                        metric=name,
+                        value=value,
+                        unit=metric.unit,
+                        observed_at=now - timedelta(days=len(series) - i),
+                        source="demo telemetry",
+                        now=now,
+                        actor="demo",
+                    )
         console.print(f"   recorded {sum(len(v) for v in values.values())} metric observations")
 
     def sweep(self) -> dict[str, Any]:
@@ -215,12 +255,15 @@ def story(title: str) -> None:
 def main() -> int:
     apply_defaults()
     started = time.monotonic()
-    console.print("[bold]pilotgate demo[/]: SQLite register, Prefect flows, bolt listener on "
-                  "loopback, Slack emulator with scripted approvers, simulated calendar")
+    console.print(
+        "[bold]pilotgate demo[/]: SQLite register, Prefect flows, bolt listener on "
+        "loopback, Slack emulator with scripted approvers, simulated calendar"
+    )
     demo = Demo()
     try:
-        with console.status("starting the local Prefect API, the listener and the Slack "
-                            "emulator..."):
+        with console.status(
+            "starting the local Prefect API, the listener and the Slack emulator..."
+        ):
             demo.setup()
             from prefect import flow
 
@@ -230,16 +273,22 @@ def main() -> int:
         helpdesk = demo.propose("helpdesk-assistant")
         clinical = demo.propose("clinical-documentation")
         devprod = demo.propose("developer-productivity")
-        console.print(f"proposed: help-desk {helpdesk}, clinical {clinical}, "
-                      f"developer productivity {devprod}")
+        console.print(
+            f"proposed: help-desk {helpdesk}, clinical {clinical}, developer productivity {devprod}"
+        )
 
         story("1. IT help-desk assistant: every gate, to production")
         demo.advance(helpdesk)
         demo.click_until_decided(helpdesk)
         demo.clock.advance(60)
         console.print("   ... 60 days of pilot later")
-        demo.record_metrics(helpdesk, {"resolution_minutes": [1.4, 1.1, 0.9, 1.0, 0.8],
-                                       "first_contact_resolution": [79, 82, 84, 83, 85]})
+        demo.record_metrics(
+            helpdesk,
+            {
+                "resolution_minutes": [1.4, 1.1, 0.9, 1.0, 0.8],
+                "first_contact_resolution": [79, 82, 84, 83, 85],
+            },
+        )
         for _ in range(4):
             if demo.stage(helpdesk).startswith(("production", "terminated")):
                 break
@@ -251,13 +300,19 @@ def main() -> int:
         story("2. Clinical documentation assistant: rejected at readiness review")
         demo.advance(clinical)
         demo.click_until_decided(clinical)
-        demo.record_metrics(clinical, {"documentation_minutes_per_visit": [12, 11, 12.5],
-                                       "note_error_rate": [4.5, 5.1, 4.8]})
+        demo.record_metrics(
+            clinical,
+            {"documentation_minutes_per_visit": [12, 11, 12.5], "note_error_rate": [4.5, 5.1, 4.8]},
+        )
         demo.advance(clinical)  # pilot -> readiness review
         demo.click_until_decided(clinical)
-        demo.click_until_decided(clinical, reject={
-            "U0SEC0001": "Draft notes were stored in a third-party log outside the EHR; PHI "
-                         "handling fails the security review."})
+        demo.click_until_decided(
+            clinical,
+            reject={
+                "U0SEC0001": "Draft notes were stored in a third-party log outside the EHR; PHI "
+                "handling fails the security review."
+            },
+        )
         console.print(f"   {demo.stage(clinical)}")
 
         story("3. Developer productivity assistant: stalls and is terminated at its deadline")
@@ -269,21 +324,28 @@ def main() -> int:
             demo.clock.advance(days)
             result = demo.sweep()
             actions = [a["action"] for a in result["deadline_actions"]]
-            console.print(f"   +{days} days, sweep: {result['reminders']} reminder(s), deadline "
-                          f"actions {actions or 'none'}; stage {demo.stage(devprod)}")
+            console.print(
+                f"   +{days} days, sweep: {result['reminders']} reminder(s), deadline "
+                f"actions {actions or 'none'}; stage {demo.stage(devprod)}"
+            )
 
         story("Portfolio")
         show_portfolio(demo)
-        console.print(f"\nSlack emulator received {len(demo.emu.messages)} messages; "
-                      f"the audit chain and every decision are in {demo.db_path}")
-        console.print("Look next: PILOTGATE_DATABASE_URL=sqlite:///"
-                      f"{demo.db_path} .venv/bin/pilotgate list   (then `status ID`, "
-                      "`audit verify`)")
+        console.print(
+            f"\nSlack emulator received {len(demo.emu.messages)} messages; "
+            f"the audit chain and every decision are in {demo.db_path}"
+        )
+        console.print(
+            "Look next: PILOTGATE_DATABASE_URL=sqlite:///"
+            f"{demo.db_path} .venv/bin/pilotgate list   (then `status ID`, "
+            "`audit verify`)"
+        )
         from pilotgate.report import build_report, write_html
 
         with demo.rt.db.session() as session:  # as of the demo's simulated calendar
-            report = write_html(OUT / "report.html",
-                                build_report(session, demo.rt.policy, demo.clock()))
+            report = write_html(
+                OUT / "report.html", build_report(session, demo.rt.policy, demo.clock())
+            )
         console.print(f"Portfolio report (one self-contained HTML file): {report}")
         console.print(f"done in {time.monotonic() - started:.0f} s")
         return 0

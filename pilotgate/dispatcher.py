@@ -27,7 +27,7 @@ from store import repo
 from tasks.names import SWEEP
 
 if TYPE_CHECKING:
-    from prefect.client.schemas.objects import FlowRun, State
+    from prefect.client.schemas.objects import State
 
 log = logging.getLogger("pilotgate.dispatcher")
 
@@ -64,8 +64,10 @@ class DeploymentLauncher:
         from prefect.client.schemas.objects import FlowRun
         from prefect.deployments import run_deployment
 
-        run = cast(FlowRun, run_deployment(f"{flow}/{self.deployment_name}",
-                                           parameters=parameters, timeout=0))
+        run = cast(
+            FlowRun,
+            run_deployment(f"{flow}/{self.deployment_name}", parameters=parameters, timeout=0),
+        )
         return str(run.id)
 
 
@@ -83,9 +85,15 @@ class TickReport:
 
 
 class Dispatcher:
-    def __init__(self, runtime: Runtime, *, client: WebClient | None, launcher: Launcher,
-                 clock: Callable[[], datetime] = utcnow,
-                 sweep_every: timedelta | None = timedelta(hours=1)) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        client: WebClient | None,
+        launcher: Launcher,
+        clock: Callable[[], datetime] = utcnow,
+        sweep_every: timedelta | None = timedelta(hours=1),
+    ) -> None:
         self.runtime = runtime
         self.client = client
         self.launcher = launcher
@@ -107,8 +115,10 @@ class Dispatcher:
             report.sent += relayed.sent
             report.errors += relayed.errors
         with self.runtime.db.session() as session:
-            claimed = [(fr.id, fr.flow, dict(fr.parameters))
-                       for fr in repo.claim_flow_requests(session, self.clock())]
+            claimed = [
+                (fr.id, fr.flow, dict(fr.parameters))
+                for fr in repo.claim_flow_requests(session, self.clock())
+            ]
         for request_id, flow, params in claimed:
             try:
                 run_id = self.launcher.launch(flow, params)
@@ -117,17 +127,28 @@ class Dispatcher:
                 report.flows_failed += 1
                 report.errors.append(f"{flow}: {exc}")
                 with self.runtime.db.session() as session:
-                    repo.finish_flow_request(session, request_id, now=self.clock(), ok=False,
-                                             error="".join(traceback.format_exception_only(exc)))
+                    repo.finish_flow_request(
+                        session,
+                        request_id,
+                        now=self.clock(),
+                        ok=False,
+                        error="".join(traceback.format_exception_only(exc)),
+                    )
                 continue
             report.flows_started += 1
             with self.runtime.db.session() as session:
-                repo.finish_flow_request(session, request_id, now=self.clock(), ok=True,
-                                         flow_run_id=run_id)
+                repo.finish_flow_request(
+                    session, request_id, now=self.clock(), ok=True, flow_run_id=run_id
+                )
         if self._sweep_due():
             with self.runtime.db.session() as session:
-                repo.request_flow(session, SWEEP, {}, now=self.clock(),
-                                  dedupe_key=f"sweep:{self.clock():%Y%m%dT%H%M}")
+                repo.request_flow(
+                    session,
+                    SWEEP,
+                    {},
+                    now=self.clock(),
+                    dedupe_key=f"sweep:{self.clock():%Y%m%dT%H%M}",
+                )
             self._last_sweep = self.clock()
             report.swept = True
         return report

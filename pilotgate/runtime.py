@@ -23,8 +23,13 @@ def utcnow() -> datetime:
 
 
 class Runtime:
-    def __init__(self, settings: Settings | None = None, *, db: Database | None = None,
-                 policy: Policy | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        db: Database | None = None,
+        policy: Policy | None = None,
+    ) -> None:
         self.settings = settings or Settings()
         self._db = db
         self._policy = policy
@@ -41,8 +46,10 @@ class Runtime:
         from store.migrate import current
 
         if current(self.settings.database_url if self._db is None else self.db.url) is None:
-            raise NotMigrated("the database has no pilotgate schema yet: run `pilotgate db upgrade`"
-                              f" (database: {redact_url(self.db.url)})")
+            raise NotMigrated(
+                "the database has no pilotgate schema yet: run `pilotgate db upgrade`"
+                f" (database: {redact_url(self.db.url)})"
+            )
 
 
 def redact_url(url: str) -> str:

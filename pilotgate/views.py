@@ -29,7 +29,8 @@ def pilot_row(pilot: Pilot, session: Session, now: datetime) -> dict[str, Any]:
         "gate_deadline": gate.deadline.isoformat() if gate else None,
         "deploy_by": pilot.deploy_by.isoformat() if pilot.deploy_by else None,
         "days_to_deploy_by": round(days_left(pilot.deploy_by, now), 1)
-        if pilot.deploy_by and not pilot.ended_at else None,
+        if pilot.deploy_by and not pilot.ended_at
+        else None,
     }
 
 
@@ -37,31 +38,57 @@ def pilot_status(session: Session, pilot_id: str, policy: Policy, now: datetime)
     pilot = repo.get_pilot(session, pilot_id)
     proposal = repo.proposal_of(pilot)
     status: dict[str, Any] = pilot_row(pilot, session, now)
-    status.update({
-        "business_owner": {"name": proposal.business_owner.name,
-                           "slack_id": proposal.business_owner.slack_id},
-        "operations_owner": proposal.operations_owner.name if proposal.operations_owner else None,
-        "ended_at": pilot.ended_at.isoformat() if pilot.ended_at else None,
-        "end_reason": pilot.end_reason,
-        "history": [{"from": h.from_stage, "to": h.to_stage, "actor": h.actor, "reason": h.reason,
-                     "at": h.at.isoformat()} for h in repo.stage_history(session, pilot.id)],
-        "gate": None,
-    })
+    status.update(
+        {
+            "business_owner": {
+                "name": proposal.business_owner.name,
+                "slack_id": proposal.business_owner.slack_id,
+            },
+            "operations_owner": proposal.operations_owner.name
+            if proposal.operations_owner
+            else None,
+            "ended_at": pilot.ended_at.isoformat() if pilot.ended_at else None,
+            "end_reason": pilot.end_reason,
+            "history": [
+                {
+                    "from": h.from_stage,
+                    "to": h.to_stage,
+                    "actor": h.actor,
+                    "reason": h.reason,
+                    "at": h.at.isoformat(),
+                }
+                for h in repo.stage_history(session, pilot.id)
+            ],
+            "gate": None,
+        }
+    )
     gate = repo.open_gate_for(session, pilot.id)
     if gate is not None:
         evaluation = repo.evaluate(session, gate, now)
         decided = {d.request_id: d for d in repo.decisions_for(session, gate.id)}
         status["gate"] = {
-            "id": gate.id, "stage": gate.stage, "target": gate.target,
-            "opened_at": gate.opened_at.isoformat(), "deadline": gate.deadline.isoformat(),
+            "id": gate.id,
+            "stage": gate.stage,
+            "target": gate.target,
+            "opened_at": gate.opened_at.isoformat(),
+            "deadline": gate.deadline.isoformat(),
             "days_left": round(days_left(gate.deadline, now), 1),
-            "quorum": gate.quorum, "missing": evaluation.missing,
-            "escalated": gate.escalated_at is not None, "extended": gate.extended_at is not None,
-            "requests": [{
-                "approver": r.approver, "role": r.role, "round": r.round,
-                "answer": decided[r.id].verdict if r.id in decided else None,
-                "answered_at": decided[r.id].decided_at.isoformat() if r.id in decided else None,
-                "reason": decided[r.id].reason if r.id in decided else None,
-            } for r in repo.requests_for(session, gate.id)],
+            "quorum": gate.quorum,
+            "missing": evaluation.missing,
+            "escalated": gate.escalated_at is not None,
+            "extended": gate.extended_at is not None,
+            "requests": [
+                {
+                    "approver": r.approver,
+                    "role": r.role,
+                    "round": r.round,
+                    "answer": decided[r.id].verdict if r.id in decided else None,
+                    "answered_at": decided[r.id].decided_at.isoformat()
+                    if r.id in decided
+                    else None,
+                    "reason": decided[r.id].reason if r.id in decided else None,
+                }
+                for r in repo.requests_for(session, gate.id)
+            ],
         }
     return status

@@ -24,8 +24,11 @@ class SlackNotConfigured(RuntimeError):
 def make_client(settings: Settings, *, retries: int = 2, timeout: int = 10) -> WebClient:
     if settings.slack_bot_token is None:
         raise SlackNotConfigured("SLACK_BOT_TOKEN is not set")
-    client = WebClient(token=settings.slack_bot_token.get_secret_value(),
-                       base_url=settings.slack_api_url, timeout=timeout)
+    client = WebClient(
+        token=settings.slack_bot_token.get_secret_value(),
+        base_url=settings.slack_api_url,
+        timeout=timeout,
+    )
     client.retry_handlers = [
         ConnectionErrorRetryHandler(max_retry_count=retries),
         RateLimitErrorRetryHandler(max_retry_count=retries),

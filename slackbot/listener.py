@@ -89,20 +89,30 @@ class ListenerDeps:
             yield session
 
 
-def deps_for(db: Database, *, clock: Callable[[], datetime] = utcnow,
-             on_wake: Callable[[], None] | None = None) -> ListenerDeps:
+def deps_for(
+    db: Database,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    on_wake: Callable[[], None] | None = None,
+) -> ListenerDeps:
     lock: AbstractContextManager[Any] = (
-        threading.Lock() if db.engine.dialect.name == "sqlite" else nullcontext())
+        threading.Lock() if db.engine.dialect.name == "sqlite" else nullcontext()
+    )
     return ListenerDeps(db=db, clock=clock, on_wake=on_wake, write_lock=lock)
 
 
-def build_app(runtime: Runtime, *, on_wake: Callable[[], None] | None = None,
-              clock: Callable[[], datetime] = utcnow) -> App:
+def build_app(
+    runtime: Runtime,
+    *,
+    on_wake: Callable[[], None] | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> App:
     """The bolt App with pilotgate's listeners; no Slack call is made to build it."""
     settings = runtime.settings
     if settings.slack_bot_token is None or settings.slack_signing_secret is None:
         raise ListenerNotConfigured(
-            "SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET must be set to receive Slack clicks")
+            "SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET must be set to receive Slack clicks"
+        )
     bot_token = settings.slack_bot_token.get_secret_value()
     # The App's client carries no token: `authorize` gives each request's client the bot token.
     # (Given a token, bolt would authorize with a lazy auth.test on the first click.)
@@ -111,9 +121,15 @@ def build_app(runtime: Runtime, *, on_wake: Callable[[], None] | None = None,
     def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
         return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=bot_token)
 
-    app = App(name="pilotgate", signing_secret=settings.slack_signing_secret.get_secret_value(),
-              client=client, authorize=authorize, process_before_response=True,
-              token_verification_enabled=False, logger=_bolt_logger())
+    app = App(
+        name="pilotgate",
+        signing_secret=settings.slack_signing_secret.get_secret_value(),
+        client=client,
+        authorize=authorize,
+        process_before_response=True,
+        token_verification_enabled=False,
+        logger=_bolt_logger(),
+    )
     register(app, deps_for(runtime.db, clock=clock, on_wake=on_wake))
     return app
 
@@ -162,8 +178,9 @@ def approve(ack: Ack, body: dict[str, Any], deps: ListenerDeps) -> None:
     _decide(deps, request_id, user_id, Verdict.APPROVE, None, _channel(body))
 
 
-def open_reject_modal(ack: Ack, body: dict[str, Any], client: WebClient,
-                      deps: ListenerDeps) -> None:
+def open_reject_modal(
+    ack: Ack, body: dict[str, Any], client: WebClient, deps: ListenerDeps
+) -> None:
     ack()
     request_id = _request_id(_button_value(body))
     user_id = _user_id(body)
@@ -176,21 +193,24 @@ def open_reject_modal(ack: Ack, body: dict[str, Any], client: WebClient,
         target = _target(session, request_id)
         if target is None:
             return
-        refusal = refusal_for(target, user_id, now) or (ALREADY_ANSWERED if target.answered
-                                                         else None)
+        refusal = refusal_for(target, user_id, now) or (
+            ALREADY_ANSWERED if target.answered else None
+        )
         if refusal is not None:
             _tell(session, _channel(body), user_id, refusal, now)
             return
-        title = session.execute(select(Pilot.title).where(Pilot.id == target.pilot_id)
-                                ).scalar_one()
-    view = render_view("slack/reject_modal.json.j2", request_id=request_id, title=title,
-                       stage_label=messages.label(target.stage))
+        title = session.execute(select(Pilot.title).where(Pilot.id == target.pilot_id)).scalar_one()
+    view = render_view(
+        "slack/reject_modal.json.j2",
+        request_id=request_id,
+        title=title,
+        stage_label=messages.label(target.stage),
+    )
     # After the transaction: no database connection is held during the Slack call.
     client.views_open(trigger_id=trigger_id, view=view)
 
 
-def submit_reject(ack: Ack, body: dict[str, Any], view: dict[str, Any],
-                  deps: ListenerDeps) -> None:
+def submit_reject(ack: Ack, body: dict[str, Any], view: dict[str, Any], deps: ListenerDeps) -> None:
     reason = _reason(view)
     if len(reason) < MIN_REASON:
         ack(response_action="errors", errors={REASON_BLOCK: REASON_ERROR})
@@ -208,8 +228,14 @@ def submit_reject(ack: Ack, body: dict[str, Any], view: dict[str, Any],
 # ---------------------------------------------------------------- the shared path
 
 
-def _decide(deps: ListenerDeps, request_id: int, user_id: str, verdict: Verdict,
-            reason: str | None, channel: str | None) -> DecisionResult | None:
+def _decide(
+    deps: ListenerDeps,
+    request_id: int,
+    user_id: str,
+    verdict: Verdict,
+    reason: str | None,
+    channel: str | None,
+) -> DecisionResult | None:
     """One transaction: screen, record, queue the replies and (if settled) the follow-up.
 
     Most clicks a busy gate receives are refusals (someone else's message, a closed gate) or
@@ -227,8 +253,15 @@ def _decide(deps: ListenerDeps, request_id: int, user_id: str, verdict: Verdict,
             return None
         if target.answered:
             return None  # a repeat: the first answer stands, silently (as handle_decision)
-        result = handle_decision(session, request_id=request_id, user_id=user_id,
-                                 verdict=verdict, reason=reason, now=now, channel=channel)
+        result = handle_decision(
+            session,
+            request_id=request_id,
+            user_id=user_id,
+            verdict=verdict,
+            reason=reason,
+            now=now,
+            channel=channel,
+        )
     log.info("request %s: %s by %s -> %s", request_id, verdict.value, user_id, result.answer)
     if result.gate_resolved:
         _wake(deps)
@@ -247,6 +280,8 @@ def _wake(deps: ListenerDeps) -> None:
 
 
 ALREADY_ANSWERED = "Your answer was already recorded; it cannot be changed here."
+
+
 @dataclass(frozen=True)
 class Target:
     """What screening a click needs: the request, its gate, and whether it was answered."""
@@ -264,12 +299,25 @@ class Target:
 
 #: Built once: this runs for every click, so it skips statement construction and ORM loading.
 _TARGET = (
-    select(SignoffRequest.approver, SignoffRequest.channel, Gate.pilot_id, Gate.stage,
-           Gate.status, Gate.deadline, Gate.excluded, Decision.id)
+    select(
+        SignoffRequest.approver,
+        SignoffRequest.channel,
+        Gate.pilot_id,
+        Gate.stage,
+        Gate.status,
+        Gate.deadline,
+        Gate.excluded,
+        Decision.id,
+    )
     .join(Gate, Gate.id == SignoffRequest.gate_id)
-    .outerjoin(Decision, and_(Decision.request_id == SignoffRequest.id,
-                              Decision.approver == SignoffRequest.approver))
-    .where(SignoffRequest.id == bindparam("request_id")).limit(1)
+    .outerjoin(
+        Decision,
+        and_(
+            Decision.request_id == SignoffRequest.id, Decision.approver == SignoffRequest.approver
+        ),
+    )
+    .where(SignoffRequest.id == bindparam("request_id"))
+    .limit(1)
 )
 
 
@@ -279,14 +327,29 @@ def _target(session: Session, request_id: int) -> Target | None:
         log.info("click for unknown sign-off request %s; nothing recorded", request_id)
         return None
     approver, channel, pilot_id, stage, status, deadline, excluded, decision_id = row
-    return Target(request_id, approver, channel, pilot_id, stage, status, deadline,
-                  frozenset(excluded or ()), decision_id is not None)
+    return Target(
+        request_id,
+        approver,
+        channel,
+        pilot_id,
+        stage,
+        status,
+        deadline,
+        frozenset(excluded or ()),
+        decision_id is not None,
+    )
 
 
 def refusal_for(target: Target, user_id: str, now: datetime) -> str | None:
     """Why `user_id` may not answer the request now (None: they may); see decide.refusal."""
-    refused = refusal(approver=target.approver, excluded=frozenset(target.excluded),
-                      status=target.status, deadline=target.deadline, user_id=user_id, now=now)
+    refused = refusal(
+        approver=target.approver,
+        excluded=frozenset(target.excluded),
+        status=target.status,
+        deadline=target.deadline,
+        user_id=user_id,
+        now=now,
+    )
     return refused[1] if refused else None
 
 

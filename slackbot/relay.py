@@ -25,10 +25,23 @@ from store.models import OutboxMessage, SignoffRequest
 log = logging.getLogger("pilotgate.relay")
 
 #: Slack errors that will not change by retrying.
-PERMANENT = {"channel_not_found", "invalid_blocks", "invalid_arguments", "no_text",
-             "msg_too_long", "not_in_channel", "is_archived", "user_not_found",
-             "cant_update_message", "message_not_found", "invalid_auth", "not_authed",
-             "account_inactive", "unknown_method", "edit_window_closed"}
+PERMANENT = {
+    "channel_not_found",
+    "invalid_blocks",
+    "invalid_arguments",
+    "no_text",
+    "msg_too_long",
+    "not_in_channel",
+    "is_archived",
+    "user_not_found",
+    "cant_update_message",
+    "message_not_found",
+    "invalid_auth",
+    "not_authed",
+    "account_inactive",
+    "unknown_method",
+    "edit_window_closed",
+}
 MAX_BACKOFF = timedelta(minutes=10)
 MAX_ATTEMPTS = 50
 
@@ -59,10 +72,17 @@ def _call(client: WebClient, method: str, payload: dict[str, Any]) -> dict[str, 
     except SlackApiError as exc:
         error = str(exc.response.get("error", "unknown"))
         status = exc.response.status_code
-        if status == 429 or status >= 500 or error in ("ratelimited", "internal_error",
-                                                        "fatal_error", "service_unavailable"):
-            retry = exc.response.headers.get("Retry-After") or exc.response.headers.get("retry-after")
-            raise Transient(f"{method}: {status} {error}", float(retry) if retry else None) from None
+        if (
+            status == 429
+            or status >= 500
+            or error in ("ratelimited", "internal_error", "fatal_error", "service_unavailable")
+        ):
+            retry = exc.response.headers.get("Retry-After") or exc.response.headers.get(
+                "retry-after"
+            )
+            raise Transient(
+                f"{method}: {status} {error}", float(retry) if retry else None
+            ) from None
         raise
     except (OSError, TimeoutError) as exc:
         raise Transient(f"{method}: {type(exc).__name__}: {exc}") from None
@@ -115,8 +135,14 @@ def deliver(client: WebClient, out: Outgoing) -> tuple[str | None, str | None]:
     return (str(landed) if landed else None), (str(ts) if ts else None)
 
 
-def relay_outbox(db: Database, client: WebClient, now: Callable[[], datetime], *,
-                 limit: int = 200, lease: timedelta = timedelta(seconds=120)) -> RelayReport:
+def relay_outbox(
+    db: Database,
+    client: WebClient,
+    now: Callable[[], datetime],
+    *,
+    limit: int = 200,
+    lease: timedelta = timedelta(seconds=120),
+) -> RelayReport:
     """Send what is due. No transaction is held open during a Slack call: a row is claimed
     (leased) in one short transaction and closed in another, so the listener's writes never
     wait behind Slack, and two relays never send the same row."""
@@ -141,12 +167,16 @@ def relay_outbox(db: Database, client: WebClient, now: Callable[[], datetime], *
             outcome, delay = "wait", timedelta(seconds=1)
         except Transient as exc:
             outcome, error = "transient", str(exc)
-            delay = timedelta(seconds=exc.retry_after) if exc.retry_after else min(
-                MAX_BACKOFF, timedelta(seconds=2 ** min(out.attempts, 10)))
+            delay = (
+                timedelta(seconds=exc.retry_after)
+                if exc.retry_after
+                else min(MAX_BACKOFF, timedelta(seconds=2 ** min(out.attempts, 10)))
+            )
         except (SlackApiError, ValueError) as exc:
             error = str(exc.response.get("error") if isinstance(exc, SlackApiError) else exc)
-            permanent = (error in PERMANENT or isinstance(exc, ValueError)
-                         or out.attempts >= MAX_ATTEMPTS)
+            permanent = (
+                error in PERMANENT or isinstance(exc, ValueError) or out.attempts >= MAX_ATTEMPTS
+            )
             outcome = "dead" if permanent else "transient"
             delay = timedelta(seconds=2 ** min(out.attempts, 10))
         with db.session() as session:

@@ -43,8 +43,13 @@ EVENTS_PATH = "/slack/events"
 MAX_BODY = 1 << 20
 
 
-def create_asgi_app(runtime: Runtime, on_wake: Callable[[], None] | None = None, *,
-                    clock: Callable[[], datetime] = utcnow, app: App | None = None) -> Starlette:
+def create_asgi_app(
+    runtime: Runtime,
+    on_wake: Callable[[], None] | None = None,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    app: App | None = None,
+) -> Starlette:
     """The HTTP face of the listener; `app` defaults to `build_app(runtime, ...)`."""
     bolt_app = app or build_app(runtime, on_wake=on_wake, clock=clock)
 
@@ -64,24 +69,36 @@ def create_asgi_app(runtime: Runtime, on_wake: Callable[[], None] | None = None,
         except UnicodeDecodeError:
             return JSONResponse({"error": "invalid request"}, status_code=400)
         bolt_response: BoltResponse = await run_in_threadpool(
-            bolt_app.dispatch, to_bolt_request(request, body))
+            bolt_app.dispatch, to_bolt_request(request, body)
+        )
         return to_starlette_response(bolt_response)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"ok": True})
 
-    return Starlette(routes=[Route(EVENTS_PATH, slack_events, methods=["POST"]),
-                             Route("/healthz", healthz, methods=["GET"])])
+    return Starlette(
+        routes=[
+            Route(EVENTS_PATH, slack_events, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ]
+    )
 
 
-def serve_http(runtime: Runtime, host: str = "127.0.0.1", port: int = 3000,
-               on_wake: Callable[[], None] | None = None) -> None:
+def serve_http(
+    runtime: Runtime,
+    host: str = "127.0.0.1",
+    port: int = 3000,
+    on_wake: Callable[[], None] | None = None,
+) -> None:
     """Run the listener over HTTP until interrupted (blocking)."""
     uvicorn.run(create_asgi_app(runtime, on_wake), host=host, port=port, log_level="warning")
 
 
-def socket_mode_handler(runtime: Runtime, app_token: str | SecretStr | None = None,
-                        on_wake: Callable[[], None] | None = None) -> SocketModeHandler:
+def socket_mode_handler(
+    runtime: Runtime,
+    app_token: str | SecretStr | None = None,
+    on_wake: Callable[[], None] | None = None,
+) -> SocketModeHandler:
     """A Socket Mode handler over the same App (not connected yet)."""
     token = app_token if app_token is not None else runtime.settings.slack_app_token
     if isinstance(token, SecretStr):
@@ -91,8 +108,11 @@ def socket_mode_handler(runtime: Runtime, app_token: str | SecretStr | None = No
     return SocketModeHandler(build_app(runtime, on_wake=on_wake), token)
 
 
-def serve_socket_mode(runtime: Runtime, app_token: str | SecretStr | None = None,
-                      on_wake: Callable[[], None] | None = None) -> None:
+def serve_socket_mode(
+    runtime: Runtime,
+    app_token: str | SecretStr | None = None,
+    on_wake: Callable[[], None] | None = None,
+) -> None:
     """Connect to Slack over Socket Mode and handle clicks until interrupted (blocking)."""
     socket_mode_handler(runtime, app_token, on_wake).start()
 
@@ -100,18 +120,24 @@ def serve_socket_mode(runtime: Runtime, app_token: str | SecretStr | None = None
 class ListenerThread:
     """The HTTP listener on loopback in a background thread (tests, demo, benchmark)."""
 
-    def __init__(self, runtime: Runtime, *, host: str = "127.0.0.1", port: int = 0,
-                 on_wake: Callable[[], None] | None = None,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        on_wake: Callable[[], None] | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((host, port))
         self.host, self.port = self._sock.getsockname()[:2]
-        config = uvicorn.Config(create_asgi_app(runtime, on_wake, clock=clock),
-                                log_level="warning", lifespan="off")
+        config = uvicorn.Config(
+            create_asgi_app(runtime, on_wake, clock=clock), log_level="warning", lifespan="off"
+        )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._run, name=f"listener:{self.port}",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"listener:{self.port}", daemon=True)
         self._error: BaseException | None = None
 
     @property
@@ -160,9 +186,13 @@ class ListenerThread:
         self.stop()
 
 
-def start_in_thread(runtime: Runtime, port: int = 0, *,
-                    on_wake: Callable[[], None] | None = None,
-                    clock: Callable[[], datetime] = utcnow) -> ListenerThread:
+def start_in_thread(
+    runtime: Runtime,
+    port: int = 0,
+    *,
+    on_wake: Callable[[], None] | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> ListenerThread:
     """Start the listener on 127.0.0.1:`port` (0: any free port); `.url` is its events URL,
     `.stop()` shuts it down."""
     return ListenerThread(runtime, port=port, on_wake=on_wake, clock=clock).start()

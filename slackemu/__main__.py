@@ -30,21 +30,36 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default: %(default)s)")
-    parser.add_argument("--port", type=int, default=8099,
-                        help="port to listen on; 0 picks a free one (default: %(default)s)")
-    parser.add_argument("--bot-token", default="xoxb-test-token",
-                        help="the only bot token accepted by the Web API (default: %(default)s)")
-    parser.add_argument("--signing-secret", default="emu-signing-secret",
-                        help="secret used to sign interaction payloads sent to the listener; "
-                             "must match the app's SLACK_SIGNING_SECRET (default: %(default)s)")
-    parser.add_argument("--listener-url", default=None,
-                        help="default URL of the app's Slack listener for /_emu/click and "
-                             "/_emu/submit (e.g. http://127.0.0.1:3000/slack/events)")
-    parser.add_argument("--trigger-ttl", type=float, default=3.0,
-                        help="seconds a trigger_id stays valid for views.open "
-                             "(default: %(default)s, as Slack)")
-    parser.add_argument("--verbose", action="store_true",
-                        help="log every Web API call to stderr")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=8099,
+        help="port to listen on; 0 picks a free one (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--bot-token",
+        default="xoxb-test-token",
+        help="the only bot token accepted by the Web API (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--signing-secret",
+        default="emu-signing-secret",
+        help="secret used to sign interaction payloads sent to the listener; "
+        "must match the app's SLACK_SIGNING_SECRET (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--listener-url",
+        default=None,
+        help="default URL of the app's Slack listener for /_emu/click and "
+        "/_emu/submit (e.g. http://127.0.0.1:3000/slack/events)",
+    )
+    parser.add_argument(
+        "--trigger-ttl",
+        type=float,
+        default=3.0,
+        help="seconds a trigger_id stays valid for views.open (default: %(default)s, as Slack)",
+    )
+    parser.add_argument("--verbose", action="store_true", help="log every Web API call to stderr")
     return parser
 
 
@@ -68,8 +83,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _on_signal)
     with emu:
         print(emu.api_url, flush=True)
-        print(f"slackemu: serving on {emu.base_url} (control API under /_emu/); "
-              "Ctrl-C to stop", file=sys.stderr, flush=True)
+        print(
+            f"slackemu: serving on {emu.base_url} (control API under /_emu/); Ctrl-C to stop",
+            file=sys.stderr,
+            flush=True,
+        )
         while not stop.wait(0.5):
             pass
     return 0

@@ -56,11 +56,11 @@ class _Handler(BaseHTTPRequestHandler):
         emu = self.server.emulator
         try:
             if url.path.startswith("/api/"):
-                reply: Reply = emu.handle_api(url.path[len("/api/"):], url.query, headers, body)
+                reply: Reply = emu.handle_api(url.path[len("/api/") :], url.query, headers, body)
             elif url.path.startswith("/actions/") and verb == "POST":
                 reply = emu.handle_response_url(url.path, headers, body)
             elif url.path.startswith("/_emu/"):
-                reply = _control(emu, verb, url.path[len("/_emu/"):], url.query, body)
+                reply = _control(emu, verb, url.path[len("/_emu/") :], url.query, body)
             else:
                 reply = (404, {}, {"ok": False, "error": "not_found"})
         except Exception as exc:  # a bug in the emulator must not hang the client
@@ -114,18 +114,23 @@ def _control(emu: SlackEmulator, verb: str, path: str, query: str, body: bytes) 
                 views = [v for v in views if v.user_id == q["user"]]
             return 200, {}, {"ok": True, "views": [v.to_dict() for v in views]}
         if route == ("GET", "interactions"):
-            return 200, {}, {"ok": True,
-                             "interactions": [i.to_dict() for i in emu.interactions]}
+            return 200, {}, {"ok": True, "interactions": [i.to_dict() for i in emu.interactions]}
         if route == ("GET", "dm"):
             return 200, {}, {"ok": True, "channel": emu.dm_channel_for(q["user"])}
         if route == ("POST", "fail"):
-            emu.fail(status=int(args.get("status", 429)), count=int(args.get("count", 1)),
-                     retry_after=_opt_int(args.get("retry_after", 1)),
-                     methods=args.get("methods"))
+            emu.fail(
+                status=int(args.get("status", 429)),
+                count=int(args.get("count", 1)),
+                retry_after=_opt_int(args.get("retry_after", 1)),
+                methods=args.get("methods"),
+            )
             return 200, {}, {"ok": True}
         if route == ("POST", "outage"):
-            emu.outage(status=int(args.get("status", 503)), methods=args.get("methods"),
-                       retry_after=_opt_int(args.get("retry_after")))
+            emu.outage(
+                status=int(args.get("status", 503)),
+                methods=args.get("methods"),
+                retry_after=_opt_int(args.get("retry_after")),
+            )
             return 200, {}, {"ok": True}
         if route == ("POST", "recover"):
             emu.recover()
@@ -137,15 +142,23 @@ def _control(emu: SlackEmulator, verb: str, path: str, query: str, body: bytes) 
             return 200, {}, {"ok": True, "trigger_id": emu.issue_trigger_id(args["user_id"])}
         if route == ("POST", "click"):
             response = emu.click(
-                args.get("listener_url"), args["user_id"], args["channel"], args["ts"],
-                args["action_id"], value=args.get("value"), timestamp=args.get("timestamp"),
+                args.get("listener_url"),
+                args["user_id"],
+                args["channel"],
+                args["ts"],
+                args["action_id"],
+                value=args.get("value"),
+                timestamp=args.get("timestamp"),
                 secret=args.get("secret"),
             )
             return 200, {}, _delivery(response)
         if route == ("POST", "submit"):
             response = emu.submit_view(
-                args.get("listener_url"), args["user_id"], args.get("view_id"),
-                args.get("values") or {}, timestamp=args.get("timestamp"),
+                args.get("listener_url"),
+                args["user_id"],
+                args.get("view_id"),
+                args.get("values") or {},
+                timestamp=args.get("timestamp"),
                 secret=args.get("secret"),
             )
             return 200, {}, _delivery(response)
@@ -160,8 +173,7 @@ def _delivery(response: httpx.Response) -> dict[str, Any]:
     """Report what was delivered (decoded from the request itself) and the answer."""
     sent = parse_qs(response.request.content.decode())
     payload = json.loads(sent["payload"][0]) if "payload" in sent else None
-    return {"ok": True, "status": response.status_code, "body": response.text,
-            "payload": payload}
+    return {"ok": True, "status": response.status_code, "body": response.text, "payload": payload}
 
 
 def _opt_int(value: Any) -> int | None:

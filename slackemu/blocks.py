@@ -44,8 +44,11 @@ _TEXT_FIELD_TYPES: dict[str, set[str]] = {
 _PLAIN_TEXT_FIELDS: dict[str, tuple[str, ...]] = {
     "input": ("label", "hint"),
 }
-_ELEMENT_CONTAINERS = {"elements": ("actions", "context"), "accessory": ("section",),
-                       "element": ("input",)}
+_ELEMENT_CONTAINERS = {
+    "elements": ("actions", "context"),
+    "accessory": ("section",),
+    "element": ("input",),
+}
 _BUTTON_STYLES = {"primary", "danger"}
 _MAX_ID = 255
 _MAX_BUTTON_TEXT = 75

@@ -49,8 +49,17 @@ _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
 _MAX_TEXT = 40_000
 _VIEW_KEYS = {
-    "type", "title", "blocks", "close", "submit", "private_metadata", "callback_id",
-    "clear_on_close", "notify_on_close", "external_id", "submit_disabled",
+    "type",
+    "title",
+    "blocks",
+    "close",
+    "submit",
+    "private_metadata",
+    "callback_id",
+    "clear_on_close",
+    "notify_on_close",
+    "external_id",
+    "submit_disabled",
 }
 _FAULT_ERRORS = {429: "ratelimited", 500: "internal_error", 503: "service_unavailable"}
 _SLACKBOT_UA = "Slackbot 1.0 (+https://api.slack.com/robots)"
@@ -187,8 +196,10 @@ class SlackEmulator:
         self._server = server
         self.port = int(server.server_address[1])
         self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05},
-            name=f"slackemu:{self.port}", daemon=True,
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"slackemu:{self.port}",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -283,10 +294,15 @@ class SlackEmulator:
         with self._lock:
             if _USER_ID.match(channel):
                 channel = self.dm_channel_for(channel)
-            return copy.deepcopy([
-                m for m in self._messages
-                if m.channel == channel and not m.deleted and (include_ephemeral or not m.ephemeral)
-            ])
+            return copy.deepcopy(
+                [
+                    m
+                    for m in self._messages
+                    if m.channel == channel
+                    and not m.deleted
+                    and (include_ephemeral or not m.ephemeral)
+                ]
+            )
 
     def find_message(self, channel: str, ts: str) -> MessageRecord | None:
         with self._lock:
@@ -295,9 +311,9 @@ class SlackEmulator:
 
     def ephemerals_for(self, user_id: str) -> list[MessageRecord]:
         with self._lock:
-            return copy.deepcopy([
-                m for m in self._messages if m.ephemeral and m.user == user_id and not m.deleted
-            ])
+            return copy.deepcopy(
+                [m for m in self._messages if m.ephemeral and m.user == user_id and not m.deleted]
+            )
 
     def get_view(self, view_id: str) -> ViewRecord | None:
         with self._lock:
@@ -309,9 +325,7 @@ class SlackEmulator:
             mine = [v for v in self._views.values() if v.user_id == user_id]
             return copy.deepcopy(mine[-1]) if mine else None
 
-    def wait_until(
-        self, condition: Callable[[SlackEmulator], T | None], timeout: float = 5.0
-    ) -> T:
+    def wait_until(self, condition: Callable[[SlackEmulator], T | None], timeout: float = 5.0) -> T:
         """Block until ``condition(emu)`` returns something truthy; return it.
 
         For production code that posts from a background thread.  Raises
@@ -363,7 +377,9 @@ class SlackEmulator:
             self._faults.append(_Fault(status, count, retry_after, _methods(methods)))
 
     def outage(
-        self, status: int = 503, methods: Iterable[str] | None = None,
+        self,
+        status: int = 503,
+        methods: Iterable[str] | None = None,
         retry_after: int | None = None,
     ) -> None:
         """Answer every matching Web API call with HTTP ``status`` until :meth:`recover`."""
@@ -570,8 +586,11 @@ class SlackEmulator:
                 return fault.status, extra, {"ok": False, "error": error}
             handler = self._methods.get(method)
             if handler is None:
-                reply: dict[str, Any] = {"ok": False, "error": "unknown_method",
-                                         "req_method": method}
+                reply: dict[str, Any] = {
+                    "ok": False,
+                    "error": "unknown_method",
+                    "req_method": method,
+                }
             elif method != "api.test" and not token:  # api.test needs no auth, as in Slack
                 reply = {"ok": False, "error": "not_authed"}
             elif method != "api.test" and token != self.bot_token:
@@ -648,8 +667,16 @@ class SlackEmulator:
         channel_id = self.dm_channel_for(user)
         obj: dict[str, Any] = {"id": channel_id}
         if _truthy(params.get("return_im")):
-            obj.update({"created": int(time.time()), "is_im": True, "is_org_shared": False,
-                        "user": user, "is_user_deleted": False, "priority": 0})
+            obj.update(
+                {
+                    "created": int(time.time()),
+                    "is_im": True,
+                    "is_org_shared": False,
+                    "user": user,
+                    "is_user_deleted": False,
+                    "priority": 0,
+                }
+            )
         reply: dict[str, Any] = {"channel": obj}
         if already_open:
             reply.update({"no_op": True, "already_open": True})
@@ -659,22 +686,36 @@ class SlackEmulator:
         channel = self._resolve_channel(params.get("channel"))
         text, blocks, attachments = self._content(params, required=True)
         thread_ts = _opt_str(params.get("thread_ts"))
-        record = self._store_message(channel, text, blocks, attachments, thread_ts,
-                                     metadata=_coerce_json(params.get("metadata")))
+        record = self._store_message(
+            channel,
+            text,
+            blocks,
+            attachments,
+            thread_ts,
+            metadata=_coerce_json(params.get("metadata")),
+        )
         return {"channel": channel, "ts": record.ts, "message": self._message_obj(record)}
 
     def _chat_post_ephemeral(self, params: Params) -> dict[str, Any]:
         channel = self._resolve_channel(params.get("channel"))
         user = params.get("user")
         if not isinstance(user, str) or not user:
-            raise _ApiError("invalid_arguments", response_metadata={
-                "messages": ["[ERROR] missing required field: user"]})
+            raise _ApiError(
+                "invalid_arguments",
+                response_metadata={"messages": ["[ERROR] missing required field: user"]},
+            )
         if not _USER_ID.match(user):
             raise _ApiError("user_not_found")
         text, blocks, attachments = self._content(params, required=True)
-        record = self._store_message(channel, text, blocks, attachments,
-                                     _opt_str(params.get("thread_ts")), ephemeral_for=user,
-                                     source="chat.postEphemeral")
+        record = self._store_message(
+            channel,
+            text,
+            blocks,
+            attachments,
+            _opt_str(params.get("thread_ts")),
+            ephemeral_for=user,
+            source="chat.postEphemeral",
+        )
         return {"message_ts": record.ts}
 
     def _chat_update(self, params: Params) -> dict[str, Any]:
@@ -687,8 +728,12 @@ class SlackEmulator:
         if text is None and blocks is None and attachments is None:
             raise _ApiError("no_text")
         self._edit_message(record, params, text, blocks, attachments, "chat.update")
-        return {"channel": channel, "ts": record.ts, "text": record.text or "",
-                "message": self._message_obj(record)}
+        return {
+            "channel": channel,
+            "ts": record.ts,
+            "text": record.text or "",
+            "message": self._message_obj(record),
+        }
 
     def _chat_delete(self, params: Params) -> dict[str, Any]:
         channel = self._resolve_channel(params.get("channel"))
@@ -703,8 +748,10 @@ class SlackEmulator:
     def _views_open(self, params: Params) -> dict[str, Any]:
         trigger_id = params.get("trigger_id")
         if not isinstance(trigger_id, str) or not trigger_id:
-            raise _ApiError("invalid_arguments", response_metadata={
-                "messages": ["[ERROR] missing required field: trigger_id"]})
+            raise _ApiError(
+                "invalid_arguments",
+                response_metadata={"messages": ["[ERROR] missing required field: trigger_id"]},
+            )
         trigger = self._triggers.get(trigger_id)
         if trigger is None:
             raise _ApiError("invalid_trigger_id")
@@ -714,14 +761,21 @@ class SlackEmulator:
             raise _ApiError("expired_trigger_id")
         spec = self._check_view(params.get("view"))
         external_id = spec.get("external_id")
-        if external_id and any(v.view.get("external_id") == external_id
-                               for v in self._views.values()):
+        if external_id and any(
+            v.view.get("external_id") == external_id for v in self._views.values()
+        ):
             raise _ApiError("duplicate_external_id")
         trigger.used = True
         view_id = "V" + _random_id(10)
         view = self._render_view(view_id, spec)
-        record = ViewRecord(id=view_id, user_id=trigger.user_id, trigger_id=trigger_id,
-                            view=view, versions=[copy.deepcopy(view)], opened_at=time.time())
+        record = ViewRecord(
+            id=view_id,
+            user_id=trigger.user_id,
+            trigger_id=trigger_id,
+            view=view,
+            versions=[copy.deepcopy(view)],
+            opened_at=time.time(),
+        )
         self._views[view_id] = record
         self._changed.notify_all()
         return {"view": copy.deepcopy(view)}
@@ -730,8 +784,10 @@ class SlackEmulator:
         view_id = params.get("view_id")
         external_id = params.get("external_id")
         if not view_id and not external_id:
-            raise _ApiError("invalid_arguments", response_metadata={
-                "messages": ["[ERROR] view_id or external_id is required"]})
+            raise _ApiError(
+                "invalid_arguments",
+                response_metadata={"messages": ["[ERROR] view_id or external_id is required"]},
+            )
         record: ViewRecord | None = None
         if view_id:
             record = self._views.get(str(view_id))
@@ -763,8 +819,9 @@ class SlackEmulator:
     def _record_call(
         self, method: str, params: Params, status: int, ok: bool, error: str | None
     ) -> None:
-        self._calls.append(CallRecord(method, copy.deepcopy(params), status, ok, error,
-                                      time.time()))
+        self._calls.append(
+            CallRecord(method, copy.deepcopy(params), status, ok, error, time.time())
+        )
         if self.verbose:
             outcome = "ok" if ok else error
             print(f"slackemu: {method} -> {status} {outcome}", file=sys.stderr, flush=True)
@@ -804,8 +861,11 @@ class SlackEmulator:
             try:
                 blocks = validate_blocks(params["blocks"])
             except BlocksInvalid as exc:
-                raise _ApiError("invalid_blocks", errors=exc.errors, response_metadata={
-                    "messages": [f"[ERROR] {e}" for e in exc.errors]}) from exc
+                raise _ApiError(
+                    "invalid_blocks",
+                    errors=exc.errors,
+                    response_metadata={"messages": [f"[ERROR] {e}" for e in exc.errors]},
+                ) from exc
         attachments: list[dict[str, Any]] | None = None
         if params.get("attachments") is not None:
             raw = _coerce_json(params["attachments"])
@@ -831,13 +891,22 @@ class SlackEmulator:
         ts = self._next_ts()
         blocks = _fill_block_ids(blocks, ts)
         record = MessageRecord(
-            channel=channel, ts=ts, text=text, blocks=blocks, thread_ts=thread_ts,
-            ephemeral=ephemeral_for is not None, user=ephemeral_for,
+            channel=channel,
+            ts=ts,
+            text=text,
+            blocks=blocks,
+            thread_ts=thread_ts,
+            ephemeral=ephemeral_for is not None,
+            user=ephemeral_for,
             attachments=attachments,
             metadata=metadata if isinstance(metadata, dict) else None,
-            bot_user_id=self.bot_user_id, bot_id=self.bot_id,
-            versions=[MessageVersion(text, copy.deepcopy(blocks), copy.deepcopy(attachments),
-                                     None, source)],
+            bot_user_id=self.bot_user_id,
+            bot_id=self.bot_id,
+            versions=[
+                MessageVersion(
+                    text, copy.deepcopy(blocks), copy.deepcopy(attachments), None, source
+                )
+            ],
         )
         self._messages.append(record)
         self._changed.notify_all()
@@ -860,9 +929,15 @@ class SlackEmulator:
             record.blocks = _fill_block_ids(blocks, edited_ts)
         if "attachments" in params:
             record.attachments = attachments
-        record.versions.append(MessageVersion(record.text, copy.deepcopy(record.blocks),
-                                              copy.deepcopy(record.attachments), edited_ts,
-                                              source))
+        record.versions.append(
+            MessageVersion(
+                record.text,
+                copy.deepcopy(record.blocks),
+                copy.deepcopy(record.attachments),
+                edited_ts,
+                source,
+            )
+        )
         self._changed.notify_all()
 
     def _lookup_message(self, channel: str, ts: Any) -> MessageRecord | None:
@@ -880,8 +955,13 @@ class SlackEmulator:
             "text": record.text or "",
             "ts": record.ts,
             "team": self.team_id,
-            "bot_profile": {"id": self.bot_id, "app_id": self.app_id, "name": self.bot_name,
-                            "team_id": self.team_id, "deleted": False},
+            "bot_profile": {
+                "id": self.bot_id,
+                "app_id": self.app_id,
+                "name": self.bot_name,
+                "team_id": self.team_id,
+                "deleted": False,
+            },
         }
         if record.blocks:
             obj["blocks"] = copy.deepcopy(record.blocks)
@@ -907,8 +987,9 @@ class SlackEmulator:
 
     def _issue_response_url(self, record: MessageRecord, user_id: str) -> str:
         path = f"/actions/{self.team_id}/{secrets.randbelow(10**13)}/{secrets.token_hex(12)}"
-        self._response_urls[path] = _ResponseUrl(record.channel, record.ts, record.ephemeral,
-                                                 user_id)
+        self._response_urls[path] = _ResponseUrl(
+            record.channel, record.ts, record.ephemeral, user_id
+        )
         return f"{self.base_url}{path}"
 
     def _respond(self, target: _ResponseUrl, params: Params) -> None:
@@ -926,26 +1007,37 @@ class SlackEmulator:
             return
         thread_ts = _opt_str(params.get("thread_ts"))
         if params.get("response_type") == "in_channel":
-            self._store_message(target.channel, text, blocks, attachments, thread_ts,
-                                source="response_url")
+            self._store_message(
+                target.channel, text, blocks, attachments, thread_ts, source="response_url"
+            )
         else:
-            self._store_message(target.channel, text, blocks, attachments, thread_ts,
-                                ephemeral_for=target.user_id, source="response_url")
+            self._store_message(
+                target.channel,
+                text,
+                blocks,
+                attachments,
+                thread_ts,
+                ephemeral_for=target.user_id,
+                source="response_url",
+            )
 
     def _check_view(self, raw: Any) -> dict[str, Any]:
         view = _coerce_json(raw)
         problems: list[str] = []
         if not isinstance(view, dict):
-            raise _ApiError("invalid_arguments", response_metadata={
-                "messages": ["[ERROR] view must be an object [json-pointer:/view]"]})
+            raise _ApiError(
+                "invalid_arguments",
+                response_metadata={
+                    "messages": ["[ERROR] view must be an object [json-pointer:/view]"]
+                },
+            )
         if view.get("type") != "modal":
             problems.append("view.type must be 'modal' [json-pointer:/view/type]")
         for key in sorted(set(view) - _VIEW_KEYS):
             problems.append(f"invalid additional property: {key} [json-pointer:/view]")
         for key, required in (("title", True), ("close", False), ("submit", False)):
             problems.extend(_check_view_text(view, key, required))
-        for key, limit in (("callback_id", 255), ("private_metadata", 3000),
-                           ("external_id", 255)):
+        for key, limit in (("callback_id", 255), ("private_metadata", 3000), ("external_id", 255)):
             value = view.get(key)
             if value is not None and (not isinstance(value, str) or len(value) > limit):
                 problems.append(
@@ -956,14 +1048,18 @@ class SlackEmulator:
         try:
             blocks = validate_blocks(view.get("blocks", []), max_blocks=MAX_VIEW_BLOCKS)
         except BlocksInvalid as exc:
-            problems.extend(e.replace("json-pointer:/blocks", "json-pointer:/view/blocks")
-                            for e in exc.errors)
+            problems.extend(
+                e.replace("json-pointer:/blocks", "json-pointer:/view/blocks") for e in exc.errors
+            )
         if any(b.get("type") == "input" for b in blocks) and "submit" not in view:
-            problems.append("submit is required when a view has input blocks "
-                            "[json-pointer:/view/submit]")
+            problems.append(
+                "submit is required when a view has input blocks [json-pointer:/view/submit]"
+            )
         if problems:
-            raise _ApiError("invalid_arguments", response_metadata={
-                "messages": [f"[ERROR] {p}" for p in problems]})
+            raise _ApiError(
+                "invalid_arguments",
+                response_metadata={"messages": [f"[ERROR] {p}" for p in problems]},
+            )
         spec = dict(view)
         spec["blocks"] = blocks
         return spec
@@ -1003,9 +1099,7 @@ class SlackEmulator:
         record.versions.append(copy.deepcopy(view))
         self._changed.notify_all()
 
-    def _apply_submission_response(
-        self, payload: dict[str, Any], response: httpx.Response
-    ) -> None:
+    def _apply_submission_response(self, payload: dict[str, Any], response: httpx.Response) -> None:
         view_id = str(payload["view"]["id"])
         try:
             answer: Any = response.json() if response.content.strip() else None
@@ -1016,11 +1110,13 @@ class SlackEmulator:
             record = self._views.get(view_id)
             if record is None:
                 return
-            record.submissions.append({
-                "values": copy.deepcopy(payload["view"]["state"]["values"]),
-                "status": response.status_code,
-                "response": answer,
-            })
+            record.submissions.append(
+                {
+                    "values": copy.deepcopy(payload["view"]["state"]["values"]),
+                    "status": response.status_code,
+                    "response": answer,
+                }
+            )
             if response.status_code != 200:
                 pass  # Slack shows the user an error and keeps the modal open
             elif action == "errors":
@@ -1044,8 +1140,13 @@ class SlackEmulator:
                     view["previous_view_id"] = record.id
                     view["root_view_id"] = record.view.get("root_view_id", record.id)
                     self._views[new_id] = ViewRecord(
-                        id=new_id, user_id=record.user_id, trigger_id=str(payload["trigger_id"]),
-                        view=view, versions=[copy.deepcopy(view)], opened_at=time.time())
+                        id=new_id,
+                        user_id=record.user_id,
+                        trigger_id=str(payload["trigger_id"]),
+                        view=view,
+                        versions=[copy.deepcopy(view)],
+                        opened_at=time.time(),
+                    )
             else:
                 record.status = "closed"
             self._changed.notify_all()
@@ -1090,9 +1191,16 @@ class SlackEmulator:
             http = self._http
         response = http.post(url, content=body, headers=headers)
         with self._lock:
-            self._interactions.append(InteractionRecord(
-                kind, url, copy.deepcopy(payload), response.status_code, response.text,
-                time.time()))
+            self._interactions.append(
+                InteractionRecord(
+                    kind,
+                    url,
+                    copy.deepcopy(payload),
+                    response.status_code,
+                    response.text,
+                    time.time(),
+                )
+            )
             self._changed.notify_all()
         return response
 
@@ -1117,7 +1225,7 @@ def _bearer(headers: Mapping[str, str]) -> str | None:
 
 def _parse_params(query: str, headers: Mapping[str, str], body: bytes) -> Params:
     params: Params = dict(parse_qsl(query, keep_blank_values=True))
-    content_type = (headers.get("Content-Type") or headers.get("content-type") or "")
+    content_type = headers.get("Content-Type") or headers.get("content-type") or ""
     content_type = content_type.split(";")[0].strip().lower()
     if not body:
         return params
@@ -1173,9 +1281,7 @@ def _short_id(seed: str) -> str:
     return "".join(letters[b % len(letters)] for b in digest[:5])
 
 
-def _fill_block_ids(
-    blocks: list[dict[str, Any]] | None, seed: str
-) -> list[dict[str, Any]] | None:
+def _fill_block_ids(blocks: list[dict[str, Any]] | None, seed: str) -> list[dict[str, Any]] | None:
     """Give blocks without a block_id a generated one, as Slack does on storage."""
     if blocks is None:
         return None
@@ -1224,7 +1330,8 @@ def _build_state(
 ) -> dict[str, dict[str, Any]]:
     """state.values for a view_submission, as Slack's client would assemble it."""
     inputs = [
-        (block, block["element"]) for block in blocks
+        (block, block["element"])
+        for block in blocks
         if block.get("type") == "input" and isinstance(block.get("element"), dict)
     ]
     known = {str(element.get("action_id")) for _, element in inputs}

@@ -21,15 +21,29 @@ from store.models import AuditEntry, AuditHead
 GENESIS = "0" * 64
 
 
-def _canonical(entry_id: int, at: datetime, actor: str, action: str, pilot_id: str | None,
-               data: dict[str, Any]) -> bytes:
-    body = {"id": entry_id, "at": at.isoformat(), "actor": actor, "action": action,
-            "pilot_id": pilot_id, "data": data}
+def _canonical(
+    entry_id: int, at: datetime, actor: str, action: str, pilot_id: str | None, data: dict[str, Any]
+) -> bytes:
+    body = {
+        "id": entry_id,
+        "at": at.isoformat(),
+        "actor": actor,
+        "action": action,
+        "pilot_id": pilot_id,
+        "data": data,
+    }
     return json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()
 
 
-def entry_hash(prev_hash: str, entry_id: int, at: datetime, actor: str, action: str,
-               pilot_id: str | None, data: dict[str, Any]) -> str:
+def entry_hash(
+    prev_hash: str,
+    entry_id: int,
+    at: datetime,
+    actor: str,
+    action: str,
+    pilot_id: str | None,
+    data: dict[str, Any],
+) -> str:
     digest = hashlib.sha256()
     digest.update(prev_hash.encode())
     digest.update(_canonical(entry_id, at, actor, action, pilot_id, data))
@@ -47,8 +61,15 @@ def _head(session: Session) -> AuditHead:
     return head
 
 
-def append(session: Session, *, actor: str, action: str, pilot_id: str | None,
-           data: dict[str, Any], now: datetime) -> AuditEntry:
+def append(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    pilot_id: str | None,
+    data: dict[str, Any],
+    now: datetime,
+) -> AuditEntry:
     """Append one row in the caller's transaction; the head row lock orders concurrent writers."""
     head = _head(session)
     # Round-trip through JSON so what is hashed is exactly what the database gives back.
@@ -56,8 +77,16 @@ def append(session: Session, *, actor: str, action: str, pilot_id: str | None,
     at = now.astimezone(UTC)
     entry_id = head.last_id + 1
     digest = entry_hash(head.last_hash, entry_id, at, actor, action, pilot_id, clean)
-    entry = AuditEntry(id=entry_id, at=at, actor=actor, action=action, pilot_id=pilot_id,
-                       data=clean, prev_hash=head.last_hash, hash=digest)
+    entry = AuditEntry(
+        id=entry_id,
+        at=at,
+        actor=actor,
+        action=action,
+        pilot_id=pilot_id,
+        data=clean,
+        prev_hash=head.last_hash,
+        hash=digest,
+    )
     session.add(entry)
     head.last_id = entry_id
     head.last_hash = digest
@@ -83,14 +112,19 @@ def verify(session: Session) -> ChainReport:
             return ChainReport(False, count, entry.id, f"row {expected_id} is missing")
         if entry.prev_hash != prev:
             return ChainReport(False, count, entry.id, "previous-hash link does not match")
-        digest = entry_hash(prev, entry.id, entry.at, entry.actor, entry.action, entry.pilot_id,
-                            entry.data)
+        digest = entry_hash(
+            prev, entry.id, entry.at, entry.actor, entry.action, entry.pilot_id, entry.data
+        )
         if digest != entry.hash:
             return ChainReport(False, count, entry.id, "content does not match its hash")
         prev = entry.hash
         expected_id += 1
     head = session.get(AuditHead, 1)
     if head is not None and head.last_id != expected_id - 1:
-        return ChainReport(False, count, expected_id,
-                           f"the chain ends at row {expected_id - 1} but the head says {head.last_id}")
+        return ChainReport(
+            False,
+            count,
+            expected_id,
+            f"the chain ends at row {expected_id - 1} but the head says {head.last_id}",
+        )
     return ChainReport(True, count)

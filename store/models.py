@@ -88,8 +88,10 @@ class StageChange(Base):
 
 class Gate(Base):
     __tablename__ = "gates"
-    __table_args__ = (Index("ix_gates_status_deadline", "status", "deadline"),
-                      Index("ix_gates_status_reminder", "status", "next_reminder_at"))
+    __table_args__ = (
+        Index("ix_gates_status_deadline", "status", "deadline"),
+        Index("ix_gates_status_reminder", "status", "next_reminder_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     pilot_id: Mapped[str] = mapped_column(ForeignKey("pilots.id"), index=True)

@@ -8,7 +8,7 @@ committed has its messages and its follow-up queued; what did not commit never h
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from prefect import task
 

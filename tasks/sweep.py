@@ -36,8 +36,9 @@ _local_sweep_lock = threading.Lock()
 
 
 @contextmanager
-def sweep_lock(db: Database, wait: timedelta = timedelta(minutes=10),
-               poll: float = 0.2) -> Iterator[bool]:
+def sweep_lock(
+    db: Database, wait: timedelta = timedelta(minutes=10), poll: float = 0.2
+) -> Iterator[bool]:
     """One sweep at a time per database: yields True once held, False if another sweep held it
     for all of `wait`. PostgreSQL: a session advisory lock (freed if the process dies); SQLite:
     an flock on a file next to the database (threads and processes alike)."""
@@ -150,12 +151,21 @@ def find_due_work(inp: SweepInput) -> SweepPlan:
         for gate in repo.open_gates_past_deadline(session, now):
             pilot = repo.get_pilot(session, gate.pilot_id)
             rule = rt.policy.gate(Stage(gate.stage)).on_timeout
-            expired.append(DueGate(gate_id=gate.id, pilot_id=pilot.id, title=pilot.title,
-                                   stage=Stage(gate.stage), deadline=gate.deadline,
-                                   on_timeout=_on_timeout(rule, gate)))
-        overdue = [OverduePilot(pilot_id=p.id, title=p.title, stage=Stage(p.stage),
-                                deploy_by=p.deploy_by)
-                   for p in repo.pilots_past_deploy_by(session, now) if p.deploy_by]
+            expired.append(
+                DueGate(
+                    gate_id=gate.id,
+                    pilot_id=pilot.id,
+                    title=pilot.title,
+                    stage=Stage(gate.stage),
+                    deadline=gate.deadline,
+                    on_timeout=_on_timeout(rule, gate),
+                )
+            )
+        overdue = [
+            OverduePilot(pilot_id=p.id, title=p.title, stage=Stage(p.stage), deploy_by=p.deploy_by)
+            for p in repo.pilots_past_deploy_by(session, now)
+            if p.deploy_by
+        ]
         reminders = []
         for gate in repo.gates_due_for_reminder(session, now):
             if gate.deadline < now:
@@ -165,11 +175,19 @@ def find_due_work(inp: SweepInput) -> SweepPlan:
             if point is None:
                 continue
             answered = {d.request_id for d in repo.decisions_for(session, gate.id)}
-            waiting = [r.approver for r in repo.requests_for(session, gate.id)
-                       if r.id not in answered]
+            waiting = [
+                r.approver for r in repo.requests_for(session, gate.id) if r.id not in answered
+            ]
             pilot = repo.get_pilot(session, gate.pilot_id)
-            reminders.append(DueReminder(gate_id=gate.id, pilot_id=pilot.id, title=pilot.title,
-                                         point=point, approvers=waiting))
+            reminders.append(
+                DueReminder(
+                    gate_id=gate.id,
+                    pilot_id=pilot.id,
+                    title=pilot.title,
+                    point=point,
+                    approvers=waiting,
+                )
+            )
     return SweepPlan(now=now, expired_gates=expired, overdue_pilots=overdue, reminders=reminders)
 
 
@@ -192,8 +210,12 @@ def send_reminders(inp: SweepInput) -> RemindersSent:
             point = current_point(start, gate.deadline, points, now)
             upcoming = next_reminder(start, gate.deadline, points, now)
             # Claim this gate's reminder round: a concurrent sweep gets False and moves on.
-            if not repo.advance_reminder(session, gate, expected=gate.next_reminder_at,
-                                         next_at=upcoming[1] if upcoming else None):
+            if not repo.advance_reminder(
+                session,
+                gate,
+                expected=gate.next_reminder_at,
+                next_at=upcoming[1] if upcoming else None,
+            ):
                 continue
             if point is None:
                 continue
@@ -212,14 +234,19 @@ def send_reminders(inp: SweepInput) -> RemindersSent:
 def _active_by_portfolio(session: Session) -> dict[str, int]:
     """Active pilots per portfolio, counted by the database (the stage index), not in Python."""
     rows = session.execute(
-        select(Pilot.portfolio, func.count()).where(Pilot.stage.in_([s.value for s in ACTIVE]))
-        .group_by(Pilot.portfolio).order_by(Pilot.portfolio))
+        select(Pilot.portfolio, func.count())
+        .where(Pilot.stage.in_([s.value for s in ACTIVE]))
+        .group_by(Pilot.portfolio)
+        .order_by(Pilot.portfolio)
+    )
     return {portfolio: int(count) for portfolio, count in rows}
 
 
 def _queued(session: Session, key: str) -> bool:
-    return session.execute(
-        select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)).first() is not None
+    return (
+        session.execute(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)).first()
+        is not None
+    )
 
 
 @task(name="post-digest", persist_result=False)
@@ -236,12 +263,19 @@ def post_digest(inp: SweepInput, terminated: list[str]) -> bool:
     now = inp.now
     soon = now + timedelta(days=7)
     with rt.db.session() as session:
-        due = [f"{g.pilot_id}: gate {g.stage} -> {g.target} due {g.deadline:%Y-%m-%d}"
-               for g in repo.gates_due_between(session, now, soon)]
-        due += [f"{p.id} {p.title}: deploy-or-terminate date {p.deploy_by:%Y-%m-%d}"
-                for p in repo.pilots_due_between(session, now, soon) if p.deploy_by]
-        caps = [f"{name}: {active}/{rt.policy.portfolio.cap_for(name)} active"
-                for name, active in _active_by_portfolio(session).items()]
+        due = [
+            f"{g.pilot_id}: gate {g.stage} -> {g.target} due {g.deadline:%Y-%m-%d}"
+            for g in repo.gates_due_between(session, now, soon)
+        ]
+        due += [
+            f"{p.id} {p.title}: deploy-or-terminate date {p.deploy_by:%Y-%m-%d}"
+            for p in repo.pilots_due_between(session, now, soon)
+            if p.deploy_by
+        ]
+        caps = [
+            f"{name}: {active}/{rt.policy.portfolio.cap_for(name)} active"
+            for name, active in _active_by_portfolio(session).items()
+        ]
         if not (terminated or due):
             return False
         hour = f"digest:{now:%Y%m%dT%H}"
@@ -256,8 +290,15 @@ def post_digest(inp: SweepInput, terminated: list[str]) -> bool:
                 # A savepoint: a concurrent sweep that queued the same key first makes this
                 # insert fail on the unique index (PostgreSQL); then try the next key.
                 with session.begin_nested():
-                    messages.digest(session, channel, now=now, terminated=terminated, due=due,
-                                    caps=caps, dedupe_key=key)
+                    messages.digest(
+                        session,
+                        channel,
+                        now=now,
+                        terminated=terminated,
+                        due=due,
+                        caps=caps,
+                        dedupe_key=key,
+                    )
             except IntegrityError:
                 continue
             return True

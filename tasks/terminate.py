@@ -14,7 +14,7 @@ from lifecycle.stages import TERMINAL, Stage
 from pilotgate.runtime import get_runtime, utcnow
 from slackbot import messages
 from store import repo
-from tasks.inputs import TerminateInput, Terminated
+from tasks.inputs import Terminated, TerminateInput
 
 
 @task(name="terminate-pilot", persist_result=False)

@@ -28,7 +28,9 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
-PG_ADMIN_URL = os.environ.get("PILOTGATE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_ADMIN_URL = os.environ.get(
+    "PILOTGATE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 
 
 def _pg_url(name: str) -> str:
@@ -43,14 +45,20 @@ def pg_database_url() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as exc:  # pragma: no cover - environment problem, reported loudly
-        pytest.fail(f"PostgreSQL is required for the store tests and is not reachable at "
-                    f"{PG_ADMIN_URL}: {exc}")
+        pytest.fail(
+            f"PostgreSQL is required for the store tests and is not reachable at "
+            f"{PG_ADMIN_URL}: {exc}"
+        )
     url = _pg_url(name)
     upgrade(url)
     yield url
     with admin.connect() as conn:
-        conn.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                          f"WHERE datname = '{name}' AND pid <> pg_backend_pid()"))
+        conn.execute(
+            text(
+                f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                f"WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+            )
+        )
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
     admin.dispose()
 
@@ -67,8 +75,9 @@ def _empty(database: Database) -> None:
     with database.session() as session:
         for table in reversed(Base.metadata.sorted_tables):
             if table.name == "audit_head":
-                session.execute(text("UPDATE audit_head SET last_id = 0, last_hash = :h"),
-                                {"h": "0" * 64})
+                session.execute(
+                    text("UPDATE audit_head SET last_id = 0, last_hash = :h"), {"h": "0" * 64}
+                )
             else:
                 session.execute(table.delete())
 
@@ -80,7 +89,9 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def database_url(backend: str, request: pytest.FixtureRequest) -> str:
-    return str(request.getfixturevalue(f"{'pg' if backend == 'postgresql' else 'sqlite'}_database_url"))
+    return str(
+        request.getfixturevalue(f"{'pg' if backend == 'postgresql' else 'sqlite'}_database_url")
+    )
 
 
 @pytest.fixture
@@ -177,8 +188,9 @@ class Stack:
         if changes:
             proposal = proposal.model_copy(update=changes)
         with self.db.session() as session:
-            return repo.create_pilot(session, proposal, self.policy, actor="test",
-                                     now=self.clock()).id
+            return repo.create_pilot(
+                session, proposal, self.policy, actor="test", now=self.clock()
+            ).id
 
     def advance(self, pilot_id: str) -> Any:
         """Run the stage flow of the pilot's current stage (as `pilotgate advance` does)."""
@@ -202,22 +214,34 @@ class Stack:
             answered = {d.request_id for d in repo.decisions_for(session, gate.id)}
             return [r for r in repo.requests_for(session, gate.id) if r.id not in answered]
 
-    def click(self, request: Any, action: str = "pilotgate_approve", user: str | None = None,
-              **kwargs: Any) -> Any:
+    def click(
+        self,
+        request: Any,
+        action: str = "pilotgate_approve",
+        user: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
         """A signed click on the request's message, as `user` (default: its approver)."""
         from store import repo
 
         with self.db.session() as session:
             fresh = repo.get_request(session, request.id)
         assert fresh.message_ts, f"request {fresh.id} was never posted to Slack"
-        return self.emulator.click(self.listener.url, user or fresh.approver, fresh.channel,
-                                   fresh.message_ts, action, **kwargs)
+        return self.emulator.click(
+            self.listener.url,
+            user or fresh.approver,
+            fresh.channel,
+            fresh.message_ts,
+            action,
+            **kwargs,
+        )
 
     def reject(self, request: Any, reason: str) -> Any:
         self.click(request, "pilotgate_reject")
         view = self.emulator.latest_view_for(request.approver)
-        return self.emulator.submit_view(self.listener.url, request.approver, view.id,
-                                         {"reason_input": reason})
+        return self.emulator.submit_view(
+            self.listener.url, request.approver, view.id, {"reason_input": reason}
+        )
 
     def approve_gate(self, pilot_id: str) -> None:
         """Approve, role by role, until the pilot's open gate is settled."""
@@ -235,8 +259,11 @@ class Stack:
                     break
                 missing = repo.evaluate(session, gate, self.clock()).missing
                 answered = {d.request_id for d in repo.decisions_for(session, gate_id)}
-                todo = [r for r in repo.requests_for(session, gate_id)
-                        if r.id not in answered and missing.get(r.role, 0) > 0]
+                todo = [
+                    r
+                    for r in repo.requests_for(session, gate_id)
+                    if r.id not in answered and missing.get(r.role, 0) > 0
+                ]
             assert todo, f"gate {gate_id} is open but nobody is left to ask"
             response = self.click(todo[0])
             assert response.status_code == 200, response.text
@@ -257,15 +284,23 @@ def stack(db: Database, policy: Policy, emulator: Any, prefect_api: str) -> Iter
     from slackbot.client import make_client
     from slackbot.server import start_in_thread
 
-    settings = Settings(PILOTGATE_DATABASE_URL=db.url, SLACK_BOT_TOKEN="xoxb-test-token",
-                        SLACK_SIGNING_SECRET="test-signing-secret",
-                        SLACK_API_URL=emulator.api_url,
-                        PILOTGATE_POLICY=str(EXAMPLES / "policy.yaml"))
+    settings = Settings(
+        PILOTGATE_DATABASE_URL=db.url,
+        SLACK_BOT_TOKEN="xoxb-test-token",
+        SLACK_SIGNING_SECRET="test-signing-secret",
+        SLACK_API_URL=emulator.api_url,
+        PILOTGATE_POLICY=str(EXAMPLES / "policy.yaml"),
+    )
     runtime = Runtime(settings, db=db, policy=policy)
     set_runtime(runtime)
     clock = Clock()
-    dispatcher = Dispatcher(runtime, client=make_client(settings, retries=1),
-                            launcher=LocalLauncher(clock=clock), clock=clock, sweep_every=None)
+    dispatcher = Dispatcher(
+        runtime,
+        client=make_client(settings, retries=1),
+        launcher=LocalLauncher(clock=clock),
+        clock=clock,
+        sweep_every=None,
+    )
     listener = start_in_thread(runtime, on_wake=dispatcher.wake.set, clock=clock)
     yield Stack(runtime, db, policy, emulator, listener, dispatcher, clock)
     listener.stop()

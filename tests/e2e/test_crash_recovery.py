@@ -44,9 +44,13 @@ class Serve:
 
     def start(self) -> None:
         handle = self.log.open("ab")
-        self.proc = subprocess.Popen([str(PILOTGATE), "serve", "--port", str(self.port)],
-                                     env=self.env, stdout=handle, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            [str(PILOTGATE), "serve", "--port", str(self.port)],
+            env=self.env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -68,12 +72,17 @@ class Serve:
 @pytest.fixture
 def serve(stack: Any, prefect_api: str, tmp_path: Path) -> Iterator[Serve]:
     env = dict(os.environ)
-    env.update({
-        "PILOTGATE_DATABASE_URL": stack.db.url, "SLACK_BOT_TOKEN": "xoxb-test-token",
-        "SLACK_SIGNING_SECRET": "test-signing-secret", "SLACK_API_URL": stack.emulator.api_url,
-        "PILOTGATE_POLICY": os.fspath(stack.runtime.settings.policy),
-        "PREFECT_API_URL": prefect_api, "PILOTGATE_TICK_SECONDS": "0.2",
-    })
+    env.update(
+        {
+            "PILOTGATE_DATABASE_URL": stack.db.url,
+            "SLACK_BOT_TOKEN": "xoxb-test-token",
+            "SLACK_SIGNING_SECRET": "test-signing-secret",
+            "SLACK_API_URL": stack.emulator.api_url,
+            "PILOTGATE_POLICY": os.fspath(stack.runtime.settings.policy),
+            "PREFECT_API_URL": prefect_api,
+            "PILOTGATE_TICK_SECONDS": "0.2",
+        }
+    )
     server = Serve(env, _free_port(), tmp_path / "serve.log")
     yield server
     server.kill()
@@ -91,8 +100,9 @@ def _wait_for(predicate: Any, timeout: float = 90.0) -> None:
 def _click(stack: Any, serve: Serve, request: Any) -> httpx.Response:
     with stack.db.session() as session:
         fresh = repo.get_request(session, request.id)
-    return stack.emulator.click(serve.url, fresh.approver, fresh.channel, fresh.message_ts,
-                                "pilotgate_approve")
+    return stack.emulator.click(
+        serve.url, fresh.approver, fresh.channel, fresh.message_ts, "pilotgate_approve"
+    )
 
 
 def test_sigkill_while_a_gate_waits_loses_nothing(stack: Any, serve: Serve) -> None:
@@ -118,8 +128,11 @@ def test_sigkill_while_a_gate_waits_loses_nothing(stack: Any, serve: Serve) -> N
     _wait_for(lambda: stack.stage(pilot_id) == "pilot")
 
     with stack.db.session() as session:
-        moves = session.execute(select(func.count()).select_from(StageChange).where(
-            StageChange.pilot_id == pilot_id, StageChange.to_stage == "pilot")).scalar_one()
+        moves = session.execute(
+            select(func.count())
+            .select_from(StageChange)
+            .where(StageChange.pilot_id == pilot_id, StageChange.to_stage == "pilot")
+        ).scalar_one()
         assert moves == 1
         assert session.execute(select(func.count()).select_from(Decision)).scalar_one() == 2
 
@@ -138,8 +151,13 @@ def test_deadline_holds_while_serve_is_down(stack: Any, serve: Serve, prefect_ap
     with stack.db.session() as session:
         deadline = repo.open_gate_for(session, pilot_id).deadline  # type: ignore[union-attr]
     later = (deadline + timedelta(hours=1)).isoformat()
-    result = subprocess.run([str(PILOTGATE), "sweep", "--now", later], env=serve.env,
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [str(PILOTGATE), "sweep", "--now", later],
+        env=serve.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "terminate" in result.stdout
     assert stack.stage(pilot_id) == "terminated"

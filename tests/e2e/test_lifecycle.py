@@ -22,8 +22,12 @@ def _history(stack: Any, pilot_id: str) -> list[tuple[str | None, str, str]]:
 
 def _buttons(message: Any) -> list[str]:
     blocks = message.versions[-1].blocks if message.versions else message.blocks
-    return [e["action_id"] for b in blocks or [] if b.get("type") == "actions"
-            for e in b.get("elements", [])]
+    return [
+        e["action_id"]
+        for b in blocks or []
+        if b.get("type") == "actions"
+        for e in b.get("elements", [])
+    ]
 
 
 def test_proposal_to_production_through_signed_clicks(stack: Any) -> None:
@@ -55,9 +59,13 @@ def test_proposal_to_production_through_signed_clicks(stack: Any) -> None:
     assert stack.stage(pilot_id) == "production"
 
     assert [(f, t) for f, t, _ in _history(stack, pilot_id)] == [
-        (None, "proposal"), ("proposal", "pilot"), ("pilot", "readiness_review"),
-        ("readiness_review", "internal_rollout"), ("internal_rollout", "customer_rollout"),
-        ("customer_rollout", "production")]
+        (None, "proposal"),
+        ("proposal", "pilot"),
+        ("pilot", "readiness_review"),
+        ("readiness_review", "internal_rollout"),
+        ("internal_rollout", "customer_rollout"),
+        ("customer_rollout", "production"),
+    ]
     with stack.db.session() as session:
         assert audit.verify(session).ok
         gates = repo.gates_for(session, pilot_id)
@@ -73,8 +81,9 @@ def test_proposal_to_production_through_signed_clicks(stack: Any) -> None:
         if message.channel.startswith("D") and message.text.startswith("Sign-off requested"):
             pass  # original text; the latest version is what people see
     with stack.db.session() as session:
-        requests = [r for g in repo.gates_for(session, pilot_id)
-                    for r in repo.requests_for(session, g.id)]
+        requests = [
+            r for g in repo.gates_for(session, pilot_id) for r in repo.requests_for(session, g.id)
+        ]
     for request in requests:
         message = stack.emulator.find_message(request.channel, request.message_ts)
         assert _buttons(message) == [], f"request {request.id} still has buttons"
@@ -99,7 +108,9 @@ def test_rejection_terminates_with_the_reason_on_record(stack: Any) -> None:
     with stack.db.session() as session:
         pilot = repo.get_pilot(session, pilot_id)
         assert "PHI is logged outside the EHR" in (pilot.end_reason or "")
-        decision = session.execute(select(Decision).where(Decision.verdict == "reject")).scalar_one()
+        decision = session.execute(
+            select(Decision).where(Decision.verdict == "reject")
+        ).scalar_one()
         assert decision.approver == "U0SEC0001" and "PHI" in (decision.reason or "")
         assert repo.active_count(session, "clinical") == 0
     # the business owner was told why
@@ -127,8 +138,12 @@ def test_gate_past_deadline_applies_on_timeout_terminate(stack: Any) -> None:
     with stack.db.session() as session:
         gate = repo.gates_for(session, pilot_id)[0]
         assert gate.status == "expired"
-        assert session.execute(select(func.count()).select_from(Decision)
-                               .where(Decision.gate_id == gate.id)).scalar_one() == 1
+        assert (
+            session.execute(
+                select(func.count()).select_from(Decision).where(Decision.gate_id == gate.id)
+            ).scalar_one()
+            == 1
+        )
         pilot = repo.get_pilot(session, pilot_id)
         assert "deadline" in (pilot.end_reason or "")
     assert any("deadline" in e.text for e in stack.emulator.ephemerals_for(late.approver))
@@ -158,13 +173,19 @@ def test_two_final_approvals_at_once_make_one_transition(stack: Any) -> None:
 
     assert stack.stage(pilot_id) == "readiness_review"
     with stack.db.session() as session:
-        moves = session.execute(select(func.count()).select_from(StageChange).where(
-            StageChange.pilot_id == pilot_id, StageChange.to_stage == "readiness_review")
+        moves = session.execute(
+            select(func.count())
+            .select_from(StageChange)
+            .where(StageChange.pilot_id == pilot_id, StageChange.to_stage == "readiness_review")
         ).scalar_one()
         assert moves == 1
-        next_flows = session.execute(select(func.count()).select_from(FlowRequest).where(
-            FlowRequest.pilot_id == pilot_id, FlowRequest.flow == "readiness-review")
+        next_flows = session.execute(
+            select(func.count())
+            .select_from(FlowRequest)
+            .where(FlowRequest.pilot_id == pilot_id, FlowRequest.flow == "readiness-review")
         ).scalar_one()
         assert next_flows == 1
-        assert len([g for g in repo.gates_for(session, pilot_id)
-                    if g.stage == "readiness_review"]) == 1
+        assert (
+            len([g for g in repo.gates_for(session, pilot_id) if g.stage == "readiness_review"])
+            == 1
+        )

@@ -21,10 +21,13 @@ def cli(stack: Any, prefect_api: str, monkeypatch: pytest.MonkeyPatch) -> Any:
 
     if not any(c.name == "advance" for c in app.registered_commands):
         commands.register(app)
-    env = {"PILOTGATE_DATABASE_URL": stack.db.url, "SLACK_BOT_TOKEN": "xoxb-test-token",
-           "SLACK_SIGNING_SECRET": "test-signing-secret",
-           "SLACK_API_URL": stack.emulator.api_url,
-           "PILOTGATE_POLICY": os.fspath(stack.runtime.settings.policy)}
+    env = {
+        "PILOTGATE_DATABASE_URL": stack.db.url,
+        "SLACK_BOT_TOKEN": "xoxb-test-token",
+        "SLACK_SIGNING_SECRET": "test-signing-secret",
+        "SLACK_API_URL": stack.emulator.api_url,
+        "PILOTGATE_POLICY": os.fspath(stack.runtime.settings.policy),
+    }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     runner = CliRunner()
@@ -59,8 +62,11 @@ def test_terminate_closes_gates_messages_and_frees_the_cap(stack: Any, cli: Any)
         assert not [b for b in latest if b.get("type") == "actions"]
         assert "terminated" in str(latest)
         # every approver of the gate was told, and the owner too
-        assert any("terminated" in m.text for m in stack.emulator.messages_in(fresh.channel)
-                   if m.ts != fresh.message_ts)
+        assert any(
+            "terminated" in m.text
+            for m in stack.emulator.messages_in(fresh.channel)
+            if m.ts != fresh.message_ts
+        )
     owner = stack.emulator.dm_channel_for("U0BIZ0001")
     assert any("budget moved" in str(m.blocks) for m in stack.emulator.messages_in(owner))
 
@@ -97,8 +103,9 @@ def test_slack_outage_delivers_everything_once_after_recovery(stack: Any) -> Non
     stack.dispatcher.drain()
     with stack.db.session() as session:
         assert all(r.message_ts is None for r in repo.requests_for(session, opened.gate_id))
-        pending = session.execute(select(func.count()).select_from(OutboxMessage)
-                                  .where(OutboxMessage.status == "pending")).scalar_one()
+        pending = session.execute(
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "pending")
+        ).scalar_one()
         assert pending == 3
     assert not [m for m in stack.emulator.messages if m.channel.startswith("D")]
 
