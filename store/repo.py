@@ -701,6 +701,26 @@ def observations(
 # ---------------------------------------------------------------- outbox
 
 
+def _add_once(session: Session, model: Any, values: dict[str, Any]) -> int | None:
+    """Insert a row whose optional dedupe_key makes it happen once, even when two transactions
+    race (ON CONFLICT DO NOTHING, not check-then-insert). Returns the new id, or None."""
+    if values.get("dedupe_key") is None:
+        row = model(**values)
+        session.add(row)
+        session.flush()
+        return int(row.id)
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = (
+        insert(model.__table__)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(model.__table__.c.id)
+    )
+    new_id = session.execute(stmt).scalar()
+    return None if new_id is None else int(new_id)
+
+
 def enqueue(
     session: Session,
     method: str,
@@ -710,29 +730,23 @@ def enqueue(
     ref_kind: str | None = None,
     ref_id: str | int | None = None,
     dedupe_key: str | None = None,
-) -> OutboxMessage | None:
+) -> int | None:
     """Queue a Slack call in the caller's transaction. A repeated dedupe_key queues nothing."""
-    if (
-        dedupe_key is not None
-        and session.execute(
-            select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)
-        ).first()
-    ):
-        return None
-    message = OutboxMessage(
-        method=method,
-        payload=payload,
-        status="pending",
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
-        ref_kind=ref_kind,
-        ref_id=None if ref_id is None else str(ref_id),
-        dedupe_key=dedupe_key,
+    return _add_once(
+        session,
+        OutboxMessage,
+        {
+            "method": method,
+            "payload": payload,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+            "ref_kind": ref_kind,
+            "ref_id": None if ref_id is None else str(ref_id),
+            "dedupe_key": dedupe_key,
+        },
     )
-    session.add(message)
-    session.flush()
-    return message
 
 
 def due_outbox(session: Session, now: datetime, limit: int = 100) -> Sequence[OutboxMessage]:
@@ -786,26 +800,20 @@ def request_flow(
     now: datetime,
     pilot_id: str | None = None,
     dedupe_key: str | None = None,
-) -> FlowRequest | None:
+) -> int | None:
     """Ask for a flow run in the caller's transaction; a repeated dedupe_key asks nothing."""
-    if (
-        dedupe_key is not None
-        and session.execute(
-            select(FlowRequest.id).where(FlowRequest.dedupe_key == dedupe_key)
-        ).first()
-    ):
-        return None
-    flow_request = FlowRequest(
-        flow=flow,
-        parameters=parameters,
-        pilot_id=pilot_id,
-        status="pending",
-        created_at=now,
-        dedupe_key=dedupe_key,
+    return _add_once(
+        session,
+        FlowRequest,
+        {
+            "flow": flow,
+            "parameters": parameters,
+            "pilot_id": pilot_id,
+            "status": "pending",
+            "created_at": now,
+            "dedupe_key": dedupe_key,
+        },
     )
-    session.add(flow_request)
-    session.flush()
-    return flow_request
 
 
 def claim_flow_requests(session: Session, now: datetime, limit: int = 20) -> list[FlowRequest]:
