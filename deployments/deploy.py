@@ -118,21 +118,14 @@ def deploy(pool: str, source: str, sweep_cron: str, *, work_queue: str | None = 
     return ids
 
 
-def ensure_recovery_automation(unresponsive_after: float) -> str | None:
-    """(Re)create the automation that reschedules runs whose process went silent."""
-    from prefect.automations import Automation
-    from prefect.client.orchestration import get_client
+def recovery_automation(unresponsive_after: float) -> Any:
+    """The automation that reschedules a pilotgate run whose process went silent."""
     from prefect.client.schemas.objects import StateType
     from prefect.events.actions import ChangeFlowRunState
-    from prefect.events.schemas.automations import EventTrigger, Posture
+    from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
     from prefect.events.schemas.events import ResourceSpecification
 
-    with get_client(sync_client=True) as client:
-        for old in client.read_automations_by_name(AUTOMATION):
-            client.delete_automation(old.id)
-    if unresponsive_after <= 0:
-        return None
-    automation = Automation(
+    return AutomationCore(
         name=AUTOMATION,
         description="A pilotgate flow run went silent (its worker or process died): run it "
                     "again on another worker. pilotgate flows are idempotent.",
@@ -151,8 +144,19 @@ def ensure_recovery_automation(unresponsive_after: float) -> str | None:
             state=StateType.SCHEDULED, name="AwaitingRetry", force=True,
             message=f"rescheduled by pilotgate: no sign of life for {unresponsive_after:g} s "
                     "(worker or flow process died)")],
-    ).create()
-    return str(automation.id)
+    )
+
+
+def ensure_recovery_automation(unresponsive_after: float) -> str | None:
+    """Replace the automation (by name); 0 removes it. Returns its id."""
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        for old in client.read_automations_by_name(AUTOMATION):
+            client.delete_automation(old.id)
+        if unresponsive_after <= 0:
+            return None
+        return str(client.create_automation(recovery_automation(unresponsive_after)))
 
 
 def build_parser() -> argparse.ArgumentParser:

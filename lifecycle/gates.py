@@ -66,7 +66,8 @@ def quorum_for(policy: Policy, proposal: Proposal, stage: Stage) -> dict[str, in
         add(tier.extra_approvers.get(stage, {}))
     if proposal.customer_facing:
         add(policy.customer_facing.extra_approvers.get(stage, {}))
-    if stage in (Stage.READINESS_REVIEW, Stage.CUSTOMER_ROLLOUT):
+    # Named reviews sign off before internal users and again before customers.
+    if stage in (Stage.READINESS_REVIEW, Stage.INTERNAL_ROLLOUT):
         add({role: 1 for role in proposal.reviews})
     return quorum
 

@@ -21,7 +21,8 @@ from lifecycle.stages import FORWARD, SEND_BACK, Stage
 SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 SLACK_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,20}$")
 
-#: Roles a high-risk or customer-facing pilot always needs at the customer-rollout gate.
+#: Roles a high-risk or customer-facing pilot always needs before customer rollout (at the gate
+#: that leaves internal rollout).
 CUSTOMER_ROLLOUT_GUARDS: tuple[str, ...] = ("security", "compliance", "operations")
 
 GATED_STAGES: tuple[Stage, ...] = tuple(FORWARD)
@@ -209,15 +210,15 @@ class Policy(Strict):
             ("risk_tiers.high", self.risk_tiers.get(RiskTier.HIGH)),
             ("customer_facing", self.customer_facing),
         ]
+        # The gate that leaves internal rollout is the one that lets customers in.
+        entry = Stage.INTERNAL_ROLLOUT
         for where, guard in guards:
-            guarded = set(guard.extra_approvers.get(Stage.CUSTOMER_ROLLOUT, {})) if guard else set()
-            guarded |= set(
-                self.gates.get(Stage.CUSTOMER_ROLLOUT, GatePolicy(approvers={"_": 1})).approvers
-            )
+            guarded = set(guard.extra_approvers.get(entry, {})) if guard else set()
+            guarded |= set(self.gates.get(entry, GatePolicy(approvers={"_": 1})).approvers)
             lacking = [r for r in CUSTOMER_ROLLOUT_GUARDS if r not in guarded]
             if lacking:
                 problems.append(
-                    f"{where}.extra_approvers.customer_rollout: must include "
+                    f"{where}.extra_approvers.{entry.value}: must include "
                     f"{', '.join(lacking)} (high-risk and customer-facing pilots need "
                     "security, compliance and operations sign-off before customers)"
                 )

@@ -31,8 +31,9 @@ from pilotgate.runtime import utcnow
 from store import audit, repo
 from store.models import MetricObservation, Pilot
 
-metric_app = typer.Typer(help="Measured outcomes of a pilot: record, import, show.",
-                         no_args_is_help=True)
+metric_app = typer.Typer(
+    help="Measured outcomes of a pilot: record, import, show.", no_args_is_help=True
+)
 
 #: clocks disagree a little; an observation this far ahead of ours is still "now".
 CLOCK_SKEW = timedelta(minutes=1)
@@ -57,8 +58,9 @@ def known_metrics(proposal: Proposal) -> str:
 def check_metric(proposal: Proposal, name: str) -> str:
     name = name.strip()
     if proposal.metric(name) is None:
-        raise ValueError(f"unknown metric {name!r}; this pilot's metrics are "
-                         f"{known_metrics(proposal)}")
+        raise ValueError(
+            f"unknown metric {name!r}; this pilot's metrics are {known_metrics(proposal)}"
+        )
     return name
 
 
@@ -66,8 +68,7 @@ def parse_value(text: str) -> float:
     try:
         value = float(text.strip())
     except ValueError:
-        raise ValueError(f"{text!r} is not a number (use a plain decimal such as 1.25)"
-                         ) from None
+        raise ValueError(f"{text!r} is not a number (use a plain decimal such as 1.25)") from None
     if not math.isfinite(value):
         raise ValueError(f"{text!r} is not a finite number")
     return value
@@ -79,12 +80,15 @@ def parse_time(text: str, now: datetime) -> datetime:
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"{text!r} is not an ISO 8601 time (e.g. 2026-05-01T09:00:00Z or "
-                         "2026-05-01)") from None
+        raise ValueError(
+            f"{text!r} is not an ISO 8601 time (e.g. 2026-05-01T09:00:00Z or 2026-05-01)"
+        ) from None
     parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     if parsed > now + CLOCK_SKEW:
-        raise ValueError(f"{text} is in the future (now is {now:%Y-%m-%d %H:%M} UTC); "
-                         "record what was observed, not what is expected")
+        raise ValueError(
+            f"{text} is in the future (now is {now:%Y-%m-%d %H:%M} UTC); "
+            "record what was observed, not what is expected"
+        )
     return parsed.astimezone(UTC)
 
 
@@ -92,16 +96,19 @@ def check_unit(proposal: Proposal, metric: str, unit: str | None) -> str:
     expected = proposal.metric(metric)
     assert expected is not None
     if unit is not None and unit.strip() and unit.strip() != expected.unit:
-        raise ValueError(f"unit {unit.strip()!r} does not match the proposal: {metric} is "
-                         f"measured in {expected.unit!r}")
+        raise ValueError(
+            f"unit {unit.strip()!r} does not match the proposal: {metric} is "
+            f"measured in {expected.unit!r}"
+        )
     return expected.unit
 
 
 def _pilot_for_metrics(session: Session, pilot_id: str) -> tuple[Pilot, Proposal]:
     pilot = repo.get_pilot(session, pilot_id)
     if pilot.stage == Stage.TERMINATED.value:
-        raise repo.Conflict(f"pilot {pilot_id} is terminated ({pilot.end_reason}); its metrics "
-                            "are closed")
+        raise repo.Conflict(
+            f"pilot {pilot_id} is terminated ({pilot.end_reason}); its metrics are closed"
+        )
     return pilot, repo.proposal_of(pilot)
 
 
@@ -110,12 +117,19 @@ def record(
     pilot_id: Annotated[str, typer.Argument(help="Pilot id.")],
     name: Annotated[str, typer.Argument(help="Metric name, as in the proposal.")],
     value: Annotated[str, typer.Argument(help="The measured value (a number).")],
-    at: Annotated[str | None, typer.Option("--at", help="When it was observed (ISO 8601, "
-                                           "UTC if no offset; default now).")] = None,
-    source: Annotated[str | None, typer.Option("--source", help="Where the figure comes "
-                                               "from (dashboard, query, report).")] = None,
-    unit: Annotated[str | None, typer.Option("--unit", help="Unit of VALUE; must match "
-                                             "the proposal.")] = None,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at", help="When it was observed (ISO 8601, UTC if no offset; default now)."
+        ),
+    ] = None,
+    source: Annotated[
+        str | None,
+        typer.Option("--source", help="Where the figure comes from (dashboard, query, report)."),
+    ] = None,
+    unit: Annotated[
+        str | None, typer.Option("--unit", help="Unit of VALUE; must match the proposal.")
+    ] = None,
 ) -> None:
     """Record one observation of a success metric."""
     rt = runtime()
@@ -145,17 +159,41 @@ def record(
         if problems:
             raise InputError(f"metric record {pilot_id}", problems)
         assert metric and metric_unit and number is not None and observed is not None
-        repo.record_metric(session, pilot.id, metric=metric, value=number, unit=metric_unit,
-                           observed_at=observed, source=source, now=now, actor="cli")
-        audit.append(session, actor="cli", action="metric.recorded", pilot_id=pilot.id,
-                     data={"metric": metric, "value": number, "unit": metric_unit,
-                           "observed_at": observed.isoformat(), "source": source}, now=now)
-    out.print(f"recorded {metric} = {number:g} {metric_unit} for {pilot_id}, observed "
-              f"{observed:%Y-%m-%d %H:%M} UTC", highlight=False)
+        repo.record_metric(
+            session,
+            pilot.id,
+            metric=metric,
+            value=number,
+            unit=metric_unit,
+            observed_at=observed,
+            source=source,
+            now=now,
+            actor="cli",
+        )
+        audit.append(
+            session,
+            actor="cli",
+            action="metric.recorded",
+            pilot_id=pilot.id,
+            data={
+                "metric": metric,
+                "value": number,
+                "unit": metric_unit,
+                "observed_at": observed.isoformat(),
+                "source": source,
+            },
+            now=now,
+        )
+    out.print(
+        f"recorded {metric} = {number:g} {metric_unit} for {pilot_id}, observed "
+        f"{observed:%Y-%m-%d %H:%M} UTC",
+        highlight=False,
+    )
 
 
-def _cell(cells: dict[str, str], column: str, parse: Callable[[str], T], where: str,
-          problems: list[str]) -> T | None:
+def _cell(
+    cells: dict[str, str], column: str, parse: Callable[[str], T], where: str, problems: list[str]
+) -> T | None:
     """A column parsed, or None with the problem noted against its row and column."""
     if not cells.get(column):
         problems.append(f"{where}, column {column}: empty")
@@ -167,8 +205,9 @@ def _cell(cells: dict[str, str], column: str, parse: Callable[[str], T], where: 
         return None
 
 
-def check_row(cells: dict[str, str], where: str, proposal: Proposal, now: datetime
-              ) -> tuple[Row | None, list[str]]:
+def check_row(
+    cells: dict[str, str], where: str, proposal: Proposal, now: datetime
+) -> tuple[Row | None, list[str]]:
     """One CSV row checked against the proposal: the row, or every problem with it."""
     problems: list[str] = []
     metric = _cell(cells, "metric", lambda v: check_metric(proposal, v), where, problems)
@@ -196,8 +235,13 @@ def read_csv(path: Path, proposal: Proposal, now: datetime) -> list[Row]:
     reader = csv.DictReader(text.splitlines(keepends=True))
     header = [h.strip().lower() for h in (reader.fieldnames or [])]
     if not header:
-        raise InputError(str(path), ["the file is empty; the first line must be the header "
-                                     "metric,value,observed_at[,unit][,source]"])
+        raise InputError(
+            str(path),
+            [
+                "the file is empty; the first line must be the header "
+                "metric,value,observed_at[,unit][,source]"
+            ],
+        )
     reader.fieldnames = header
     lacking = [c for c in COLUMNS_REQUIRED if c not in header]
     unknown = [c for c in header if c not in COLUMNS_REQUIRED + COLUMNS_OPTIONAL]
@@ -216,8 +260,10 @@ def read_csv(path: Path, proposal: Proposal, now: datetime) -> list[Row]:
     for number, raw in enumerate(reader, start=1):
         where = f"row {number} (line {reader.line_num})"
         if None in raw:
-            problems.append(f"{where}: {len(header) + len(raw[None])} cells, but the header has "
-                            f"{len(header)} columns")
+            problems.append(
+                f"{where}: {len(header) + len(raw[None])} cells, but the header has "
+                f"{len(header)} columns"
+            )
             continue
         cells = {k: (v or "").strip() for k, v in raw.items()}
         if not any(cells.values()):
@@ -226,8 +272,10 @@ def read_csv(path: Path, proposal: Proposal, now: datetime) -> list[Row]:
         if row is not None:
             first = seen.setdefault((row.metric, row.observed_at), number)
             if first != number:
-                row_problems.append(f"{where}, column observed_at: {row.metric} at "
-                                    f"{row.observed_at.isoformat()} repeats row {first}")
+                row_problems.append(
+                    f"{where}, column observed_at: {row.metric} at "
+                    f"{row.observed_at.isoformat()} repeats row {first}"
+                )
         if row_problems:
             problems.extend(row_problems)
         elif row is not None:
@@ -245,8 +293,9 @@ def read_csv(path: Path, proposal: Proposal, now: datetime) -> list[Row]:
 @metric_app.command("import")
 def import_csv(
     pilot_id: Annotated[str, typer.Argument(help="Pilot id.")],
-    file: Annotated[Path, typer.Argument(help="CSV with columns metric,value,observed_at"
-                                         "[,unit][,source].")],
+    file: Annotated[
+        Path, typer.Argument(help="CSV with columns metric,value,observed_at[,unit][,source].")
+    ],
 ) -> None:
     """Import observations from CSV: every row is written, or none is."""
     rt = runtime()
@@ -254,30 +303,57 @@ def import_csv(
     with guarded(), rt.db.session() as session:
         pilot, proposal = _pilot_for_metrics(session, pilot_id)
         rows = read_csv(file, proposal, now)
-        stored = {(o.metric, o.observed_at, o.value) for o in session.execute(
-            select(MetricObservation).where(MetricObservation.pilot_id == pilot.id)).scalars()}
+        stored = {
+            (o.metric, o.observed_at, o.value)
+            for o in session.execute(
+                select(MetricObservation).where(MetricObservation.pilot_id == pilot.id)
+            ).scalars()
+        }
         fresh = [r for r in rows if (r.metric, r.observed_at, r.value) not in stored]
         for r in fresh:
-            repo.record_metric(session, pilot.id, metric=r.metric, value=r.value, unit=r.unit,
-                               observed_at=r.observed_at, source=r.source or f"import {file.name}",
-                               now=now, actor="cli")
+            repo.record_metric(
+                session,
+                pilot.id,
+                metric=r.metric,
+                value=r.value,
+                unit=r.unit,
+                observed_at=r.observed_at,
+                source=r.source or f"import {file.name}",
+                now=now,
+                actor="cli",
+            )
         counts: dict[str, int] = {}
         for r in fresh:
             counts[r.metric] = counts.get(r.metric, 0) + 1
         if fresh:
-            audit.append(session, actor="cli", action="metric.imported", pilot_id=pilot.id,
-                         data={"file": file.name, "rows": len(fresh), "per_metric": counts,
-                               "skipped_duplicates": len(rows) - len(fresh)}, now=now)
+            audit.append(
+                session,
+                actor="cli",
+                action="metric.imported",
+                pilot_id=pilot.id,
+                data={
+                    "file": file.name,
+                    "rows": len(fresh),
+                    "per_metric": counts,
+                    "skipped_duplicates": len(rows) - len(fresh),
+                },
+                now=now,
+            )
     detail = ", ".join(f"{m}: {n}" for m, n in sorted(counts.items())) or "nothing new"
     out.print(f"imported {len(fresh)} observation(s) for {pilot_id} ({detail})", highlight=False)
     if len(rows) > len(fresh):
-        err.print(f"skipped {len(rows) - len(fresh)} row(s) already recorded (same metric, "
-                  "time and value)", highlight=False)
+        err.print(
+            f"skipped {len(rows) - len(fresh)} row(s) already recorded (same metric, "
+            "time and value)",
+            highlight=False,
+        )
 
 
 @metric_app.command("show")
-def show(pilot_id: Annotated[str, typer.Argument(help="Pilot id.")],
-         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+def show(
+    pilot_id: Annotated[str, typer.Argument(help="Pilot id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
     """Each success metric against its target, as a readiness review would judge it now."""
     from lifecycle.evidence import readiness_evidence
     from tasks.evidence import load_observations
@@ -285,16 +361,25 @@ def show(pilot_id: Annotated[str, typer.Argument(help="Pilot id.")],
     rt = runtime()
     with guarded(), rt.db.session() as session:
         pilot = repo.get_pilot(session, pilot_id)
-        evidence = readiness_evidence(repo.proposal_of(pilot),
-                                      load_observations(session, pilot.id),
-                                      rt.policy.evidence, utcnow()).to_dict()
+        evidence = readiness_evidence(
+            repo.proposal_of(pilot),
+            load_observations(session, pilot.id),
+            rt.policy.evidence,
+            utcnow(),
+        ).to_dict()
     if as_json:
         sys.stdout.write(json.dumps(evidence, indent=2) + "\n")
         return
     table = Table("metric", "baseline", "target", "now", "status", "how")
     for m in evidence["metrics"]:
-        table.add_row(m["name"], f"{m['baseline']:g} {m['unit']}", f"{m['target']:g}",
-                      "-" if m["current"] is None else f"{m['current']:g}", m["status"], m["how"])
+        table.add_row(
+            m["name"],
+            f"{m['baseline']:g} {m['unit']}",
+            f"{m['target']:g}",
+            "-" if m["current"] is None else f"{m['current']:g}",
+            m["status"],
+            m["how"],
+        )
     out.print(table)
     criteria = Table("criterion", "status", "detail")
     for c in evidence["criteria"]:
@@ -303,12 +388,17 @@ def show(pilot_id: Annotated[str, typer.Argument(help="Pilot id.")],
 
 
 def report(
-    html: Annotated[Path | None, typer.Option("--html", help="Write the report as one "
-                                              "self-contained HTML file.")] = None,
-    markdown: Annotated[Path | None, typer.Option("--markdown", help="Write the report as "
-                                                  "Markdown.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the report's figures as "
-                                          "JSON instead of the summary.")] = False,
+    html: Annotated[
+        Path | None,
+        typer.Option("--html", help="Write the report as one self-contained HTML file."),
+    ] = None,
+    markdown: Annotated[
+        Path | None, typer.Option("--markdown", help="Write the report as Markdown.")
+    ] = None,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="Print the report's figures as JSON instead of the summary."),
+    ] = False,
 ) -> None:
     """The portfolio report: funnel, caps, ages, stage times, gate lead times, value."""
     from pilotgate import report as portfolio

@@ -602,7 +602,7 @@ def change_deadline(
     audit.append(
         session,
         actor=actor,
-        action=f"gate.{kind}d",
+        action={"extend": "gate.extended", "escalate": "gate.escalated"}[kind],
         pilot_id=gate.pilot_id,
         data={
             "gate_id": gate.id,

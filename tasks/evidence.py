@@ -41,24 +41,33 @@ class EvidenceBlocked(repo.Conflict):
             f"{len(evidence.blocking)} item(s) are missing or not met:\n{lines}\n"
             f"Figures are the {evidence.rule}. Record measurements with "
             f"`pilotgate metric record {pilot.id} NAME VALUE` or `pilotgate metric import`, "
-            f"then run `pilotgate advance {pilot.id}` again.")
+            f"then run `pilotgate advance {pilot.id}` again."
+        )
 
 
 def load_observations(session: Session, pilot_id: str) -> list[Observation]:
-    return [Observation(o.metric, o.value, o.unit, o.observed_at)
-            for o in repo.observations(session, pilot_id)]
+    return [
+        Observation(o.metric, o.value, o.unit, o.observed_at)
+        for o in repo.observations(session, pilot_id)
+    ]
 
 
 def entered(session: Session, pilot_id: str, stage: Stage) -> datetime | None:
     """When the pilot last entered `stage` (stage_history), if it did."""
-    return session.execute(
-        select(StageChange.at).where(StageChange.pilot_id == pilot_id,
-                                     StageChange.to_stage == stage.value)
-        .order_by(StageChange.at.desc(), StageChange.id.desc())).scalars().first()
+    return (
+        session.execute(
+            select(StageChange.at)
+            .where(StageChange.pilot_id == pilot_id, StageChange.to_stage == stage.value)
+            .order_by(StageChange.at.desc(), StageChange.id.desc())
+        )
+        .scalars()
+        .first()
+    )
 
 
-def compute_evidence(session: Session, pilot: Pilot, stage: Stage, policy: Policy,
-                     now: datetime) -> Evidence | None:
+def compute_evidence(
+    session: Session, pilot: Pilot, stage: Stage, policy: Policy, now: datetime
+) -> Evidence | None:
     """The evidence for the gate that leaves `stage`, or None where none is measured."""
     if stage not in (Stage.READINESS_REVIEW, Stage.INTERNAL_ROLLOUT):
         return None
@@ -66,8 +75,13 @@ def compute_evidence(session: Session, pilot: Pilot, stage: Stage, policy: Polic
     observations = load_observations(session, pilot.id)
     if stage is Stage.READINESS_REVIEW:
         return readiness_evidence(proposal, observations, policy.evidence, now)
-    return internal_rollout_evidence(proposal, observations, policy.evidence, now,
-                                     entered(session, pilot.id, Stage.INTERNAL_ROLLOUT))
+    return internal_rollout_evidence(
+        proposal,
+        observations,
+        policy.evidence,
+        now,
+        entered(session, pilot.id, Stage.INTERNAL_ROLLOUT),
+    )
 
 
 def gather_evidence(
@@ -80,4 +94,3 @@ def gather_evidence(
     if evidence.blocking:
         raise EvidenceBlocked(pilot, stage, evidence)
     return evidence.to_dict()
-

@@ -25,10 +25,22 @@ from lifecycle.value import estimate, pilot_value, totals
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 NOW = datetime(2026, 4, 1, 12, 0, tzinfo=UTC)
 RULES = EvidenceRules(missing_evidence="warn", last_n=3, window_days=14)
-LOWER = SuccessMetric(name="resolution_minutes", unit="minutes", baseline=11, target=1,
-                      better="lower", volume_per_year=42000)
-HIGHER = SuccessMetric(name="first_contact_resolution", unit="percent", baseline=58, target=80,
-                       better="higher", volume_per_year=42000)
+LOWER = SuccessMetric(
+    name="resolution_minutes",
+    unit="minutes",
+    baseline=11,
+    target=1,
+    better="lower",
+    volume_per_year=42000,
+)
+HIGHER = SuccessMetric(
+    name="first_contact_resolution",
+    unit="percent",
+    baseline=58,
+    target=80,
+    better="higher",
+    volume_per_year=42000,
+)
 
 
 def obs(metric: str, value: float, days_ago: float, unit: str = "minutes") -> Observation:
@@ -41,12 +53,18 @@ def helpdesk(**changes: object) -> Proposal:
 
 
 def test_median_of_the_last_n_within_the_window() -> None:
-    series = [obs("resolution_minutes", v, d) for v, d in [
-        (0.2, 20),            # outside the 14-day window: ignored
-        (5.0, 10), (0.9, 6),  # 5.0 is not among the last 3
-        (1.2, 4), (0.8, 2), (3.0, 1),
-        (0.1, -1),            # in the future: ignored
-    ]]
+    series = [
+        obs("resolution_minutes", v, d)
+        for v, d in [
+            (0.2, 20),  # outside the 14-day window: ignored
+            (5.0, 10),
+            (0.9, 6),  # 5.0 is not among the last 3
+            (1.2, 4),
+            (0.8, 2),
+            (3.0, 1),
+            (0.1, -1),  # in the future: ignored
+        ]
+    ]
     e = metric_evidence(LOWER, series, RULES, NOW)
     assert e.values == (1.2, 0.8, 3.0)
     assert e.current == 1.2
@@ -62,15 +80,16 @@ def test_met_when_the_median_reaches_a_lower_target() -> None:
 
 
 def test_direction_higher_is_better() -> None:
-    good = [obs("first_contact_resolution", v, d, "percent") for v, d in [(79, 3), (82, 2),
-                                                                          (84, 1)]]
-    bad = [obs("first_contact_resolution", v, d, "percent") for v, d in [(70, 3), (85, 2),
-                                                                         (75, 1)]]
+    good = [
+        obs("first_contact_resolution", v, d, "percent") for v, d in [(79, 3), (82, 2), (84, 1)]
+    ]
+    bad = [obs("first_contact_resolution", v, d, "percent") for v, d in [(70, 3), (85, 2), (75, 1)]]
     assert metric_evidence(HIGHER, good, RULES, NOW).status == MET  # median 82 >= 80
     e = metric_evidence(HIGHER, bad, RULES, NOW)
     assert (e.current, e.status) == (75, NOT_MET)
-    assert e.problem() == ("metric first_contact_resolution: target not met (75 percent, target "
-                           "80 or higher)")
+    assert e.problem() == (
+        "metric first_contact_resolution: target not met (75 percent, target 80 or higher)"
+    )
 
 
 def test_missing_when_nothing_is_recent_and_other_units_are_ignored() -> None:
@@ -94,14 +113,26 @@ def test_readiness_evidence_serialises_to_what_the_gate_stores() -> None:
     data = evidence.to_dict()
     assert set(data) >= {"metrics", "criteria", "warnings", "blocking"}
     rm, fcr = data["metrics"]
-    assert {k: rm[k] for k in ("name", "unit", "baseline", "target", "better", "current",
-                               "status")} == {
-        "name": "resolution_minutes", "unit": "minutes", "baseline": 11, "target": 1,
-        "better": "lower", "current": 1.0, "status": "met"}
+    assert {
+        k: rm[k] for k in ("name", "unit", "baseline", "target", "better", "current", "status")
+    } == {
+        "name": "resolution_minutes",
+        "unit": "minutes",
+        "baseline": 11,
+        "target": 1,
+        "better": "lower",
+        "current": 1.0,
+        "status": "met",
+    }
     assert rm["how"].startswith("median of the last 3 observations within the last 14 days")
     assert fcr["status"] == "missing" and fcr["current"] is None
     assert [c["name"] for c in data["criteria"]] == [
-        "monitoring", "fallback path", "operations owner", "security review", "business case"]
+        "monitoring",
+        "fallback path",
+        "operations owner",
+        "security review",
+        "business case",
+    ]
     assert all(c["status"] == "met" for c in data["criteria"])
     # warn: what is missing is listed as a warning, nothing blocks
     assert data["blocking"] == []
@@ -113,7 +144,9 @@ def test_block_policy_moves_problems_to_blocking() -> None:
     evidence = readiness_evidence(helpdesk(), [], rules, NOW)
     assert evidence.warnings == []
     assert [p.split(":")[0] for p in evidence.blocking] == [
-        "metric resolution_minutes", "metric first_contact_resolution"]
+        "metric resolution_minutes",
+        "metric first_contact_resolution",
+    ]
 
 
 def test_criteria_missing_and_not_met() -> None:
@@ -125,15 +158,18 @@ def test_criteria_missing_and_not_met() -> None:
     assert checks["fallback path"].detail == "fallback to manual notes"
 
     no_security = clinical.model_copy(update={"reviews": ["compliance"]})
-    assert {c.name: c.status for c in readiness_criteria(no_security)}["security review"] == \
-        MISSING
+    assert {c.name: c.status for c in readiness_criteria(no_security)}["security review"] == MISSING
     lead = clinical.technical_lead
-    same = clinical.model_copy(update={"operations_owner": Person(name=lead.name,
-                                                                  slack_id=lead.slack_id)})
+    same = clinical.model_copy(
+        update={"operations_owner": Person(name=lead.name, slack_id=lead.slack_id)}
+    )
     assert {c.name: c.status for c in readiness_criteria(same)}["operations owner"] == NOT_MET
 
-    bare = helpdesk(readiness_criteria=helpdesk().readiness_criteria.model_copy(
-        update={"operational": ["on-call rota"]}))
+    bare = helpdesk(
+        readiness_criteria=helpdesk().readiness_criteria.model_copy(
+            update={"operational": ["on-call rota"]}
+        )
+    )
     statuses = {c.name: c.status for c in readiness_criteria(bare)}
     assert statuses["monitoring"] == MISSING and statuses["fallback path"] == MISSING
 
@@ -141,11 +177,17 @@ def test_criteria_missing_and_not_met() -> None:
 def test_internal_rollout_evidence_counts_only_the_rollout_window() -> None:
     rules = EvidenceRules(missing_evidence="warn", last_n=3, window_days=14)
     entered = NOW - timedelta(days=20)
-    series = [obs("resolution_minutes", v, d) for v, d in [
-        (9.0, 25),  # before internal rollout began: ignored
-        (4.0, 16),  # during rollout but outside the last 14 days: ignored
-        (0.8, 12), (1.1, 8), (0.9, 4), (0.7, 1),
-    ]]
+    series = [
+        obs("resolution_minutes", v, d)
+        for v, d in [
+            (9.0, 25),  # before internal rollout began: ignored
+            (4.0, 16),  # during rollout but outside the last 14 days: ignored
+            (0.8, 12),
+            (1.1, 8),
+            (0.9, 4),
+            (0.7, 1),
+        ]
+    ]
     evidence = internal_rollout_evidence(helpdesk(), series, rules, NOW, entered)
     rm = evidence.metrics[0]
     assert rm.values == (0.8, 1.1, 0.9, 0.7)  # all of them, not the last N
@@ -164,14 +206,18 @@ def test_internal_rollout_evidence_counts_only_the_rollout_window() -> None:
     assert all(m.status == MISSING for m in never.metrics)
 
 
-@pytest.mark.parametrize("unit,current,per_year,per_unit", [
-    ("minutes", 1.0, 7000.0, "hours/year"),       # (11 - 1) min x 42,000 / 60
-    ("seconds", 5.0, 70.0, "hours/year"),         # (11 - 5) s x 42,000 / 3,600
-    ("hours", 10.0, 42000.0, "hours/year"),
-    ("USD", 12.0, -42000.0, "USD/year"),          # worse than baseline: negative
-])
-def test_value_estimate_units_and_formula(unit: str, current: float, per_year: float,
-                                          per_unit: str) -> None:
+@pytest.mark.parametrize(
+    "unit,current,per_year,per_unit",
+    [
+        ("minutes", 1.0, 7000.0, "hours/year"),  # (11 - 1) min x 42,000 / 60
+        ("seconds", 5.0, 70.0, "hours/year"),  # (11 - 5) s x 42,000 / 3,600
+        ("hours", 10.0, 42000.0, "hours/year"),
+        ("USD", 12.0, -42000.0, "USD/year"),  # worse than baseline: negative
+    ],
+)
+def test_value_estimate_units_and_formula(
+    unit: str, current: float, per_year: float, per_unit: str
+) -> None:
     metric = LOWER.model_copy(update={"unit": unit})
     e = estimate(metric, current, "test")
     assert e is not None

@@ -23,9 +23,17 @@ def record(stack: Any, pilot_id: str, metric: str, unit: str, values: list[float
     now = stack.clock()
     with stack.db.session() as session:
         for i, value in enumerate(reversed(values)):
-            repo.record_metric(session, pilot_id, metric=metric, value=value, unit=unit,
-                               observed_at=now - timedelta(days=i + 1), source="test",
-                               now=now, actor="test")
+            repo.record_metric(
+                session,
+                pilot_id,
+                metric=metric,
+                value=value,
+                unit=unit,
+                observed_at=now - timedelta(days=i + 1),
+                source="test",
+                now=now,
+                actor="test",
+            )
 
 
 def to_pilot(stack: Any) -> str:
@@ -48,9 +56,12 @@ def texts(blocks: list[dict[str, Any]]) -> list[str]:
 
 
 def readiness_requests(stack: Any) -> list[Any]:
-    return [m for m in stack.emulator.messages
-            if (m.versions[0].text or "").startswith("Sign-off requested")
-            and "(readiness review -> internal rollout)" in (m.versions[0].text or "")]
+    return [
+        m
+        for m in stack.emulator.messages
+        if (m.versions[0].text or "").startswith("Sign-off requested")
+        and "(readiness review -> internal rollout)" in (m.versions[0].text or "")
+    ]
 
 
 def test_slack_request_shows_the_evidence(stack: Any) -> None:
@@ -68,20 +79,32 @@ def test_slack_request_shows_the_evidence(stack: Any) -> None:
     for message in asked:
         lines = texts(message.versions[0].blocks)
         rm = next(t for t in lines if "*resolution_minutes*" in t)
-        assert rm.startswith(":white_check_mark: *resolution_minutes*: baseline 11 → target 1 "
-                             "minutes (lower is better); now: 1 — median of the last 5 "
-                             "observations within the last 14 days (5 used")
+        assert rm.startswith(
+            ":white_check_mark: *resolution_minutes*: baseline 11 → target 1 "
+            "minutes (lower is better); now: 1 — median of the last 5 "
+            "observations within the last 14 days (5 used"
+        )
         fcr = next(t for t in lines if "*first_contact_resolution*" in t)
-        assert fcr.startswith(":x: *first_contact_resolution*: baseline 58 → target 80 percent "
-                              "(higher is better); now: 71 — median of the last 5 observations "
-                              "within the last 14 days (only 3 found")
-        criteria = [t for t in lines if t.startswith(":white_check_mark: ") and ": " in t[19:]
-                    and "*" not in t]
+        assert fcr.startswith(
+            ":x: *first_contact_resolution*: baseline 58 → target 80 percent "
+            "(higher is better); now: 71 — median of the last 5 observations "
+            "within the last 14 days (only 3 found"
+        )
+        criteria = [
+            t
+            for t in lines
+            if t.startswith(":white_check_mark: ") and ": " in t[19:] and "*" not in t
+        ]
         assert {t.split(":")[2].strip() for t in criteria} >= {
-            "monitoring", "fallback path", "operations owner", "security review",
-            "business case"}
-        assert any(t.startswith(":warning: metric first_contact_resolution: target not met")
-                   for t in lines)
+            "monitoring",
+            "fallback path",
+            "operations owner",
+            "security review",
+            "business case",
+        }
+        assert any(
+            t.startswith(":warning: metric first_contact_resolution: target not met") for t in lines
+        )
     # what Slack showed is what the gate recorded
     with stack.db.session() as session:
         gate = repo.open_gate_for(session, pilot_id)
@@ -90,8 +113,9 @@ def test_slack_request_shows_the_evidence(stack: Any) -> None:
 
 
 def test_block_policy_keeps_the_gate_shut_until_evidence_exists(stack: Any) -> None:
-    block = stack.policy.model_copy(update={"evidence": EvidenceRules(
-        missing_evidence="block", last_n=5, window_days=14)})
+    block = stack.policy.model_copy(
+        update={"evidence": EvidenceRules(missing_evidence="block", last_n=5, window_days=14)}
+    )
     stack.runtime.__dict__["policy"] = block  # the runtime's cached policy, for every part
     pilot_id = to_pilot(stack)
     stack.clock.advance(days=60)

@@ -81,6 +81,8 @@ def test_high_risk_tier_adds_its_approvers() -> None:
     high = variant(CLINICAL, customer_facing=False, reviews=[])
     assert plan_gate(POLICY, high, S.READINESS_REVIEW, S.INTERNAL_ROLLOUT).quorum == {
         "architecture": 1, "operations": 1, "security": 1, "compliance": 1}
+    assert plan_gate(POLICY, high, S.INTERNAL_ROLLOUT, S.CUSTOMER_ROLLOUT).quorum == {
+        "programme_office": 1, "operations": 1, "security": 1, "compliance": 1}
     assert plan_gate(POLICY, high, S.CUSTOMER_ROLLOUT, S.PRODUCTION).quorum == {
         "operations": 1, "programme_office": 1, "security": 1, "compliance": 1}
     # No extras at gates the tier does not name.
@@ -88,22 +90,24 @@ def test_high_risk_tier_adds_its_approvers() -> None:
         "programme_office": 1, "finance": 1}
 
 
-def test_customer_facing_adds_its_approvers_only_at_customer_rollout() -> None:
+def test_customer_facing_adds_its_approvers_only_around_customer_rollout() -> None:
     facing = variant(HELPDESK, customer_facing=True)
+    assert plan_gate(POLICY, facing, S.INTERNAL_ROLLOUT, S.CUSTOMER_ROLLOUT).quorum == {
+        "programme_office": 1, "operations": 1, "security": 1, "compliance": 1}
     assert plan_gate(POLICY, facing, S.CUSTOMER_ROLLOUT, S.PRODUCTION).quorum == {
         "operations": 1, "programme_office": 1, "security": 1, "compliance": 1}
     assert plan_gate(POLICY, facing, S.READINESS_REVIEW, S.INTERNAL_ROLLOUT).quorum == {
         "architecture": 1, "operations": 1}
 
 
-def test_proposal_reviews_join_readiness_and_customer_rollout() -> None:
+def test_proposal_reviews_join_readiness_and_the_gate_before_customers() -> None:
     reviewed = variant(HELPDESK, reviews=["clinical_workflow"])
     for stage, target in [(S.READINESS_REVIEW, S.INTERNAL_ROLLOUT),
-                          (S.CUSTOMER_ROLLOUT, S.PRODUCTION)]:
+                          (S.INTERNAL_ROLLOUT, S.CUSTOMER_ROLLOUT)]:
         plan = plan_gate(POLICY, reviewed, stage, target)
         assert plan.quorum["clinical_workflow"] == 1
         assert Ask("U0CLN0001", "clinical_workflow") in plan.asks
-    for stage, target in [(S.PROPOSAL, S.PILOT), (S.INTERNAL_ROLLOUT, S.CUSTOMER_ROLLOUT)]:
+    for stage, target in [(S.PROPOSAL, S.PILOT), (S.CUSTOMER_ROLLOUT, S.PRODUCTION)]:
         assert "clinical_workflow" not in plan_gate(POLICY, reviewed, stage, target).quorum
 
 

@@ -199,14 +199,14 @@ def test_unknown_field_is_named(policy_data: dict[str, Any], make_policy: MakePo
 
 
 @pytest.mark.parametrize("missing", ["security", "compliance", "operations"])
-def test_high_risk_needs_guards_at_customer_rollout(policy_data: dict[str, Any],
-                                                    make_policy: MakePolicy,
-                                                    missing: str) -> None:
-    del policy_data["risk_tiers"]["high"]["extra_approvers"]["customer_rollout"][missing]
-    # operations is also in the base customer_rollout gate, so it is still guarded there.
-    policy_data["gates"]["customer_rollout"]["approvers"].pop(missing, None)
+def test_high_risk_needs_guards_before_customer_rollout(policy_data: dict[str, Any],
+                                                        make_policy: MakePolicy,
+                                                        missing: str) -> None:
+    del policy_data["risk_tiers"]["high"]["extra_approvers"]["internal_rollout"][missing]
+    # operations is also in the base internal_rollout gate, so it is still guarded there.
+    policy_data["gates"]["internal_rollout"]["approvers"].pop(missing, None)
     msg = problems_of(make_policy, policy_data)
-    assert f"risk_tiers.high.extra_approvers.customer_rollout: must include {missing}" in msg
+    assert f"risk_tiers.high.extra_approvers.internal_rollout: must include {missing}" in msg
     assert "customer_facing.extra_approvers" not in msg
 
 
@@ -214,20 +214,20 @@ def test_missing_high_tier_needs_guards(policy_data: dict[str, Any],
                                         make_policy: MakePolicy) -> None:
     del policy_data["risk_tiers"]
     msg = problems_of(make_policy, policy_data)
-    assert ("risk_tiers.high.extra_approvers.customer_rollout: must include security, "
+    assert ("risk_tiers.high.extra_approvers.internal_rollout: must include security, "
             "compliance") in msg
 
 
 def test_customer_facing_needs_guards(policy_data: dict[str, Any],
                                       make_policy: MakePolicy) -> None:
-    del policy_data["customer_facing"]["extra_approvers"]["customer_rollout"]["compliance"]
+    del policy_data["customer_facing"]["extra_approvers"]["internal_rollout"]["compliance"]
     msg = problems_of(make_policy, policy_data)
-    assert "customer_facing.extra_approvers.customer_rollout: must include compliance" in msg
+    assert "customer_facing.extra_approvers.internal_rollout: must include compliance" in msg
 
 
 def test_guards_in_the_base_gate_are_enough(policy_data: dict[str, Any],
                                             make_policy: MakePolicy) -> None:
-    policy_data["gates"]["customer_rollout"]["approvers"] = {
+    policy_data["gates"]["internal_rollout"]["approvers"] = {
         "security": 1, "compliance": 1, "operations": 1}
     del policy_data["risk_tiers"]
     del policy_data["customer_facing"]

@@ -22,7 +22,11 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def cli(tmp_path: Path, migrated_template: Path) -> MetricCli:
     db_path = tmp_path / "pilotgate.db"
     shutil.copy(migrated_template, db_path)
-    env = {"PILOTGATE_DATABASE_URL": f"sqlite:///{db_path}",
-           "PILOTGATE_POLICY": str(EXAMPLES / "policy.yaml"),
-           "COLUMNS": "250", "NO_COLOR": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    env = {
+        "PILOTGATE_DATABASE_URL": f"sqlite:///{db_path}",
+        "PILOTGATE_POLICY": str(EXAMPLES / "policy.yaml"),
+        "COLUMNS": "250",
+        "NO_COLOR": "1",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
     return MetricCli(tmp_path, db_path, env)

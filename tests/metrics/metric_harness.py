@@ -30,10 +30,10 @@ class MetricCli:
 
     def run(self, *args: str) -> tuple[int, str, str]:
         _registered()
-        unset: dict[str, str | None] = {k: None for k in os.environ
-                                        if k.startswith(("PILOTGATE_", "SLACK_"))}
-        r = CliRunner().invoke(app, list(args), env={**unset, **self.env},
-                               catch_exceptions=False)
+        unset: dict[str, str | None] = {
+            k: None for k in os.environ if k.startswith(("PILOTGATE_", "SLACK_"))
+        }
+        r = CliRunner().invoke(app, list(args), env={**unset, **self.env}, catch_exceptions=False)
         return r.exit_code, r.stdout, r.stderr
 
     def propose(self, example: str = "helpdesk-assistant") -> str:
@@ -43,8 +43,10 @@ class MetricCli:
 
     def observations(self) -> list[tuple[str, float, str, str, str | None]]:
         with sqlite3.connect(self.db_path) as conn:
-            return conn.execute("SELECT metric, value, unit, observed_at, source FROM "
-                                "metric_observations ORDER BY observed_at, id").fetchall()
+            return conn.execute(
+                "SELECT metric, value, unit, observed_at, source FROM "
+                "metric_observations ORDER BY observed_at, id"
+            ).fetchall()
 
     def write(self, name: str, text: str) -> Path:
         path = self.tmp / name

@@ -14,9 +14,19 @@ METRICS = "resolution_minutes (minutes), first_contact_resolution (percent)"
 
 def test_record_stores_value_time_and_source(cli: MetricCli) -> None:
     pilot_id = cli.propose()
-    code, out, err = cli.run("metric", "record", pilot_id, "resolution_minutes", "1.25",
-                             "--at", "2026-01-10T08:30:00+01:00", "--source", "ITSM export",
-                             "--unit", "minutes")
+    code, out, err = cli.run(
+        "metric",
+        "record",
+        pilot_id,
+        "resolution_minutes",
+        "1.25",
+        "--at",
+        "2026-01-10T08:30:00+01:00",
+        "--source",
+        "ITSM export",
+        "--unit",
+        "minutes",
+    )
     assert code == 0, err
     assert "recorded resolution_minutes = 1.25 minutes" in out
     code, _, err = cli.run("metric", "record", pilot_id, "first_contact_resolution", "81")
@@ -29,21 +39,33 @@ def test_record_stores_value_time_and_source(cli: MetricCli) -> None:
     assert rows[1][4] is None
 
 
-@pytest.mark.parametrize("args,expected", [
-    (["no_such_metric", "1"], f"NAME: unknown metric 'no_such_metric'; this pilot's metrics "
-                              f"are {METRICS}"),
-    (["resolution_minutes", "1", "--unit", "seconds"],
-     "--unit: unit 'seconds' does not match the proposal: resolution_minutes is measured in "
-     "'minutes'"),
-    (["resolution_minutes", "abc"], "VALUE: 'abc' is not a number"),
-    (["resolution_minutes", "nan"], "VALUE: 'nan' is not a finite number"),
-    (["resolution_minutes", "1", "--at", "yesterday"], "--at: 'yesterday' is not an ISO 8601 "
-                                                      "time"),
-    (["resolution_minutes", "1", "--at", "2999-01-01T00:00:00Z"],
-     "--at: 2999-01-01T00:00:00Z is in the future"),
-])
-def test_record_bad_input_exits_2_and_writes_nothing(cli: MetricCli, args: list[str],
-                                                     expected: str) -> None:
+@pytest.mark.parametrize(
+    "args,expected",
+    [
+        (
+            ["no_such_metric", "1"],
+            f"NAME: unknown metric 'no_such_metric'; this pilot's metrics are {METRICS}",
+        ),
+        (
+            ["resolution_minutes", "1", "--unit", "seconds"],
+            "--unit: unit 'seconds' does not match the proposal: resolution_minutes is measured in "
+            "'minutes'",
+        ),
+        (["resolution_minutes", "abc"], "VALUE: 'abc' is not a number"),
+        (["resolution_minutes", "nan"], "VALUE: 'nan' is not a finite number"),
+        (
+            ["resolution_minutes", "1", "--at", "yesterday"],
+            "--at: 'yesterday' is not an ISO 8601 time",
+        ),
+        (
+            ["resolution_minutes", "1", "--at", "2999-01-01T00:00:00Z"],
+            "--at: 2999-01-01T00:00:00Z is in the future",
+        ),
+    ],
+)
+def test_record_bad_input_exits_2_and_writes_nothing(
+    cli: MetricCli, args: list[str], expected: str
+) -> None:
     pilot_id = cli.propose()
     code, out, err = cli.run("metric", "record", pilot_id, *args)
     assert code == 2
@@ -80,8 +102,10 @@ def test_import_writes_every_row_and_skips_repeats(cli: MetricCli) -> None:
     assert "first_contact_resolution: 1, resolution_minutes: 2" in out
     rows = cli.observations()
     assert [(r[0], r[1], r[4]) for r in rows] == [
-        ("resolution_minutes", 1.4, "ITSM"), ("first_contact_resolution", 82.0, "survey"),
-        ("resolution_minutes", 1.1, "import ok.csv")]
+        ("resolution_minutes", 1.4, "ITSM"),
+        ("first_contact_resolution", 82.0, "survey"),
+        ("resolution_minutes", 1.1, "import ok.csv"),
+    ]
     again = cli.run("metric", "import", pilot_id, str(path))
     assert again[0] == 0 and "imported 0 observation(s)" in again[1]
     assert "skipped 3 row(s) already recorded" in again[2]
@@ -91,17 +115,23 @@ def test_import_writes_every_row_and_skips_repeats(cli: MetricCli) -> None:
 def test_import_is_all_or_nothing_and_names_row_and_column(cli: MetricCli) -> None:
     pilot_id = cli.propose()
     future = (datetime.now(UTC) + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    path = cli.write("bad.csv", "\n".join([
-        "metric,value,observed_at,unit",
-        "resolution_minutes,1.4,2026-01-10T09:00:00Z,minutes",       # row 1: fine
-        "resolution_minutes,fast,2026-01-11T09:00:00Z,minutes",      # row 2: value
-        "resolution_minutes,1.0,2026-13-40,minutes",                 # row 3: time
-        "first_contact_resolution,80,2026-01-12T09:00:00Z,minutes",  # row 4: unit
-        f"resolution_minutes,0.9,{future},minutes",                  # row 5: future
-        "mttr,3,2026-01-12T09:00:00Z,",                              # row 6: metric
-        "resolution_minutes,1.4,2026-01-10T09:00:00Z,minutes",       # row 7: repeats row 1
-        "resolution_minutes,1.2",                                    # row 8: empty time
-    ]) + "\n")
+    path = cli.write(
+        "bad.csv",
+        "\n".join(
+            [
+                "metric,value,observed_at,unit",
+                "resolution_minutes,1.4,2026-01-10T09:00:00Z,minutes",  # row 1: fine
+                "resolution_minutes,fast,2026-01-11T09:00:00Z,minutes",  # row 2: value
+                "resolution_minutes,1.0,2026-13-40,minutes",  # row 3: time
+                "first_contact_resolution,80,2026-01-12T09:00:00Z,minutes",  # row 4: unit
+                f"resolution_minutes,0.9,{future},minutes",  # row 5: future
+                "mttr,3,2026-01-12T09:00:00Z,",  # row 6: metric
+                "resolution_minutes,1.4,2026-01-10T09:00:00Z,minutes",  # row 7: repeats row 1
+                "resolution_minutes,1.2",  # row 8: empty time
+            ]
+        )
+        + "\n",
+    )
     code, out, err = cli.run("metric", "import", pilot_id, str(path))
     assert code == 2
     text = " ".join(err.split())
@@ -112,8 +142,7 @@ def test_import_is_all_or_nothing_and_names_row_and_column(cli: MetricCli) -> No
         "row 4 (line 5), column unit: unit 'minutes' does not match the proposal: "
         "first_contact_resolution is measured in 'percent'",
         "row 5 (line 6), column observed_at: " + future + " is in the future",
-        f"row 6 (line 7), column metric: unknown metric 'mttr'; this pilot's metrics are "
-        f"{METRICS}",
+        f"row 6 (line 7), column metric: unknown metric 'mttr'; this pilot's metrics are {METRICS}",
         "row 7 (line 8), column observed_at: resolution_minutes at 2026-01-10T09:00:00+00:00 "
         "repeats row 1",
         "row 8 (line 9), column observed_at: empty",
@@ -123,14 +152,19 @@ def test_import_is_all_or_nothing_and_names_row_and_column(cli: MetricCli) -> No
     assert cli.observations() == []
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("", "the file is empty"),
-    ("metric,value\nresolution_minutes,1\n", "header: missing column(s) observed_at"),
-    ("metric,value,observed_at,comment\n", "header: unknown column(s) comment"),
-    ("metric,value,observed_at\n", "no data rows under the header"),
-    ("metric,value,observed_at\nresolution_minutes,1,2026-01-10,extra\n",
-     "row 1 (line 2): 4 cells, but the header has 3 columns"),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("", "the file is empty"),
+        ("metric,value\nresolution_minutes,1\n", "header: missing column(s) observed_at"),
+        ("metric,value,observed_at,comment\n", "header: unknown column(s) comment"),
+        ("metric,value,observed_at\n", "no data rows under the header"),
+        (
+            "metric,value,observed_at\nresolution_minutes,1,2026-01-10,extra\n",
+            "row 1 (line 2): 4 cells, but the header has 3 columns",
+        ),
+    ],
+)
 def test_import_bad_files(cli: MetricCli, text: str, expected: str) -> None:
     pilot_id = cli.propose()
     code, _, err = cli.run("metric", "import", pilot_id, str(cli.write("f.csv", text)))
@@ -153,8 +187,10 @@ def test_terminated_pilot_takes_no_metrics(cli: MetricCli) -> None:
 
     pilot_id = cli.propose()
     with sqlite3.connect(cli.db_path) as conn:
-        conn.execute("UPDATE pilots SET stage = 'terminated', end_reason = 'stalled' "
-                     "WHERE id = ?", (pilot_id,))
+        conn.execute(
+            "UPDATE pilots SET stage = 'terminated', end_reason = 'stalled' WHERE id = ?",
+            (pilot_id,),
+        )
     code, _, err = cli.run("metric", "record", pilot_id, "resolution_minutes", "1")
     assert code == 4 and "terminated" in err
     assert cli.observations() == []
@@ -168,7 +204,9 @@ def test_show_and_report_commands(cli: MetricCli) -> None:
     assert code == 0, err
     shown = json.loads(out)
     assert [(m["name"], m["status"], m["current"]) for m in shown["metrics"]] == [
-        ("resolution_minutes", "met", 0.8), ("first_contact_resolution", "missing", None)]
+        ("resolution_minutes", "met", 0.8),
+        ("first_contact_resolution", "missing", None),
+    ]
 
     html, md = cli.tmp / "r" / "report.html", cli.tmp / "report.md"
     code, out, err = cli.run("report", "--html", str(html), "--markdown", str(md))

@@ -20,10 +20,19 @@ from typing import Any
 
 from websockets.sync.client import connect
 
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--no-first-run", "--disable-sync",
-                  "--disable-extensions", "--hide-scrollbars", "--window-size=1200,900",
-                  "--remote-debugging-port=0"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-extensions",
+    "--hide-scrollbars",
+    "--window-size=1200,900",
+    "--remote-debugging-port=0",
+]
 
 CHART_SIZES = """JSON.stringify(Array.from(document.querySelectorAll('figure.chart')).map(f => {
   const svg = f.querySelector('svg');
@@ -38,8 +47,10 @@ def chromium_binary() -> str:
         found = shutil.which(name)
         if found:
             return found
-    raise RuntimeError("headless Chromium is needed for the report's browser test: "
-                       "apt-get install -y chromium (.ci/run does this)")
+    raise RuntimeError(
+        "headless Chromium is needed for the report's browser test: "
+        "apt-get install -y chromium (.ci/run does this)"
+    )
 
 
 @dataclass
@@ -56,7 +67,9 @@ class Browser:
         self.profile = profile
         self.process = subprocess.Popen(
             [chromium_binary(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         port = self._port()
         deadline = time.monotonic() + 30
         while True:
@@ -119,19 +132,31 @@ class Browser:
         self._wait_for("Page.loadEventFired")
         self.send("Runtime.evaluate", expression="1")  # let late console events arrive
         result = PageLoad(url)
-        result.charts = json.loads(self.send("Runtime.evaluate", expression=CHART_SIZES,
-                                             returnByValue=True)["result"]["value"])
-        result.title = self.send("Runtime.evaluate", expression="document.title",
-                                 returnByValue=True)["result"]["value"]
+        result.charts = json.loads(
+            self.send("Runtime.evaluate", expression=CHART_SIZES, returnByValue=True)["result"][
+                "value"
+            ]
+        )
+        result.title = self.send(
+            "Runtime.evaluate", expression="document.title", returnByValue=True
+        )["result"]["value"]
         for e in self.events:
             method, params = e.get("method"), e.get("params", {})
             if method == "Runtime.exceptionThrown":
                 details = params["exceptionDetails"]
-                result.errors.append("exception: " + str(
-                    details.get("exception", {}).get("description") or details.get("text")))
+                result.errors.append(
+                    "exception: "
+                    + str(details.get("exception", {}).get("description") or details.get("text"))
+                )
             elif method == "Runtime.consoleAPICalled" and params["type"] in ("error", "assert"):
-                result.errors.append("console." + params["type"] + ": " + " ".join(
-                    str(a.get("value", a.get("description", ""))) for a in params["args"]))
+                result.errors.append(
+                    "console."
+                    + params["type"]
+                    + ": "
+                    + " ".join(
+                        str(a.get("value", a.get("description", ""))) for a in params["args"]
+                    )
+                )
             elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
                 result.errors.append("log: " + params["entry"]["text"])
             elif method == "Network.loadingFailed":
@@ -142,9 +167,12 @@ class Browser:
 
     def screenshot(self, path: Path) -> Path:
         size = self.send("Page.getLayoutMetrics")["cssContentSize"]
-        shot = self.send("Page.captureScreenshot", format="png", captureBeyondViewport=True,
-                         clip={"x": 0, "y": 0, "width": size["width"],
-                               "height": size["height"], "scale": 1})
+        shot = self.send(
+            "Page.captureScreenshot",
+            format="png",
+            captureBeyondViewport=True,
+            clip={"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1},
+        )
         path.write_bytes(base64.b64decode(shot["data"]))
         return path
 

@@ -44,33 +44,69 @@ def _open(session: Session, policy: Policy, pilot_id: str, when: datetime) -> in
     pilot = repo.get_pilot(session, pilot_id)
     stage = Stage(pilot.stage)
     plan = plan_gate(policy, repo.proposal_of(pilot), stage, next_stage(stage))
-    gate = repo.open_gate(session, pilot_id, plan, deadline=when + timedelta(days=14),
-                          escalation_role=None, now=when, actor="test")
+    gate = repo.open_gate(
+        session,
+        pilot_id,
+        plan,
+        deadline=when + timedelta(days=14),
+        escalation_role=None,
+        now=when,
+        actor="test",
+    )
     return gate.id
 
 
-def _decide(session: Session, gate_id: int, approver: str, when: datetime,
-            verdict: Verdict = Verdict.APPROVE, reason: str | None = None) -> None:
+def _decide(
+    session: Session,
+    gate_id: int,
+    approver: str,
+    when: datetime,
+    verdict: Verdict = Verdict.APPROVE,
+    reason: str | None = None,
+) -> None:
     request = next(r for r in repo.requests_for(session, gate_id) if r.approver == approver)
-    repo.record_decision(session, request, verdict=verdict, reason=reason, now=when,
-                         source="test")
+    repo.record_decision(session, request, verdict=verdict, reason=reason, now=when, source="test")
 
 
-def _move(session: Session, policy: Policy, pilot_id: str, gate_id: int | None,
-          target: Stage, when: datetime, reason: str = "gate approved") -> None:
+def _move(
+    session: Session,
+    policy: Policy,
+    pilot_id: str,
+    gate_id: int | None,
+    target: Stage,
+    when: datetime,
+    reason: str = "gate approved",
+) -> None:
     pilot = repo.get_pilot(session, pilot_id)
     if gate_id is not None:
         repo.claim_continuation(session, gate_id, when)
-    assert repo.move_stage(session, pilot_id, expected=Stage(pilot.stage), target=target,
-                           actor="gate", reason=reason, now=when, policy=policy)
+    assert repo.move_stage(
+        session,
+        pilot_id,
+        expected=Stage(pilot.stage),
+        target=target,
+        actor="gate",
+        reason=reason,
+        now=when,
+        policy=policy,
+    )
 
 
-def _metrics(session: Session, pilot_id: str, metric: str, unit: str, values: list[float],
-             first_day: float) -> None:
+def _metrics(
+    session: Session, pilot_id: str, metric: str, unit: str, values: list[float], first_day: float
+) -> None:
     for i, value in enumerate(values):
-        repo.record_metric(session, pilot_id, metric=metric, value=value, unit=unit,
-                           observed_at=at(first_day + i), source="test", now=at(first_day + i),
-                           actor="test")
+        repo.record_metric(
+            session,
+            pilot_id,
+            metric=metric,
+            value=value,
+            unit=unit,
+            observed_at=at(first_day + i),
+            source="test",
+            now=at(first_day + i),
+            actor="test",
+        )
 
 
 def build(session: Session, policy: Policy) -> Portfolio:
@@ -81,8 +117,9 @@ def build(session: Session, policy: Policy) -> Portfolio:
 
     # Help-desk: proposal gate decided in 5 h, pilot 60 days, readiness review in 6 h,
     # internal rollout since day 61.25 with its gate open since day 80.
-    p.helpdesk = repo.create_pilot(session, helpdesk, policy, actor="test", now=at(0),
-                                   pilot_id="pg-help0001").id
+    p.helpdesk = repo.create_pilot(
+        session, helpdesk, policy, actor="test", now=at(0), pilot_id="pg-help0001"
+    ).id
     g1 = _open(session, policy, p.helpdesk, at(0))
     _decide(session, g1, "U0PMO0001", at(0, 2))
     _decide(session, g1, "U0FIN0001", at(0, 5))
@@ -100,8 +137,9 @@ def build(session: Session, policy: Policy) -> Portfolio:
     p.gates[p.helpdesk] = [g1, g2, g3, g4]
 
     # Clinical: pilot from day 2, readiness review from day 31, rejected by security on day 33.
-    p.clinical = repo.create_pilot(session, clinical, policy, actor="test", now=at(1),
-                                   pilot_id="pg-clin0001").id
+    p.clinical = repo.create_pilot(
+        session, clinical, policy, actor="test", now=at(1), pilot_id="pg-clin0001"
+    ).id
     c1 = _open(session, policy, p.clinical, at(1))
     _decide(session, c1, "U0PMO0001", at(1, 12))
     _decide(session, c1, "U0FIN0001", at(2))
@@ -113,13 +151,21 @@ def build(session: Session, policy: Policy) -> Portfolio:
     c3 = _open(session, policy, p.clinical, at(31))
     _decide(session, c3, "U0ARC0002", at(32))
     _decide(session, c3, "U0SEC0001", at(33), Verdict.REJECT, REJECTION)
-    _move(session, policy, p.clinical, c3, Stage.TERMINATED, at(33),
-          reason=f"rejected at readiness review: U0SEC0001 rejected: {REJECTION}")
+    _move(
+        session,
+        policy,
+        p.clinical,
+        c3,
+        Stage.TERMINATED,
+        at(33),
+        reason=f"rejected at readiness review: U0SEC0001 rejected: {REJECTION}",
+    )
     p.gates[p.clinical] = [c1, c2, c3]
 
     # Developer productivity: pilot from day 3; its pilot gate expires on day 24.
-    p.devprod = repo.create_pilot(session, devprod, policy, actor="test", now=at(2),
-                                  pilot_id="pg-devp0001").id
+    p.devprod = repo.create_pilot(
+        session, devprod, policy, actor="test", now=at(2), pilot_id="pg-devp0001"
+    ).id
     d1 = _open(session, policy, p.devprod, at(2))
     _decide(session, d1, "U0PMO0002", at(2, 1))
     _decide(session, d1, "U0FIN0001", at(3))
@@ -127,13 +173,21 @@ def build(session: Session, policy: Policy) -> Portfolio:
     d2 = _open(session, policy, p.devprod, at(3))
     gate = repo.get_gate(session, d2)
     repo.resolve_gate(session, gate, "expired", "deadline passed", now=at(24), actor="sweep")
-    _move(session, policy, p.devprod, d2, Stage.TERMINATED, at(24),
-          reason="deadline passed at pilot: nobody signed off")
+    _move(
+        session,
+        policy,
+        p.devprod,
+        d2,
+        Stage.TERMINATED,
+        at(24),
+        reason="deadline passed at pilot: nobody signed off",
+    )
     p.gates[p.devprod] = [d1, d2]
 
     # A second help-desk proposal, waiting at its first gate since day 90.
-    p.waiting = repo.create_pilot(session, helpdesk, policy, actor="test", now=at(90),
-                                  pilot_id="pg-wait0001").id
+    p.waiting = repo.create_pilot(
+        session, helpdesk, policy, actor="test", now=at(90), pilot_id="pg-wait0001"
+    ).id
     p.gates[p.waiting] = [_open(session, policy, p.waiting, at(90))]
     session.flush()
     return p

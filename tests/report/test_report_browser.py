@@ -15,9 +15,16 @@ from sqlalchemy.orm import Session
 from lifecycle.policy import Policy
 from pilotgate.report import build_report, write_html
 
-CHARTS = ["chart-funnel", "chart-caps", "chart-ages", "chart-stage-time", "chart-gate-lead",
-          "chart-approvers", "chart-terminations", "chart-value"]
-
+CHARTS = [
+    "chart-funnel",
+    "chart-caps",
+    "chart-ages",
+    "chart-stage-time",
+    "chart-gate-lead",
+    "chart-approvers",
+    "chart-terminations",
+    "chart-value",
+]
 
 
 @pytest.fixture
@@ -30,8 +37,9 @@ def browser(tmp_path: Path) -> Iterator[Browser]:
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])  # the browser is the subject, not the database
-def test_report_renders_in_chromium_without_errors(session: Session, policy: Policy,
-                                                   browser: Browser, tmp_path: Path) -> None:
+def test_report_renders_in_chromium_without_errors(
+    session: Session, policy: Policy, browser: Browser, tmp_path: Path
+) -> None:
     ds.build(session, policy)
     html = write_html(tmp_path / "report.html", build_report(session, policy, ds.NOW))
     page = browser.load(html)
@@ -48,17 +56,21 @@ def test_report_renders_in_chromium_without_errors(session: Session, policy: Pol
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
 
 
-def test_the_check_catches_console_errors_and_missing_charts(browser: Browser,
-                                                             tmp_path: Path) -> None:
+def test_the_check_catches_console_errors_and_missing_charts(
+    browser: Browser, tmp_path: Path
+) -> None:
     """The detector itself: a broken page must not pass."""
     bad = tmp_path / "bad.html"
-    bad.write_text("<!DOCTYPE html><html><head><title>bad</title></head><body>"
-                   "<figure class='chart' id='chart-missing'></figure>"
-                   "<script>console.error('boom'); undefinedFunction();</script>"
-                   "<img src='missing.png'></body></html>")
+    bad.write_text(
+        "<!DOCTYPE html><html><head><title>bad</title></head><body>"
+        "<figure class='chart' id='chart-missing'></figure>"
+        "<script>console.error('boom'); undefinedFunction();</script>"
+        "<img src='missing.png'></body></html>"
+    )
     page = browser.load(bad)
     assert any("console.error: boom" in e for e in page.errors), page.errors
     assert any("undefinedFunction" in e for e in page.errors), page.errors
     assert any("load failed" in e for e in page.errors), page.errors
-    assert page.charts == [{"id": "chart-missing", "svg": False, "width": 0, "height": 0,
-                            "bars": 0}]
+    assert page.charts == [
+        {"id": "chart-missing", "svg": False, "width": 0, "height": 0, "bars": 0}
+    ]

@@ -43,22 +43,44 @@ def aware(value: Any) -> datetime:
 
 # ---------------------------------------------------------------- the figures, by hand
 
-FUNNEL = {"proposal": (4, 1), "pilot": (3, 0), "readiness_review": (2, 0),
-          "internal_rollout": (1, 1), "customer_rollout": (0, 0), "production": (0, 0)}
+FUNNEL = {
+    "proposal": (4, 1),
+    "pilot": (3, 0),
+    "readiness_review": (2, 0),
+    "internal_rollout": (1, 1),
+    "customer_rollout": (0, 0),
+    "production": (0, 0),
+}
 CAPS = {"clinical": (0, 5), "engineering": (0, 5), "it-operations": (2, 5)}
-AGES = {"pg-help0001": (99.8, 182.0, 82.2, "running"), "pg-clin0001": (31.0, 182.0, None, "ended"),
-        "pg-devp0001": (21.0, 182.0, None, "ended")}
+AGES = {
+    "pg-help0001": (99.8, 182.0, 82.2, "running"),
+    "pg-clin0001": (31.0, 182.0, None, "ended"),
+    "pg-devp0001": (21.0, 182.0, None, "ended"),
+}
 STAGE_DAYS = {
-    "pg-help0001": {"proposal": round(5 * H, 2), "pilot": round(61 - 5 * H, 2),
-                    "readiness_review": 0.25, "internal_rollout": 38.75},
+    "pg-help0001": {
+        "proposal": round(5 * H, 2),
+        "pilot": round(61 - 5 * H, 2),
+        "readiness_review": 0.25,
+        "internal_rollout": 38.75,
+    },
     "pg-clin0001": {"proposal": 1.0, "pilot": 29.0, "readiness_review": 2.0},
     "pg-devp0001": {"proposal": 1.0, "pilot": 21.0},
     "pg-wait0001": {"proposal": 10.0},
 }
 # gate id order as built: help g1-g4, clinical c1-c3, devprod d1-d2, waiting w1
-LEADS = [(5.0, "approved"), (24.0, "approved"), (6.0, "approved"), (480.0, "open"),
-         (24.0, "approved"), (24.0, "approved"), (48.0, "rejected"),
-         (24.0, "approved"), (504.0, "expired"), (240.0, "open")]
+LEADS = [
+    (5.0, "approved"),
+    (24.0, "approved"),
+    (6.0, "approved"),
+    (480.0, "open"),
+    (24.0, "approved"),
+    (24.0, "approved"),
+    (48.0, "rejected"),
+    (24.0, "approved"),
+    (504.0, "expired"),
+    (240.0, "open"),
+]
 GATE_STAGES = {  # gates, decided, median lead h, max lead h, approved, rejected, expired, open
     "proposal": (4, 3, 24.0, 24.0, 3, 0, 0, 1),
     "pilot": (3, 2, 24.0, 24.0, 2, 0, 1, 0),
@@ -67,36 +89,58 @@ GATE_STAGES = {  # gates, decided, median lead h, max lead h, approved, rejected
     "customer_rollout": (0, 0, None, None, 0, 0, 0, 0),
 }
 APPROVERS = {  # asked, answered, approved, rejected, waiting, unanswered on closed gates, median h
-    "U0PMO0001": (8, 3, 3, 0, 2, 3, 12.0), "U0PMO0002": (8, 2, 2, 0, 2, 4, 12.5),
-    "U0FIN0001": (4, 3, 3, 0, 1, 0, 24.0), "U0ARC0001": (2, 1, 1, 0, 0, 1, 3.0),
-    "U0ARC0002": (2, 1, 1, 0, 0, 1, 24.0), "U0OPS0001": (3, 1, 1, 0, 1, 1, 6.0),
-    "U0SEC0001": (1, 1, 0, 1, 0, 0, 48.0), "U0CMP0001": (1, 0, 0, 0, 0, 1, None),
+    "U0PMO0001": (8, 3, 3, 0, 2, 3, 12.0),
+    "U0PMO0002": (8, 2, 2, 0, 2, 4, 12.5),
+    "U0FIN0001": (4, 3, 3, 0, 1, 0, 24.0),
+    "U0ARC0001": (2, 1, 1, 0, 0, 1, 3.0),
+    "U0ARC0002": (2, 1, 1, 0, 0, 1, 24.0),
+    "U0OPS0001": (3, 1, 1, 0, 1, 1, 6.0),
+    "U0SEC0001": (1, 1, 0, 1, 0, 0, 48.0),
+    "U0CMP0001": (1, 0, 0, 0, 0, 1, None),
     "U0CLN0001": (1, 0, 0, 0, 0, 1, None),
 }
 
 
 def test_headline_funnel_and_caps(session: Session, report: dict[str, Any]) -> None:
-    assert report["totals"] == {"pilots": 4, "active": 2, "production": 0, "terminated": 2,
-                                "open_gates": 2, "median_gate_lead_hours": 24.0,
-                                "value_delivering": {"hours/year": 7000.0}}
+    assert report["totals"] == {
+        "pilots": 4,
+        "active": 2,
+        "production": 0,
+        "terminated": 2,
+        "open_gates": 2,
+        "median_gate_lead_hours": 24.0,
+        "value_delivering": {"hours/year": 7000.0},
+    }
     assert {r["stage"]: (r["reached"], r["current"]) for r in report["funnel"]} == FUNNEL
     for r in report["funnel"]:  # the same from SQL
-        reached = rows(session, "SELECT count(DISTINCT pilot_id) FROM stage_history WHERE "
-                                "to_stage = :s", s=r["stage"])[0][0]
+        reached = rows(
+            session,
+            "SELECT count(DISTINCT pilot_id) FROM stage_history WHERE to_stage = :s",
+            s=r["stage"],
+        )[0][0]
         current = rows(session, "SELECT count(*) FROM pilots WHERE stage = :s", s=r["stage"])[0][0]
         assert (r["reached"], r["current"]) == (reached, current)
     assert {r["portfolio"]: (r["active"], r["cap"]) for r in report["caps"]} == CAPS
-    active = dict(rows(session, "SELECT portfolio, count(*) FROM pilots WHERE stage NOT IN "
-                                "('production', 'terminated') GROUP BY portfolio"))
+    active = dict(
+        rows(
+            session,
+            "SELECT portfolio, count(*) FROM pilots WHERE stage NOT IN "
+            "('production', 'terminated') GROUP BY portfolio",
+        )
+    )
     assert {r["portfolio"]: r["active"] for r in report["caps"] if r["active"]} == active
 
 
 def test_ages_and_time_in_stage(session: Session, report: dict[str, Any]) -> None:
-    assert {r["id"]: (r["age_days"], r["limit_days"], r["days_left"], r["state"])
-            for r in report["ages"]} == AGES
+    assert {
+        r["id"]: (r["age_days"], r["limit_days"], r["days_left"], r["state"])
+        for r in report["ages"]
+    } == AGES
     for pid, started, deploy_by, ended in rows(
-            session, "SELECT id, pilot_started_at, deploy_by, ended_at FROM pilots "
-                     "WHERE pilot_started_at IS NOT NULL"):
+        session,
+        "SELECT id, pilot_started_at, deploy_by, ended_at FROM pilots "
+        "WHERE pilot_started_at IS NOT NULL",
+    ):
         row = next(r for r in report["ages"] if r["id"] == pid)
         end = aware(ended) if ended else ds.NOW
         assert row["age_days"] == round((end - aware(started)).total_seconds() / 86400, 1)
@@ -106,8 +150,9 @@ def test_ages_and_time_in_stage(session: Session, report: dict[str, Any]) -> Non
     assert got == STAGE_DAYS
     # recomputed from stage_history with SQL rows
     history: dict[str, list[tuple[str, datetime]]] = defaultdict(list)
-    for pid, to_stage, at in rows(session, "SELECT pilot_id, to_stage, at FROM stage_history "
-                                           "ORDER BY at, id"):
+    for pid, to_stage, at in rows(
+        session, "SELECT pilot_id, to_stage, at FROM stage_history ORDER BY at, id"
+    ):
         history[pid].append((to_stage, aware(at)))
     for pid, changes in history.items():
         spent: dict[str, float] = defaultdict(float)
@@ -132,31 +177,61 @@ def test_gate_lead_times_and_approvers(session: Session, report: dict[str, Any])
     gates = sorted(report["gates"], key=lambda g: g["id"])
     assert [(g["lead_hours"], g["status"]) for g in gates] == LEADS
     for gate_id, status, resolved in rows(session, "SELECT id, status, resolved_at FROM gates"):
-        asked = min(aware(a) for (a,) in rows(
-            session, "SELECT asked_at FROM signoff_requests WHERE gate_id = :g AND round = 0",
-            g=gate_id))
+        asked = min(
+            aware(a)
+            for (a,) in rows(
+                session,
+                "SELECT asked_at FROM signoff_requests WHERE gate_id = :g AND round = 0",
+                g=gate_id,
+            )
+        )
         end = aware(resolved) if status != "open" else ds.NOW
         g = next(x for x in gates if x["id"] == gate_id)
         assert g["lead_hours"] == round((end - asked).total_seconds() / 3600, 2)
         assert g["status"] == status
-    assert {r["stage"]: (r["gates"], r["decided"], r["median_lead_hours"], r["max_lead_hours"],
-                         r["approved"], r["rejected"], r["expired"], r["open"])
-            for r in report["gate_stages"]} == GATE_STAGES
+    assert {
+        r["stage"]: (
+            r["gates"],
+            r["decided"],
+            r["median_lead_hours"],
+            r["max_lead_hours"],
+            r["approved"],
+            r["rejected"],
+            r["expired"],
+            r["open"],
+        )
+        for r in report["gate_stages"]
+    } == GATE_STAGES
 
-    assert {r["approver"]: (r["asked"], r["answered"], r["approved"], r["rejected"],
-                            r["waiting"], r["unanswered_closed"], r["median_response_hours"])
-            for r in report["approvers"]} == APPROVERS
-    asked = dict(rows(session, "SELECT approver, count(*) FROM signoff_requests GROUP BY "
-                               "approver"))
-    answered = dict(rows(session, "SELECT r.approver, count(*) FROM signoff_requests r JOIN "
-                                  "decisions d ON d.request_id = r.id GROUP BY r.approver"))
+    assert {
+        r["approver"]: (
+            r["asked"],
+            r["answered"],
+            r["approved"],
+            r["rejected"],
+            r["waiting"],
+            r["unanswered_closed"],
+            r["median_response_hours"],
+        )
+        for r in report["approvers"]
+    } == APPROVERS
+    asked = dict(rows(session, "SELECT approver, count(*) FROM signoff_requests GROUP BY approver"))
+    answered = dict(
+        rows(
+            session,
+            "SELECT r.approver, count(*) FROM signoff_requests r JOIN "
+            "decisions d ON d.request_id = r.id GROUP BY r.approver",
+        )
+    )
     for r in report["approvers"]:
         assert r["asked"] == asked[r["approver"]]
         assert r["answered"] == answered.get(r["approver"], 0)
     times: dict[str, list[float]] = defaultdict(list)
     for approver, asked_at, decided_at in rows(
-            session, "SELECT r.approver, r.asked_at, d.decided_at FROM signoff_requests r "
-                     "JOIN decisions d ON d.request_id = r.id"):
+        session,
+        "SELECT r.approver, r.asked_at, d.decided_at FROM signoff_requests r "
+        "JOIN decisions d ON d.request_id = r.id",
+    ):
         times[approver].append((aware(decided_at) - aware(asked_at)).total_seconds() / 3600)
     for r in report["approvers"]:
         if times[r["approver"]]:
@@ -165,10 +240,13 @@ def test_gate_lead_times_and_approvers(session: Session, report: dict[str, Any])
 
 
 def test_terminations_and_value(session: Session, report: dict[str, Any]) -> None:
-    assert [(r["id"], r["from_stage"], r["at"][:10], r["after_days"], r["by"])
-            for r in report["terminations"]] == [
+    assert [
+        (r["id"], r["from_stage"], r["at"][:10], r["after_days"], r["by"])
+        for r in report["terminations"]
+    ] == [
         ("pg-devp0001", "pilot", "2026-01-29", 22.0, "gate"),
-        ("pg-clin0001", "readiness_review", "2026-02-07", 32.0, "gate")]
+        ("pg-clin0001", "readiness_review", "2026-02-07", 32.0, "gate"),
+    ]
     reasons = dict(rows(session, "SELECT id, end_reason FROM pilots WHERE stage = 'terminated'"))
     assert {r["id"]: r["reason"] for r in report["terminations"]} == reasons
     assert ds.REJECTION in reasons["pg-clin0001"]
@@ -178,15 +256,25 @@ def test_terminations_and_value(session: Session, report: dict[str, Any]) -> Non
     (help_,) = value["pg-help0001"]["estimates"]
     assert value["pg-help0001"]["status"] == "delivering"
     assert (help_["metric"], help_["current"], help_["per_year"], help_["per_year_unit"]) == (
-        "resolution_minutes", 1.0, 7000.0, "hours/year")
+        "resolution_minutes",
+        1.0,
+        7000.0,
+        "hours/year",
+    )
     assert help_["formula"] == "(11 - 1) minutes x 42,000 per year / 60 = 7,000 hours/year"
     (clin,) = value["pg-clin0001"]["estimates"]
     assert value["pg-clin0001"]["status"] == "terminated, not counted"
     assert (clin["current"], clin["per_year"]) == (12.0, 8000.0)  # (16 - 12) x 120,000 / 60
-    latest = [v for (v,) in rows(session, "SELECT value FROM metric_observations WHERE "
-                                          "pilot_id = 'pg-help0001' AND metric = "
-                                          "'resolution_minutes' ORDER BY observed_at DESC "
-                                          "LIMIT 5")]
+    latest = [
+        v
+        for (v,) in rows(
+            session,
+            "SELECT value FROM metric_observations WHERE "
+            "pilot_id = 'pg-help0001' AND metric = "
+            "'resolution_minutes' ORDER BY observed_at DESC "
+            "LIMIT 5",
+        )
+    ]
     assert help_["current"] == statistics.median(latest)
     assert report["value"]["totals"] == {"delivering": {"hours/year": 7000.0}, "projected": {}}
 
@@ -194,59 +282,97 @@ def test_terminations_and_value(session: Session, report: dict[str, Any]) -> Non
 def test_html_and_markdown_show_the_same_figures(report: dict[str, Any]) -> None:
     page = ReportPage(render_html(report))
     assert page.scripts == 0 and page.external == []  # self-contained
-    charts = ["chart-funnel", "chart-caps", "chart-ages", "chart-stage-time", "chart-gate-lead",
-              "chart-approvers", "chart-terminations", "chart-value"]
+    charts = [
+        "chart-funnel",
+        "chart-caps",
+        "chart-ages",
+        "chart-stage-time",
+        "chart-gate-lead",
+        "chart-approvers",
+        "chart-terminations",
+        "chart-value",
+    ]
     assert page.svgs == charts  # each chart is an inline <svg> inside its figure
     f = page.figures
     assert f["chart-funnel"] == {s: reached for s, (reached, _) in FUNNEL.items()}
     assert f["chart-caps"] == {p: {"active": a, "cap": c} for p, (a, c) in CAPS.items()}
-    assert f["chart-ages"] == {p: {"age_days": a, "limit_days": limit}
-                               for p, (a, limit, _, _) in AGES.items()}
+    assert f["chart-ages"] == {
+        p: {"age_days": a, "limit_days": limit} for p, (a, limit, _, _) in AGES.items()
+    }
     assert f["chart-stage-time"] == STAGE_DAYS
-    assert [(v["lead_hours"], v["status"]) for _, v in sorted(
-        f["chart-gate-lead"].items(), key=lambda kv: int(kv[0]))] == LEADS
-    assert {a: (v["asked"], v["answered"], v["median_response_hours"])
-            for a, v in f["chart-approvers"].items()} == {
-        a: (x[0], x[1], x[6]) for a, x in APPROVERS.items()}
+    assert [
+        (v["lead_hours"], v["status"])
+        for _, v in sorted(f["chart-gate-lead"].items(), key=lambda kv: int(kv[0]))
+    ] == LEADS
+    assert {
+        a: (v["asked"], v["answered"], v["median_response_hours"])
+        for a, v in f["chart-approvers"].items()
+    } == {a: (x[0], x[1], x[6]) for a, x in APPROVERS.items()}
     assert f["chart-terminations"] == {"pilot": 1, "readiness_review": 1}
-    assert f["chart-value"] == {"pg-help0001:resolution_minutes": 7000.0,
-                                "pg-clin0001:documentation_minutes_per_visit": 8000.0}
+    assert f["chart-value"] == {
+        "pg-help0001:resolution_minutes": 7000.0,
+        "pg-clin0001:documentation_minutes_per_visit": 8000.0,
+    }
     assert f["value:totals"] == report["value"]["totals"]
     assert f["headline"] == report["totals"]
 
-    assert page.table("funnel") == [[r["label"], str(r["reached"]), str(r["current"])]
-                                    for r in report["funnel"]]
-    assert page.table("caps") == [["clinical", "0", "5", "5"], ["engineering", "0", "5", "5"],
-                                  ["it-operations", "2", "5", "3"]]
-    assert [r[4:] for r in page.table("ages")] == [["99.8", "182", "82.2"], ["31", "182", "-"],
-                                                  ["21", "182", "-"]]
+    assert page.table("funnel") == [
+        [r["label"], str(r["reached"]), str(r["current"])] for r in report["funnel"]
+    ]
+    assert page.table("caps") == [
+        ["clinical", "0", "5", "5"],
+        ["engineering", "0", "5", "5"],
+        ["it-operations", "2", "5", "3"],
+    ]
+    assert [r[4:] for r in page.table("ages")] == [
+        ["99.8", "182", "82.2"],
+        ["31", "182", "-"],
+        ["21", "182", "-"],
+    ]
     assert page.table("stage-time")[0] == ["proposal", "4", "1", "3", "12.2"]
     assert page.table("gate-lead")[2] == [
-        "readiness review -> internal rollout", "2", "2", "27 h", "2 days", "1", "1", "0", "0",
-        "0"]
+        "readiness review -> internal rollout",
+        "2",
+        "2",
+        "27 h",
+        "2 days",
+        "1",
+        "1",
+        "0",
+        "0",
+        "0",
+    ]
     approvers = {r[0]: r for r in page.table("gate-lead", 1)}
     assert approvers["U0PMO0002"][2:] == ["8", "2", "2", "0", "2", "4", "12.5 h", "24 h"]
     assert approvers["U0SEC0001"][2:] == ["1", "1", "0", "1", "0", "0", "2 days", "2 days"]
     terminated = page.table("terminations")
-    assert [r[2:5] for r in terminated] == [["pilot", "2026-01-29", "22"],
-                                            ["readiness review", "2026-02-07", "32"]]
+    assert [r[2:5] for r in terminated] == [
+        ["pilot", "2026-01-29", "22"],
+        ["readiness review", "2026-02-07", "32"],
+    ]
     assert ds.REJECTION in terminated[1][6]
     value = page.table("value")
-    assert value[0][:5] == ["IT help-desk assistant pg-help0001 (delivering)",
-                            "resolution_minutes", "11 minutes", "1 minutes", "7,000 hours/year"]
+    assert value[0][:5] == [
+        "IT help-desk assistant pg-help0001 (delivering)",
+        "resolution_minutes",
+        "11 minutes",
+        "1 minutes",
+        "7,000 hours/year",
+    ]
     assert value[0][5].startswith("(11 - 1) minutes x 42,000 per year / 60 = 7,000 hours/year")
 
     md = render_markdown(report)
-    for line in ["| proposal | 4 | 1 |", "| it-operations | 2 | 5 |",
-                 "| IT help-desk assistant (`pg-help0001`) | internal rollout | 99.8 | 182 | "
-                 "82.2 |",
-                 "| readiness review -> internal rollout | 2 | 2 | 27 h | 2 days | 0 |",
-                 "| U0PMO0001 | programme_office | 8 | 3 | 2 | 12 h |",
-                 "| IT help-desk assistant (delivering) | resolution_minutes | 7,000 hours/year |",
-                 "Delivering: 7,000 hours/year."]:
+    for line in [
+        "| proposal | 4 | 1 |",
+        "| it-operations | 2 | 5 |",
+        "| IT help-desk assistant (`pg-help0001`) | internal rollout | 99.8 | 182 | 82.2 |",
+        "| readiness review -> internal rollout | 2 | 2 | 27 h | 2 days | 0 |",
+        "| U0PMO0001 | programme_office | 8 | 3 | 2 | 12 h |",
+        "| IT help-desk assistant (delivering) | resolution_minutes | 7,000 hours/year |",
+        "Delivering: 7,000 hours/year.",
+    ]:
         assert line in md, line
-    assert f"after 32 days: rejected at readiness review: U0SEC0001 rejected: {ds.REJECTION}" \
-        in md
+    assert f"after 32 days: rejected at readiness review: U0SEC0001 rejected: {ds.REJECTION}" in md
 
 
 def test_an_empty_register_still_renders_every_chart(session: Session, policy: Policy) -> None:

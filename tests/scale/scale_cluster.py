@@ -108,6 +108,14 @@ def environ_of(pid: int) -> dict[str, str]:
     return {k.decode(errors="replace"): v.decode(errors="replace") for k, v in pairs}
 
 
+def processes_with_env(key: str, value: str) -> list[int]:
+    """Live processes whose environment has key=value (what a cluster's processes carry)."""
+    me = os.getpid()
+    return [int(e.name) for e in Path("/proc").iterdir()
+            if e.name.isdigit() and int(e.name) != me
+            and environ_of(int(e.name)).get(key) == value]
+
+
 @dataclass
 class Proc:
     """A process started in its own session (process group), logging to a file."""
@@ -143,16 +151,21 @@ class Proc:
                 os.kill(pid, sig)
         return pids
 
-    def stop(self, grace: float = 10.0) -> None:
-        if self.alive():
-            leftovers = [self.pid, *descendants(self.pid)]
+    def terminate(self) -> list[int]:
+        """SIGTERM the group; returns the tree to SIGKILL if it does not go."""
+        if not self.alive():
+            return []
+        tree = [self.pid, *descendants(self.pid)]
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signal.SIGTERM)
+        return tree
+
+    def reap(self, tree: list[int], deadline: float) -> None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.popen.wait(max(0.0, deadline - time.monotonic()))
+        for pid in tree:
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.pid, signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.popen.wait(grace)
-            for pid in leftovers:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(pid, signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -201,9 +214,12 @@ class Processes:
     def tails(self, lines: int = 30) -> str:
         return "\n".join(p.tail(lines) for p in self.procs)
 
-    def stop_all(self) -> None:
-        for proc in reversed(self.procs):
-            proc.stop()
+    def stop_all(self, grace: float = 10.0) -> None:
+        """SIGTERM every group at once, SIGKILL whatever is left after `grace` seconds."""
+        trees = [(proc, proc.terminate()) for proc in reversed(self.procs)]
+        deadline = time.monotonic() + grace
+        for proc, tree in trees:
+            proc.reap(tree, deadline)
 
 
 # ---------------------------------------------------------------- the Prefect API
@@ -249,11 +265,25 @@ class PrefectAPI:
         self.http.close()
 
 
+def _seconds(later: str | None, earlier: str | None) -> float | None:
+    from datetime import datetime
+
+    if not later or not earlier:
+        return None
+    delta = datetime.fromisoformat(later) - datetime.fromisoformat(earlier)
+    return round(delta.total_seconds(), 1)
+
+
 def summarize_runs(api: PrefectAPI) -> list[dict[str, Any]]:
+    """Each run: flow, state, run_count, parameters, and seconds from creation to the start
+    of its flow code (`wait_s`: worker poll + process start) and in the flow (`run_s`)."""
     names = api.flow_names()
     return [{"id": r["id"], "flow": names.get(r["flow_id"], r["flow_id"]),
              "state": r["state_name"], "run_count": r.get("run_count"),
-             "parameters": r.get("parameters")} for r in api.flow_runs()]
+             "parameters": r.get("parameters"),
+             "wait_s": _seconds(r.get("start_time"), r.get("created")),
+             "run_s": _seconds(r.get("end_time"), r.get("start_time"))}
+            for r in api.flow_runs()]
 
 
 def dump(obj: Any) -> str:

@@ -10,6 +10,7 @@ other worker, with nothing lost or duplicated. The commands are the README's "At
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -31,6 +32,7 @@ from scale_cluster import (
     free_port,
     pg_database,
     pg_url,
+    processes_with_env,
     summarize_runs,
     wait_for,
 )
@@ -84,6 +86,10 @@ def _base_env() -> dict[str, str]:
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    """Start everything (the README's commands), yield, then stop every process group and
+    drop both databases, also when starting failed half-way."""
+    import httpx
+
     from slackemu import SlackEmulator
     from store.db import Database
 
@@ -93,82 +99,78 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
     logs.mkdir()
     prefect_port, serve_port = free_port(), free_port()
     api_url = f"http://127.0.0.1:{prefect_port}/api"
-    emulator = SlackEmulator(bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET).start()
     procs = Processes(logs, _base_env())
-    db = None
-    api = PrefectAPI(api_url)
-    try:
-        with pg_database("pilotgate_scale_prefect") as prefect_db, \
-                pg_database("pilotgate_scale_app") as app_db:
-            pilotgate_url = pg_url(app_db, "psycopg")
-            common = {
-                "PREFECT_API_URL": api_url,
-                "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-                "PREFECT_HOME": str(tmp_path / "prefect-client"),
-            }
-            app = {
-                "PILOTGATE_DATABASE_URL": pilotgate_url,
-                "PILOTGATE_POLICY": str(ROOT / "examples" / "policy.yaml"),
-                "SLACK_BOT_TOKEN": BOT_TOKEN,
-                "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-                "SLACK_API_URL": emulator.api_url,
-            }
-            # 1. The Prefect server on its own PostgreSQL database (first: it is the slowest).
-            procs.start("prefect-server", [
-                str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1",
-                "--port", str(prefect_port)],
-                PREFECT_HOME=str(tmp_path / "prefect-server"),
-                PREFECT_API_DATABASE_CONNECTION_URL=pg_url(prefect_db, "asyncpg"),
-                PREFECT_SERVER_ANALYTICS_ENABLED="false",
-                PREFECT_UI_ENABLED="false")
-            # 2. pilotgate's schema, while the server starts.
-            procs.run([str(BIN / "pilotgate"), "db", "upgrade"], **app)
-            wait_for("the Prefect server's /api/health", api.healthy, 180, 0.5,
-                     on_timeout=procs.tails)
-            timings["server_up"] = time.monotonic() - t0
-            # 3. The work pool and the deployments.
-            procs.run([str(BIN / "prefect"), "work-pool", "create", POOL, "--type", "process"],
-                      **common)
-            procs.run([str(BIN / "python"), "-m", "deployments.deploy", "--pool", POOL],
-                      **common, **app, PILOTGATE_UNRESPONSIVE_AFTER=str(UNRESPONSIVE_AFTER))
-            timings["deployed"] = time.monotonic() - t0
-            # 4. The listener + dispatcher, and two workers.
-            procs.start("serve", [str(BIN / "pilotgate"), "serve", "--port", str(serve_port)],
-                        **common, **app, PILOTGATE_RUN_MODE="deployments")
-            worker_env = {**common, **app,
-                          # Poll often: a click should move the pilot within seconds.
-                          "PREFECT_WORKER_QUERY_SECONDS": "1",
-                          "PREFECT_WORKER_PREFETCH_SECONDS": "5",
-                          "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30"}
-            workers = [procs.start(f"worker-{i}", [
-                str(BIN / "prefect"), "worker", "start", "--pool", POOL,
-                "--name", f"pilotgate-worker-{i}"], **worker_env) for i in (1, 2)]
-            import httpx
+    with contextlib.ExitStack() as stack:  # unwinds last-in first-out
+        emulator = stack.enter_context(
+            SlackEmulator(bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET))
+        prefect_db = stack.enter_context(pg_database("pilotgate_scale_prefect"))
+        app_db = stack.enter_context(pg_database("pilotgate_scale_app"))
+        stack.callback(procs.stop_all)  # before the databases are dropped
+        api = PrefectAPI(api_url)
+        stack.callback(api.close)
+        pilotgate_url = pg_url(app_db, "psycopg")
+        common = {
+            "PREFECT_API_URL": api_url,
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_HOME": str(tmp_path / "prefect-client"),
+        }
+        app = {
+            "PILOTGATE_DATABASE_URL": pilotgate_url,
+            "PILOTGATE_POLICY": str(ROOT / "examples" / "policy.yaml"),
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": emulator.api_url,
+        }
+        # 1. The Prefect server on its own PostgreSQL database (first: it is the slowest).
+        procs.start("prefect-server", [
+            str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1",
+            "--port", str(prefect_port)],
+            PREFECT_HOME=str(tmp_path / "prefect-server"),
+            PREFECT_API_DATABASE_CONNECTION_URL=pg_url(prefect_db, "asyncpg"),
+            PREFECT_SERVER_ANALYTICS_ENABLED="false",
+            PREFECT_UI_ENABLED="false")
+        # 2. pilotgate's schema, while the server starts.
+        procs.run([str(BIN / "pilotgate"), "db", "upgrade"], **app)
+        wait_for("the Prefect server's /api/health", api.healthy, 180, 0.5,
+                 on_timeout=procs.tails)
+        timings["server_up"] = round(time.monotonic() - t0, 1)
+        # 3. The listener + dispatcher (it needs the deployments only when it creates a run).
+        procs.start("serve", [str(BIN / "pilotgate"), "serve", "--port", str(serve_port)],
+                    **common, **app, PILOTGATE_RUN_MODE="deployments")
+        # 4. The work pool, two workers on it, and the deployments.
+        procs.run([str(BIN / "prefect"), "work-pool", "create", POOL, "--type", "process"],
+                  **common)
+        worker_env = {**common, **app,
+                      # Poll often: a click should move the pilot within seconds.
+                      "PREFECT_WORKER_QUERY_SECONDS": "1",
+                      "PREFECT_WORKER_PREFETCH_SECONDS": "5",
+                      "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30"}
+        workers = [procs.start(f"worker-{i}", [
+            str(BIN / "prefect"), "worker", "start", "--pool", POOL,
+            "--name", f"pilotgate-worker-{i}"], **worker_env) for i in (1, 2)]
+        procs.run([str(BIN / "python"), "-m", "deployments.deploy", "--pool", POOL],
+                  **common, **app, PILOTGATE_UNRESPONSIVE_AFTER=str(UNRESPONSIVE_AFTER))
+        timings["deployed"] = round(time.monotonic() - t0, 1)
 
-            def listener_up() -> bool:
-                try:
-                    return httpx.get(f"http://127.0.0.1:{serve_port}/healthz",
-                                     timeout=2).status_code == 200
-                except httpx.HTTPError:
-                    return False
+        def listener_up() -> bool:
+            try:
+                return httpx.get(f"http://127.0.0.1:{serve_port}/healthz",
+                                 timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
 
-            wait_for("pilotgate serve's /healthz", listener_up, 90, 0.5, on_timeout=procs.tails)
-            wait_for("two online workers", lambda: len(api.online_workers(POOL)) >= 2, 120, 0.5,
-                     on_timeout=procs.tails)
-            timings["cluster_up"] = time.monotonic() - t0
-            db = Database(pilotgate_url)
-            yield Cluster(procs, api, db, emulator,
-                          f"http://127.0.0.1:{serve_port}/slack/events", workers,
-                          {**common, **app, "PILOTGATE_RUN_MODE": "deployments"}, timings)
-            procs.stop_all()  # before the databases are dropped
-    finally:
-        procs.stop_all()
-        api.close()
-        if db is not None:
-            db.dispose()
-        emulator.stop()
-        leftovers = [p.name for p in procs.procs if p.alive()]
-        assert not leftovers, f"processes still running: {leftovers}"
+        wait_for("pilotgate serve's /healthz", listener_up, 90, 0.5, on_timeout=procs.tails)
+        wait_for("two online workers", lambda: len(api.online_workers(POOL)) >= 2, 120, 0.5,
+                 on_timeout=procs.tails)
+        timings["cluster_up"] = round(time.monotonic() - t0, 1)
+        db = Database(pilotgate_url)
+        stack.callback(db.dispose)
+        yield Cluster(procs, api, db, emulator, f"http://127.0.0.1:{serve_port}/slack/events",
+                      workers, {**common, **app, "PILOTGATE_RUN_MODE": "deployments"}, timings)
+    leftovers = [p.name for p in procs.procs if p.alive()]
+    assert not leftovers, f"processes still running: {leftovers}"
+    strays = processes_with_env("PREFECT_API_URL", api_url)
+    assert not strays, f"processes of this cluster still running: {strays}"
 
 
 # ---------------------------------------------------------------- reading pilotgate's database
@@ -354,6 +356,8 @@ def test_lifecycle_survives_a_killed_worker(cluster: Cluster) -> None:
     assert status["stage"] == "production", status
 
     runs = summarize_runs(c.api)
+    report["runs"] = [(r["flow"], r["state"], r["run_count"], r["wait_s"], r["run_s"])
+                      for r in runs]
     report["flow_runs"] = {f"{r['flow']}:{r['state']}": 0 for r in runs}
     for r in runs:
         report["flow_runs"][f"{r['flow']}:{r['state']}"] += 1
@@ -362,7 +366,8 @@ def test_lifecycle_survives_a_killed_worker(cluster: Cluster) -> None:
             ({"state": r["state"], "run_count": r["run_count"]} for r in runs
              if r["id"] == killed["run"]), None)
     report["unsent_at_end"] = unsent
-    print("\nAT SCALE REPORT " + json.dumps(report, indent=1))
+    print("\nAT SCALE REPORT\n" + "\n".join(f"  {k}: {json.dumps(v, default=str)}"
+                                            for k, v in report.items()), flush=True)
     assert killed, "no worker was killed"
 
 

@@ -102,11 +102,19 @@ def test_expired_gate_escalates_once_then_terminates(stack: Any) -> None:
     assert again["deadline_actions"] == [] and again["terminated"] == []
     assert len(dms(stack, CIO)) == 1
     assert len(audit_actions(stack, "gate.escalated", pilot_id)) == 1
+    assert again["reminders"] == 0
     assert open_gate(stack, pilot_id).deadline == escalated.deadline
     assert pilot(stack, pilot_id).stage == "readiness_review"
 
+    # The escalation is a new window: halfway through it, the CIO is reminded in the thread
+    # of the ask, as 50% of the CIO's window (not of the gate's whole life).
+    stack.clock.advance(days=2.5)
+    assert sweep(stack)["reminders"] >= 1
+    [reminder] = thread_replies(stack, cio_request)
+    assert reminder.thread_ts == ask.ts and "50% of the window" in text_of(reminder)
+
     # After the second deadline, the sweep ends the pilot through the terminate flow.
-    stack.clock.advance(days=5, seconds=3600)
+    stack.clock.advance(days=2.5, seconds=3600)
     final = sweep(stack)
     assert [a["action"] for a in final["deadline_actions"]] == ["expired"]
     ended = pilot(stack, pilot_id)
@@ -117,7 +125,7 @@ def test_expired_gate_escalates_once_then_terminates(stack: Any) -> None:
     assert [g.status for g in gates(stack, pilot_id)][-1] == "expired"
     flows = [(fr.flow, fr.status) for fr in flow_requests(stack, pilot_id)]
     assert ("resolve-gate", "done") in flows and ("terminate", "done") in flows
-    assert not has_buttons(dms(stack, CIO)[0])
+    assert not has_buttons(request_message(stack, cio_request))
 
 
 def test_expired_gate_extends_once_on_record_then_terminates(stack: Any) -> None:
