@@ -18,7 +18,8 @@ it again after every upgrade (it updates the deployments in place). It registers
   queue every pilot behind every other. "A pilot never has two runs of the same gate at once"
   is enforced where the gate lives, in pilotgate's database: opening a gate locks the pilot row
   and refuses a second open gate; acting on a resolved gate is a conditional update
-  (`claim_continuation`) that exactly one run wins. A duplicate run is a no-op.
+  (`claim_continuation`) that exactly one run wins. A duplicate run changes nothing (a
+  second stage-flow run fails with a Conflict, a second resolve-gate finds the gate claimed).
 - an automation that reschedules an unresponsive run: a run whose process stopped reporting
   (Pending, Running or a heartbeat, then nothing for `--unresponsive-after` seconds and no
   final state) is set back to Scheduled, so a surviving worker runs it again. This is what

@@ -121,6 +121,8 @@ class Demo:
         )
         for warning in opened.warnings:
             console.print(f"   [yellow]evidence warning:[/] {warning}")
+        with self.rt.db.session() as session:
+            show_evidence(repo.get_gate(session, opened.gate_id).evidence or {})
 
     def open_requests(self, pilot_id: str) -> list[Any]:
         """Unanswered requests whose role still lacks approvals (who a real approver nudges)."""
@@ -193,6 +195,7 @@ class Demo:
         """Say what the dispatcher did after the last click (next gate opened, or the end)."""
         from store import repo
 
+        evidence: dict[str, Any] = {}
         with self.rt.db.session() as session:
             pilot = repo.get_pilot(session, pilot_id)
             gate = repo.open_gate_for(session, pilot_id)
@@ -202,7 +205,9 @@ class Demo:
                     f"; its gate opened on entry ({gate.stage} -> {gate.target}, "
                     f"{len(repo.requests_for(session, gate.id))} approvers asked)"
                 )
+                evidence = gate.evidence or {}
         console.print(line)
+        show_evidence(evidence)
 
     def _fresh(self, request_id: int) -> Any:
         from store import repo
@@ -248,6 +253,17 @@ class Demo:
         return result
 
 
+def show_evidence(evidence: dict[str, Any]) -> None:
+    """The evidence the approvers see in their Slack request, one line per metric."""
+    marks = {"met": "[green]met[/]", "not_met": "[red]not met[/]", "missing": "[yellow]missing[/]"}
+    for m in evidence.get("metrics", []):
+        current = "no data" if m.get("current") is None else f"{m['current']:g}"
+        console.print(
+            f"     evidence {m['name']}: {current} {m['unit']} vs target {m['target']:g} "
+            f"(baseline {m['baseline']:g}) -> {marks.get(m['status'], m['status'])}"
+        )
+
+
 def story(title: str) -> None:
     console.rule(f"[bold]{title}")
 
@@ -281,7 +297,7 @@ def main() -> int:
         demo.advance(helpdesk)
         demo.click_until_decided(helpdesk)
         demo.clock.advance(60)
-        console.print("   ... 60 days of pilot later")
+        console.print("   ... 60 days of pilot later; telemetry comes in")
         demo.record_metrics(
             helpdesk,
             {
@@ -289,13 +305,24 @@ def main() -> int:
                 "first_contact_resolution": [79, 82, 84, 83, 85],
             },
         )
-        for _ in range(4):
-            if demo.stage(helpdesk).startswith(("production", "terminated")):
-                break
-            if not demo.open_requests(helpdesk):
-                demo.advance(helpdesk)
-            demo.click_until_decided(helpdesk)
-            demo.clock.advance(3)
+        demo.advance(helpdesk)  # pilot -> readiness review; its gate opens on entry
+        demo.click_until_decided(helpdesk)
+        demo.click_until_decided(helpdesk)  # readiness review -> internal rollout
+        demo.clock.advance(20)
+        console.print("   ... 20 days of internal rollout; targets hold")
+        demo.record_metrics(
+            helpdesk,
+            {
+                "resolution_minutes": [1.0, 0.9, 1.1, 0.9, 0.8, 1.0, 0.9, 0.8],
+                "first_contact_resolution": [83, 84, 86, 85, 84, 86, 87, 85],
+            },
+        )
+        demo.advance(helpdesk)  # internal rollout -> customer rollout
+        demo.click_until_decided(helpdesk)
+        demo.clock.advance(14)
+        console.print("   ... 14 days with customers")
+        demo.advance(helpdesk)  # customer rollout -> production, handed to operations
+        demo.click_until_decided(helpdesk)
 
         story("2. Clinical documentation assistant: rejected at readiness review")
         demo.advance(clinical)

@@ -116,10 +116,10 @@ class Dispatcher:
             report.errors += relayed.errors
         with self.runtime.db.session() as session:
             claimed = [
-                (fr.id, fr.flow, dict(fr.parameters))
+                (fr.id, fr.flow, dict(fr.parameters), fr.pilot_id)
                 for fr in repo.claim_flow_requests(session, self.clock())
             ]
-        for request_id, flow, params in claimed:
+        for request_id, flow, params, pilot_id in claimed:
             try:
                 run_id = self.launcher.launch(flow, params)
             except Exception as exc:  # the row records it; the sweep re-checks deadlines
@@ -134,6 +134,8 @@ class Dispatcher:
                         ok=False,
                         error="".join(traceback.format_exception_only(exc)),
                     )
+                    if pilot_id is not None:
+                        self._tell_owner(session, pilot_id, flow, exc)
                 continue
             report.flows_started += 1
             with self.runtime.db.session() as session:
@@ -152,6 +154,23 @@ class Dispatcher:
             self._last_sweep = self.clock()
             report.swept = True
         return report
+
+    def _tell_owner(self, session: Any, pilot_id: str, flow: str, exc: Exception) -> None:
+        """A queued flow that fails (e.g. a gate blocked by missing evidence) must not fail
+        silently: the pilot's business owner is told what stopped it."""
+        from slackbot import messages
+
+        try:
+            pilot = repo.get_pilot(session, pilot_id)
+        except repo.NotFound:
+            return
+        messages.notify(
+            session,
+            pilot.business_owner,
+            f"{pilot.title}: the {flow} step could not run.",
+            str(exc)[:1500],
+            self.clock(),
+        )
 
     def _sweep_due(self) -> bool:
         now = self.clock()

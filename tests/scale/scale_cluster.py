@@ -205,6 +205,11 @@ class Processes:
             out, err = popen.communicate()
             raise AssertionError(f"{' '.join(args)} timed out after {timeout} s\n{out}\n{err}"
                                  f"\n{self.tails()}") from None
+        finally:  # interrupted (Ctrl-C, a failing test): leave nothing behind
+            if popen.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(popen.pid, signal.SIGKILL)
+                popen.wait()
         result = subprocess.CompletedProcess(args, popen.returncode, out, err)
         if check and result.returncode != 0:
             raise AssertionError(f"{' '.join(args)} exited {result.returncode}\nstdout:\n{out}"
