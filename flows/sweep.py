@@ -21,6 +21,7 @@ from tasks.sweep import (
     SweepPlan,
     find_due_work,
     post_digest,
+    requeue_stalled_gates,
     send_reminders,
     sweep_lock,
 )
@@ -68,6 +69,7 @@ def _sweep(at: datetime) -> dict[str, Any]:
             terminated.setdefault(
                 action.pilot_id, f"{action.pilot_id} {due.title}: {action.detail}"
             )
+    requeued = requeue_stalled_gates(SweepInput(now=at))
     reminders = send_reminders(SweepInput(now=at))
     digest = post_digest(SweepInput(now=at), list(terminated.values()))
     delivered = deliver_messages()
@@ -76,6 +78,7 @@ def _sweep(at: datetime) -> dict[str, Any]:
         "deadline_actions": actions,
         "terminated": list(terminated.values()),
         "reminders": reminders.sent,
+        "requeued_gates": requeued,
         "digest": digest,
         "delivered": delivered.sent,
         "plan": plan.model_dump(mode="json"),

@@ -87,14 +87,18 @@ def advance(
             run = cast(
                 FlowRun,
                 run_deployment(
-                    f"{flow_name}/pilotgate", parameters={"pilot_id": pilot_id}, timeout=300
+                    f"{flow_name}/pilotgate",
+                    parameters={"pilot_id": pilot_id},
+                    timeout=300,
+                    poll_interval=1,
                 ),
             )
-            if not run.state or not run.state.is_completed():
-                fail(
-                    f"flow run {run.id} ended {run.state.name if run.state else 'unknown'}",
-                    EXIT_CONFLICT,
-                )
+            with rt.db.session() as session:
+                opened = repo.open_gate_for(session, pilot_id) is not None
+            if not opened and (not run.state or not run.state.is_completed()):
+                state = run.state.name if run.state else "unknown"
+                why = (run.state.message or "") if run.state else ""
+                fail(f"flow run {run.id} ended {state}: {why}".rstrip(": "), EXIT_CONFLICT)
         else:
             from flows.registry import flows
 
@@ -148,6 +152,7 @@ def terminate(
                 "terminate/pilotgate",
                 parameters={"pilot_id": pilot_id, "reason": reason, "actor": "cli"},
                 timeout=300,
+                poll_interval=1,
             )
         else:
             from flows.terminate import terminate_flow

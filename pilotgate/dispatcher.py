@@ -33,16 +33,22 @@ log = logging.getLogger("pilotgate.dispatcher")
 
 
 class Launcher(Protocol):
-    def launch(self, flow: str, parameters: dict[str, Any]) -> str | None: ...
+    #: a launch error means "try again later" (the Prefect API was unreachable), not "the
+    #: flow failed".
+    retry_on_error: bool
+
+    def launch(self, flow: str, parameters: dict[str, Any], key: str) -> str | None: ...
 
 
 class LocalLauncher:
     """Runs a flow to completion in this process (against Prefect's local API)."""
 
+    retry_on_error = False
+
     def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
         self.clock = clock
 
-    def launch(self, flow: str, parameters: dict[str, Any]) -> str | None:
+    def launch(self, flow: str, parameters: dict[str, Any], key: str) -> str | None:
         from flows.registry import flows
 
         params = dict(parameters)
@@ -57,16 +63,24 @@ class LocalLauncher:
 class DeploymentLauncher:
     """Creates a run of the flow's deployment on the Prefect server; a worker runs it."""
 
+    retry_on_error = True
+
     def __init__(self, deployment_name: str = "pilotgate") -> None:
         self.deployment_name = deployment_name
 
-    def launch(self, flow: str, parameters: dict[str, Any]) -> str | None:
+    def launch(self, flow: str, parameters: dict[str, Any], key: str) -> str | None:
         from prefect.client.schemas.objects import FlowRun
         from prefect.deployments import run_deployment
 
         run = cast(
             FlowRun,
-            run_deployment(f"{flow}/{self.deployment_name}", parameters=parameters, timeout=0),
+            run_deployment(
+                f"{flow}/{self.deployment_name}",
+                parameters=parameters,
+                timeout=0,
+                # One run per flow request, even if a restarted dispatcher launches it again.
+                idempotency_key=key,
+            ),
         )
         return str(run.id)
 
@@ -102,6 +116,8 @@ class Dispatcher:
         self.wake = threading.Event()
         self.stop = threading.Event()
         self._last_sweep: datetime | None = None
+        self._launch_backoff = 0.0
+        self._launch_paused_until: datetime | None = None
 
     def recover(self) -> int:
         """After a crash (local mode, one dispatcher): rerun interrupted flow requests."""
@@ -114,15 +130,36 @@ class Dispatcher:
             relayed = relay_outbox(self.runtime.db, self.client, self.clock)
             report.sent += relayed.sent
             report.errors += relayed.errors
-        with self.runtime.db.session() as session:
-            claimed = [
-                (fr.id, fr.flow, dict(fr.parameters), fr.pilot_id)
-                for fr in repo.claim_flow_requests(session, self.clock())
-            ]
+        if self._launch_paused_until and self.clock() < self._launch_paused_until:
+            claimed = []
+        else:
+            with self.runtime.db.session() as session:
+                claimed = [
+                    (fr.id, fr.flow, dict(fr.parameters), fr.pilot_id)
+                    for fr in repo.claim_flow_requests(session, self.clock())
+                ]
         for request_id, flow, params, pilot_id in claimed:
             try:
-                run_id = self.launcher.launch(flow, params)
+                run_id = self.launcher.launch(
+                    flow, params, key=f"pilotgate-flow-request-{request_id}"
+                )
             except Exception as exc:  # the row records it; the sweep re-checks deadlines
+                if self.launcher.retry_on_error:
+                    # The Prefect API did not take the run: keep the request and back off.
+                    self._launch_backoff = min(60.0, max(1.0, self._launch_backoff * 2))
+                    self._launch_paused_until = self.clock() + timedelta(
+                        seconds=self._launch_backoff
+                    )
+                    log.warning(
+                        "could not create a %s run (%s); retrying in %.0f s",
+                        flow,
+                        exc,
+                        self._launch_backoff,
+                    )
+                    report.errors.append(f"{flow}: {exc}")
+                    with self.runtime.db.session() as session:
+                        repo.requeue_flow_request(session, request_id, error=str(exc)[:2000])
+                    continue
                 log.error("flow %s %s failed: %s", flow, params, exc)
                 report.flows_failed += 1
                 report.errors.append(f"{flow}: {exc}")
@@ -138,6 +175,7 @@ class Dispatcher:
                         self._tell_owner(session, pilot_id, flow, exc)
                 continue
             report.flows_started += 1
+            self._launch_backoff = 0.0
             with self.runtime.db.session() as session:
                 repo.finish_flow_request(
                     session, request_id, now=self.clock(), ok=True, flow_run_id=run_id

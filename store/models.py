@@ -91,6 +91,8 @@ class Gate(Base):
     __table_args__ = (
         Index("ix_gates_status_deadline", "status", "deadline"),
         Index("ix_gates_status_reminder", "status", "next_reminder_at"),
+        # resolved gates nobody has acted on yet (the sweep's safety net)
+        Index("ix_gates_unclaimed", "continued_at", "status"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

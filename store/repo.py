@@ -497,12 +497,16 @@ def claim_continuation(session: Session, gate_id: int, now: datetime) -> bool:
     return result.rowcount == 1  # type: ignore[attr-defined]
 
 
-def unclaimed_resolved_gates(session: Session, limit: int = 100) -> Sequence[Gate]:
+def unclaimed_resolved_gates(
+    session: Session, limit: int = 100, resolved_before: datetime | None = None
+) -> Sequence[Gate]:
     return (
         session.execute(
             select(Gate)
             .where(
-                Gate.status.in_(["approved", "rejected", "expired"]), Gate.continued_at.is_(None)
+                Gate.continued_at.is_(None),
+                Gate.status.in_(["approved", "rejected", "expired"]),
+                *([Gate.resolved_at < resolved_before] if resolved_before else []),
             )
             .order_by(Gate.resolved_at)
             .limit(limit)
@@ -816,6 +820,19 @@ def request_flow(
     )
 
 
+def flow_request_in_flight(session: Session, dedupe_prefix: str) -> bool:
+    """Whether a request whose dedupe key starts with the prefix is pending or running."""
+    return (
+        session.execute(
+            select(FlowRequest.id).where(
+                FlowRequest.dedupe_key.startswith(dedupe_prefix, autoescape=True),
+                FlowRequest.status.in_(["pending", "started"]),
+            )
+        ).first()
+        is not None
+    )
+
+
 def claim_flow_requests(session: Session, now: datetime, limit: int = 20) -> list[FlowRequest]:
     """Mark up to `limit` pending requests started; SKIP LOCKED keeps two dispatchers apart."""
     query = (
@@ -849,6 +866,15 @@ def finish_flow_request(
         .values(
             status="done" if ok else "failed", finished_at=now, flow_run_id=flow_run_id, error=error
         )
+    )
+
+
+def requeue_flow_request(session: Session, request_id: int, *, error: str) -> None:
+    """The run could not be created (orchestrator unreachable): ask again later."""
+    session.execute(
+        update(FlowRequest)
+        .where(FlowRequest.id == request_id, FlowRequest.status == "started")
+        .values(status="pending", started_at=None, error=error)
     )
 
 

@@ -47,6 +47,22 @@ def open_gate(inp: OpenGateInput) -> GateOpened:
             raise repo.Conflict(f"pilot {pilot.id} is {pilot.stage}; it has no gates left")
         if pilot.stage != inp.stage.value:
             raise repo.Conflict(f"pilot {pilot.id} is in {pilot.stage}, not {inp.stage.value}")
+        existing = repo.open_gate_for(session, pilot.id)
+        if existing is not None and existing.stage == inp.stage.value:
+            # A re-run (a rescheduled run, a redelivered flow request) finds its gate open:
+            # report it instead of failing; nobody is asked twice.
+            return GateOpened(
+                gate_id=existing.id,
+                pilot_id=pilot.id,
+                stage=inp.stage,
+                target=Stage(existing.target),
+                deadline=existing.deadline,
+                asked=[
+                    Asked(approver=r.approver, role=r.role)
+                    for r in repo.requests_for(session, existing.id)
+                ],
+                warnings=list((existing.evidence or {}).get("warnings", [])),
+            )
         proposal = repo.proposal_of(pilot)
         target = next_stage(inp.stage)
         if target is Stage.CUSTOMER_ROLLOUT and proposal.operations_owner is None:

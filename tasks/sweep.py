@@ -303,3 +303,32 @@ def post_digest(inp: SweepInput, terminated: list[str]) -> bool:
                 continue
             return True
     return False
+
+
+#: How long a resolved gate may wait for its follow-up before the sweep asks again.
+CONTINUATION_GRACE = timedelta(minutes=10)
+
+
+@task(name="requeue-stalled-gates", persist_result=False)
+def requeue_stalled_gates(inp: SweepInput) -> list[int]:
+    """The safety net under the flow-request outbox: a gate that was settled but never acted on
+    (its resolve-gate run failed, or was lost with an orchestrator) is queued again. Acting on
+    a gate is claimed once in the database, so asking twice cannot act twice."""
+    rt = get_runtime()
+    requeued = []
+    with rt.db.session() as session:
+        for gate in repo.unclaimed_resolved_gates(
+            session, resolved_before=inp.now - CONTINUATION_GRACE
+        ):
+            if repo.flow_request_in_flight(session, f"resolve:{gate.id}"):
+                continue
+            if repo.request_flow(
+                session,
+                "resolve-gate",
+                {"gate_id": gate.id},
+                now=inp.now,
+                pilot_id=gate.pilot_id,
+                dedupe_key=f"resolve:{gate.id}:again:{inp.now:%Y%m%dT%H%M}",
+            ):
+                requeued.append(gate.id)
+    return requeued
