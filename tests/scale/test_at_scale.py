@@ -4,8 +4,8 @@ Slack emulator clicking signed buttons.
 
 A pilot goes through every gate to production. While a resolve-gate run is executing on one
 worker, that worker and its flow process are SIGKILLed; the lifecycle still completes on the
-other worker, with nothing lost or duplicated. The commands are the README's "At scale" ones
-(deployments/AT_SCALE.md).
+other worker, with nothing lost or duplicated. The commands are the ones in the
+README's "At scale" section.
 """
 
 from __future__ import annotations
