@@ -20,7 +20,8 @@ def test_rejection_at_readiness_review_sends_the_pilot_back(stack: Any) -> None:
     stack.approve_gate(pilot_id)
     assert stack.stage(pilot_id) == "readiness_review"
     architect = next(r for r in stack.open_requests(pilot_id) if r.role == "architecture")
-    assert stack.reject(architect, "Latency p95 is 4 s; fix caching and come back").status_code == 200
+    response = stack.reject(architect, "Latency p95 is 4 s; fix caching and come back")
+    assert response.status_code == 200
     stack.dispatcher.drain()
 
     assert stack.stage(pilot_id) == "pilot"
