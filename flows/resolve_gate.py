@@ -14,7 +14,7 @@ from tasks.gates import apply_transition, collect_decisions, deliver_messages
 from tasks.inputs import GateInput, TransitionApplied
 
 
-@flow(name="resolve-gate", persist_result=False)
+@flow(name="resolve-gate", persist_result=False, retries=2, retry_delay_seconds=5)
 def resolve_gate_flow(gate_id: int, now: datetime | None = None) -> TransitionApplied | None:
     reading = collect_decisions(GateInput(gate_id=gate_id, now=now))
     if reading.status == "open":

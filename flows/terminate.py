@@ -12,7 +12,7 @@ from tasks.inputs import Terminated, TerminateInput
 from tasks.terminate import terminate_pilot
 
 
-@flow(name="terminate", persist_result=False)
+@flow(name="terminate", persist_result=False, retries=2, retry_delay_seconds=5)
 def terminate_flow(
     pilot_id: str, reason: str, actor: str = "pilotgate", now: datetime | None = None
 ) -> Terminated:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from lifecycle.policy import Policy
+from lifecycle.policy import CUSTOMER_ROLLOUT_GUARDS, Policy
 from lifecycle.proposal import Proposal
 from lifecycle.stages import Stage
 
@@ -51,6 +51,27 @@ class GatePlan:
     asks: tuple[Ask, ...]
     any_rejection_rejects: bool
     excluded: frozenset[str]
+    #: roles an escalation cannot stand in for (risk-tier, customer-facing and named reviews).
+    firm: frozenset[str] = frozenset()
+
+
+def firm_roles(policy: Policy, proposal: Proposal, stage: Stage) -> frozenset[str]:
+    """The sign-offs that exist because of what this pilot is (its risk tier, its customers,
+    the reviews it named): an escalation to a senior role may break a deadlock among the
+    gate's usual approvers, never waive a security, compliance or operations review."""
+    firm: set[str] = set()
+    tier = policy.risk_tiers.get(proposal.risk_tier)
+    if tier:
+        firm |= set(tier.extra_approvers.get(stage, {}))
+    if proposal.customer_facing:
+        firm |= set(policy.customer_facing.extra_approvers.get(stage, {}))
+    if stage in (Stage.READINESS_REVIEW, Stage.INTERNAL_ROLLOUT):
+        firm |= set(proposal.reviews)
+    if stage is Stage.INTERNAL_ROLLOUT and (
+        proposal.risk_tier.value == "high" or proposal.customer_facing
+    ):
+        firm |= set(CUSTOMER_ROLLOUT_GUARDS) & set(quorum_for(policy, proposal, stage))
+    return frozenset(firm)
 
 
 def quorum_for(policy: Policy, proposal: Proposal, stage: Stage) -> dict[str, int]:
@@ -100,8 +121,29 @@ def plan_gate(policy: Policy, proposal: Proposal, stage: Stage, target: Stage) -
     if problems:
         raise GateUnsatisfiable("; ".join(problems))
     return GatePlan(
-        stage, target, quorum, tuple(asks), policy.gate(stage).any_rejection_rejects, excluded
+        stage,
+        target,
+        quorum,
+        tuple(asks),
+        policy.gate(stage).any_rejection_rejects,
+        excluded,
+        firm_roles(policy, proposal, stage),
     )
+
+
+def check_satisfiable(policy: Policy, proposal: Proposal) -> list[str]:
+    """Every gate this pilot will meet, planned now: a proposal whose own people make a later
+    gate impossible (the only security reviewer proposed it) is refused at the door, not at
+    readiness review months later."""
+    from lifecycle.stages import FORWARD
+
+    problems = []
+    for stage, target in FORWARD.items():
+        try:
+            plan_gate(policy, proposal, stage, target)
+        except GateUnsatisfiable as exc:
+            problems.append(f"gate {stage.value} -> {target.value}: {exc}")
+    return problems
 
 
 @dataclass(frozen=True)
@@ -130,8 +172,10 @@ class GateState:
     deadline: datetime
     any_rejection_rejects: bool = True
     excluded: frozenset[str] = frozenset()
-    #: after an escalation, one approval from this role decides the gate.
+    #: after an escalation, one approval from this role decides the gate...
     escalation_role: str | None = None
+    #: ...once these roles have their quorum (an escalation never waives them).
+    firm: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -182,7 +226,7 @@ def evaluate_gate(
     reasons = [f"{d.approver} rejected: {d.reason or 'no reason given'}" for d in rejections]
     if rejections and state.any_rejection_rejects:
         return Evaluation(GateStatus.REJECTED, approvals, missing, rejections, ignored, reasons)
-    if escalation_approvals:
+    if escalation_approvals and not any(missing.get(role, 0) for role in state.firm):
         return Evaluation(
             GateStatus.APPROVED,
             approvals,

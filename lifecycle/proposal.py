@@ -88,6 +88,16 @@ class Proposal(Strict):
     #: extra reviews this pilot needs at readiness review and customer rollout (policy roles).
     reviews: list[str] = Field(default_factory=list)
 
+    @model_validator(mode="after")
+    def _separate_operations_owner(self) -> Proposal:
+        owner = self.operations_owner
+        if owner is not None and owner.slack_id == self.business_owner.slack_id:
+            raise ValueError(
+                "operations_owner must be a different person from the business_owner "
+                "(production needs its own operations owner)"
+            )
+        return self
+
     @field_validator("success_metrics")
     @classmethod
     def _unique_metrics(cls, value: list[SuccessMetric]) -> list[SuccessMetric]:

@@ -1,7 +1,8 @@
 """`pilotgate`: the command line for programme managers.
 
 Exit codes: 0 done; 1 a check failed (audit chain); 2 bad input (file, flag, field); 3 no such
-pilot; 4 not allowed in the pilot's current state (cap reached, gate already open, ...).
+pilot; 4 not allowed in the pilot's current state (cap reached, gate already open, ...);
+5 the database is unreachable.
 Errors go to stderr and change nothing.
 """
 
@@ -18,9 +19,10 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from sqlalchemy.exc import OperationalError
 
 from lifecycle.errors import InputError
-from lifecycle.gates import GateUnsatisfiable
+from lifecycle.gates import GateUnsatisfiable, check_satisfiable
 from lifecycle.policy import load_policy
 from lifecycle.proposal import load_proposal
 from lifecycle.stages import IllegalTransition, parse_stage
@@ -47,6 +49,7 @@ EXIT_CHECK_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_NOT_FOUND = 3
 EXIT_CONFLICT = 4
+EXIT_UNAVAILABLE = 5
 
 
 def fail(message: str, code: int) -> NoReturn:
@@ -67,6 +70,8 @@ def guarded() -> Iterator[None]:
         fail(str(exc), EXIT_CONFLICT)
     except NotMigrated as exc:
         fail(str(exc), EXIT_CONFLICT)
+    except OperationalError as exc:
+        fail(f"the database is unreachable: {exc.orig}", EXIT_UNAVAILABLE)
 
 
 def runtime() -> Runtime:
@@ -126,10 +131,14 @@ def propose(
     file: Annotated[Path, typer.Argument(help="Proposal YAML file.")], as_json: JsonFlag = False
 ) -> None:
     """Validate a proposal, enforce the portfolio cap, record it and print its id."""
+    with guarded():
+        proposal = load_proposal(file)  # a bad file is reported before anything else
     rt = runtime()
     with guarded():
-        proposal = load_proposal(file)
         proposal.check_against(rt.policy, str(file))
+        unsatisfiable = check_satisfiable(rt.policy, proposal)
+        if unsatisfiable:
+            raise InputError(str(file), unsatisfiable)
         with rt.db.session() as session:
             pilot = repo.create_pilot(session, proposal, rt.policy, actor="cli", now=utcnow())
             pilot_id = pilot.id

@@ -70,6 +70,12 @@ def advance(
                 raise repo.Conflict(
                     f"pilot {pilot_id} is {stage.value}: there is nothing to advance"
                 )
+            settling = repo.settled_gate_awaiting_follow_up(session, pilot_id)
+            if settling is not None:
+                raise repo.Conflict(
+                    f"pilot {pilot_id}'s gate {settling.stage} -> {settling.target} was just "
+                    f"{settling.status} and its follow-up is still running; try again shortly"
+                )
             gate = repo.open_gate_for(session, pilot_id)
             if gate is not None:
                 raise repo.Conflict(

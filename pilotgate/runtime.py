@@ -45,11 +45,24 @@ class Runtime:
     def require_schema(self) -> None:
         from store.migrate import current
 
-        if current(self.settings.database_url if self._db is None else self.db.url) is None:
+        url = self.settings.database_url if self._db is None else self.db.url
+        if _missing_sqlite_file(url) or current(url) is None:
             raise NotMigrated(
                 "the database has no pilotgate schema yet: run `pilotgate db upgrade`"
                 f" (database: {redact_url(self.db.url)})"
             )
+
+
+def _missing_sqlite_file(url: str) -> bool:
+    """Checking the schema must not create an empty SQLite file as a side effect."""
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return False
+    return not Path(parsed.database).exists()
 
 
 def redact_url(url: str) -> str:

@@ -141,7 +141,7 @@ def relay_outbox(
     now: Callable[[], datetime],
     *,
     limit: int = 200,
-    lease: timedelta = timedelta(seconds=120),
+    lease: timedelta = timedelta(seconds=600),
 ) -> RelayReport:
     """Send what is due. No transaction is held open during a Slack call: a row is claimed
     (leased) in one short transaction and closed in another, so the listener's writes never

@@ -103,6 +103,8 @@ class Gate(Base):
     status: Mapped[str] = mapped_column(String(16))
     quorum: Mapped[dict[str, Any]]
     excluded: Mapped[list[Any]]
+    #: roles an escalation cannot stand in for (see lifecycle.gates.firm_roles)
+    firm_roles: Mapped[list[Any] | None]
     any_rejection_rejects: Mapped[bool] = mapped_column(Boolean)
     opened_at: Mapped[datetime]
     deadline: Mapped[datetime]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select, text, update
+from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -251,6 +251,21 @@ def open_gate_for(session: Session, pilot_id: str) -> Gate | None:
     )
 
 
+def settled_gate_awaiting_follow_up(session: Session, pilot_id: str) -> Gate | None:
+    """A gate that was decided (or expired) but whose outcome nobody has applied yet."""
+    return (
+        session.execute(
+            select(Gate).where(
+                Gate.pilot_id == pilot_id,
+                Gate.continued_at.is_(None),
+                Gate.status.in_(["approved", "rejected", "expired"]),
+            )
+        )
+        .scalars()
+        .first()
+    )
+
+
 def gates_for(session: Session, pilot_id: str) -> Sequence[Gate]:
     return (
         session.execute(select(Gate).where(Gate.pilot_id == pilot_id).order_by(Gate.id))
@@ -286,6 +301,12 @@ def open_gate(
         raise NotFound(f"no pilot with id {pilot_id!r}")
     if pilot.stage != plan.stage.value:
         raise Conflict(f"pilot {pilot_id} is in {pilot.stage}, not {plan.stage.value}")
+    settling = settled_gate_awaiting_follow_up(session, pilot_id)
+    if settling is not None:
+        raise Conflict(
+            f"pilot {pilot_id}'s gate {settling.stage} -> {settling.target} was just "
+            f"{settling.status}; its follow-up is still running (see `pilotgate status`)"
+        )
     existing = open_gate_for(session, pilot_id)
     if existing is not None:
         raise Conflict(
@@ -299,6 +320,7 @@ def open_gate(
         status="open",
         quorum=dict(plan.quorum),
         excluded=sorted(plan.excluded),
+        firm_roles=sorted(plan.firm),
         any_rejection_rejects=plan.any_rejection_rejects,
         opened_at=now,
         deadline=deadline,
@@ -371,6 +393,7 @@ def gate_state(gate: Gate) -> GateState:
         any_rejection_rejects=gate.any_rejection_rejects,
         excluded=frozenset(gate.excluded),
         escalation_role=gate.escalation_role if gate.escalated_at else None,
+        firm=frozenset(gate.firm_roles or []),
     )
 
 
@@ -417,7 +440,10 @@ def record_decision(
     source: str,
 ) -> DecisionOutcome:
     """Record a decision once (redeliveries are no-ops) and resolve the gate if it is decided."""
-    gate = get_gate(session, request.gate_id)
+    # Lock the gate row: of two last approvals, the second waits and then sees the first.
+    gate = session.execute(
+        select(Gate).where(Gate.id == request.gate_id).with_for_update()
+    ).scalar_one()
     recorded = False
     if gate.status == "open":
         recorded = _insert_ignore(
@@ -509,6 +535,28 @@ def unclaimed_resolved_gates(
                 *([Gate.resolved_at < resolved_before] if resolved_before else []),
             )
             .order_by(Gate.resolved_at)
+            .limit(limit)
+        )
+        .scalars()
+        .all()
+    )
+
+
+def gates_whose_termination_stalled(
+    session: Session, acted_before: datetime, limit: int = 100
+) -> Sequence[Gate]:
+    """Rejected or expired gates acted on a while ago whose pilot is still in the gate's stage:
+    the termination they asked for never happened."""
+    return (
+        session.execute(
+            select(Gate)
+            .join(Pilot, Pilot.id == Gate.pilot_id)
+            .where(
+                Gate.status.in_(["rejected", "expired"]),
+                Gate.continued_at < acted_before,
+                Pilot.stage == Gate.stage,
+            )
+            .order_by(Gate.continued_at)
             .limit(limit)
         )
         .scalars()
@@ -825,7 +873,10 @@ def flow_request_in_flight(session: Session, dedupe_prefix: str) -> bool:
     return (
         session.execute(
             select(FlowRequest.id).where(
-                FlowRequest.dedupe_key.startswith(dedupe_prefix, autoescape=True),
+                or_(
+                    FlowRequest.dedupe_key == dedupe_prefix,
+                    FlowRequest.dedupe_key.startswith(dedupe_prefix + ":", autoescape=True),
+                ),
                 FlowRequest.status.in_(["pending", "started"]),
             )
         ).first()

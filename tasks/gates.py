@@ -47,7 +47,9 @@ def open_gate(inp: OpenGateInput) -> GateOpened:
             raise repo.Conflict(f"pilot {pilot.id} is {pilot.stage}; it has no gates left")
         if pilot.stage != inp.stage.value:
             raise repo.Conflict(f"pilot {pilot.id} is in {pilot.stage}, not {inp.stage.value}")
-        existing = repo.open_gate_for(session, pilot.id)
+        existing = repo.open_gate_for(session, pilot.id) or repo.settled_gate_awaiting_follow_up(
+            session, pilot.id
+        )
         if existing is not None and existing.stage == inp.stage.value:
             # A re-run (a rescheduled run, a redelivered flow request) finds its gate open:
             # report it instead of failing; nobody is asked twice.
@@ -192,6 +194,12 @@ def enforce_deadline(inp: GateInput) -> DeadlineAction:
                     new_deadline=new,
                     detail=f"extended once by {rule.days} days",
                 )
+            return DeadlineAction(
+                gate_id=gate.id,
+                pilot_id=pilot_id,
+                action="none",
+                detail="another process changed the deadline first",
+            )
         if rule.action == "escalate" and gate.escalated_at is None and rule.to_role and rule.days:
             new = base + timedelta(days=rule.days)
             upcoming = next_reminder(now, new, reminders, now)
@@ -352,14 +360,35 @@ def apply_transition(inp: GateInput) -> TransitionApplied:
                     now,
                     dedupe_key=f"sentback:{gate.id}",
                 )
+                back_flow = None
+                if rt.policy.gate(back).open_on_entry:
+                    back_flow = STAGE_FLOWS[back]
+                    repo.request_flow(
+                        session,
+                        back_flow,
+                        {"pilot_id": pilot.id},
+                        now=now,
+                        pilot_id=pilot.id,
+                        dedupe_key=f"enter:{gate.id}",
+                    )
                 return TransitionApplied(
                     gate_id=gate.id,
                     pilot_id=pilot.id,
                     claimed=True,
                     outcome="sent_back",
                     stage=back,
+                    next_flow=back_flow,
                     reason=reason,
                 )
+        if pilot.stage != gate.stage:
+            # The pilot moved on (or ended) since this gate opened: its outcome is history.
+            return TransitionApplied(
+                gate_id=gate.id,
+                pilot_id=pilot.id,
+                claimed=True,
+                outcome="none",
+                reason=f"pilot is in {pilot.stage}, no longer in {gate.stage}",
+            )
         why = (
             f"{'rejected' if gate.status == 'rejected' else 'deadline passed'} at "
             f"{messages.label(stage)}: {reason}"

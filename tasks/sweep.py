@@ -331,4 +331,26 @@ def requeue_stalled_gates(inp: SweepInput) -> list[int]:
                 dedupe_key=f"resolve:{gate.id}:again:{inp.now:%Y%m%dT%H%M}",
             ):
                 requeued.append(gate.id)
+        for gate in repo.gates_whose_termination_stalled(
+            session, acted_before=inp.now - CONTINUATION_GRACE
+        ):
+            if repo.flow_request_in_flight(session, f"terminate:{gate.id}"):
+                continue
+            if gate.status == "rejected" and rt.policy.gate(Stage(gate.stage)).on_reject == (
+                "send_back"
+            ):
+                continue
+            if repo.request_flow(
+                session,
+                "terminate",
+                {
+                    "pilot_id": gate.pilot_id,
+                    "reason": f"{gate.status} at {gate.stage}: {gate.outcome_reason or ''}",
+                    "actor": "sweep",
+                },
+                now=inp.now,
+                pilot_id=gate.pilot_id,
+                dedupe_key=f"terminate:{gate.id}:again:{inp.now:%Y%m%dT%H%M}",
+            ):
+                requeued.append(gate.id)
     return requeued

@@ -337,6 +337,28 @@ def test_escalation_role_approval_decides() -> None:
     assert ev.status is GateStatus.REJECTED
 
 
+def test_firm_roles_are_the_pilots_own_reviews_and_the_guards_before_customers() -> None:
+    entry = plan_gate(POLICY, CLINICAL, S.INTERNAL_ROLLOUT, S.CUSTOMER_ROLLOUT)
+    assert entry.firm == {"security", "compliance", "operations", "clinical_workflow"}
+    assert plan_gate(POLICY, HELPDESK, S.INTERNAL_ROLLOUT, S.CUSTOMER_ROLLOUT).firm == set()
+    assert PROPOSAL_PLAN.firm == set()
+
+
+def test_escalation_never_waives_security_compliance_or_operations() -> None:
+    plan = plan_gate(POLICY, CLINICAL, S.INTERNAL_ROLLOUT, S.CUSTOMER_ROLLOUT)
+    extended = DEADLINE + timedelta(days=7)
+    state, requests = setup(plan, escalation_role="cio", deadline=extended, firm=plan.firm)
+    requests.append(RequestView(100, CIO, "cio", round=1))
+    cio = DecisionView(100, CIO, APPROVE, extended)
+    ev = evaluate_gate(state, requests, [cio], extended)
+    assert ev.status is GateStatus.PENDING  # the CIO cannot stand in for security & co.
+    firm_answers = [decide(requests, a.approver, APPROVE, role=a.role) for a in plan.asks
+                    if a.role in plan.firm]
+    ev = evaluate_gate(state, requests, [*firm_answers, cio], extended)
+    assert ev.status is GateStatus.APPROVED  # ...but may stand in for the programme office
+    assert ev.missing["programme_office"] == 1
+
+
 # ---------------------------------------------------------------- properties
 
 PLANS = [PROPOSAL_PLAN, plan_gate(POLICY, CLINICAL, S.READINESS_REVIEW, S.INTERNAL_ROLLOUT),

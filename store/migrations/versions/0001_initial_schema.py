@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 00:34:07.673733
+Create Date: 2026-11-22 00:43:00.099303
 """
 from __future__ import annotations
 
@@ -109,6 +109,7 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('quorum', sa.JSON(), nullable=False),
     sa.Column('excluded', sa.JSON(), nullable=False),
+    sa.Column('firm_roles', sa.JSON(), nullable=True),
     sa.Column('any_rejection_rejects', sa.Boolean(), nullable=False),
     sa.Column('opened_at', store.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('deadline', store.models.UTCDateTime(timezone=True), nullable=False),
