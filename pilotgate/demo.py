@@ -383,12 +383,24 @@ def main() -> int:
 def show_portfolio(demo: Demo) -> None:
     from store import audit, repo
 
-    table = Table("pilot", "title", "portfolio", "stage", "why it ended")
+    table = Table("pilot", "title", "portfolio", "stage", "active / cap")
+    endings = []
     with demo.rt.db.session() as session:
         for p in repo.list_pilots(session):
-            table.add_row(p.id, p.title, p.portfolio, p.stage, p.end_reason or "")
+            cap = demo.rt.policy.portfolio.cap_for(p.portfolio)
+            table.add_row(
+                p.id,
+                p.title,
+                p.portfolio,
+                p.stage,
+                f"{repo.active_count(session, p.portfolio)} / {cap}",
+            )
+            if p.stage == "terminated":
+                endings.append(f"{p.id} {p.title}: {p.end_reason}")
         chain = audit.verify(session)
     console.print(table)
+    for line in endings:
+        console.print(f"  [red]terminated[/] {line}")
     console.print(f"audit chain: {'intact' if chain.ok else 'BROKEN'} ({chain.rows} rows)")
 
 
