@@ -38,6 +38,15 @@ def _launcher(rt: Runtime) -> Any:
     return DeploymentLauncher() if rt.settings.run_mode == "deployments" else LocalLauncher()
 
 
+def _flow_runtime() -> Runtime:
+    """The runtime for commands that run flows: Prefect defaults first, then settings, schema
+    and policy checked, and the runtime made the one tasks use."""
+    apply_defaults()
+    rt = runtime()
+    set_runtime(rt)
+    return rt
+
+
 def _drain_local(rt: Runtime) -> None:
     """Run the follow-up flows a local command queued (in deployments mode `serve` does)."""
     if rt.settings.run_mode == "deployments":
@@ -59,9 +68,7 @@ def advance(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Start the flow for the pilot's current stage; return once its gate is open."""
-    apply_defaults()
-    rt = runtime()
-    set_runtime(rt)
+    rt = _flow_runtime()
     with guarded():
         with rt.db.session() as session:
             pilot = repo.get_pilot(session, pilot_id)
@@ -141,11 +148,9 @@ def terminate(
     reason: Annotated[str, typer.Option("--reason", help="Why; goes on record.")],
 ) -> None:
     """Terminate a pilot: close its gates and Slack buttons, notify, free its cap place."""
-    apply_defaults()
     if len(reason.strip()) < 5:
         fail("--reason: give a reason of at least 5 characters; it goes on record", 2)
-    rt = runtime()
-    set_runtime(rt)
+    rt = _flow_runtime()
     with guarded():
         with rt.db.session() as session:
             pilot = repo.get_pilot(session, pilot_id)
@@ -184,9 +189,7 @@ def sweep(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Enforce deadlines, terminate overdue pilots, remind approvers, post the digest."""
-    apply_defaults()
-    rt = runtime()
-    set_runtime(rt)
+    rt = _flow_runtime()
     with guarded():
         at = _parse_now(now) or utcnow()
         from flows.sweep import sweep_flow
@@ -263,15 +266,13 @@ def serve(
     ] = False,
 ) -> None:
     """Run the Slack listener, the dispatcher and the sweep schedule in one process."""
-    apply_defaults()
     import threading
     from datetime import timedelta
 
     from pilotgate.dispatcher import Dispatcher
     from slackbot.client import make_client
 
-    rt = runtime()
-    set_runtime(rt)
+    rt = _flow_runtime()
     settings = rt.settings
     if settings.slack_bot_token is None or settings.slack_signing_secret is None:
         fail("SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET must be set to serve", 2)

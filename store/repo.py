@@ -367,6 +367,12 @@ def requests_for(session: Session, gate_id: int) -> Sequence[SignoffRequest]:
     )
 
 
+def unanswered_requests(session: Session, gate_id: int) -> list[SignoffRequest]:
+    """The gate's sign-off requests nobody has answered yet."""
+    answered = {d.request_id for d in decisions_for(session, gate_id)}
+    return [r for r in requests_for(session, gate_id) if r.id not in answered]
+
+
 def get_request(session: Session, request_id: int) -> SignoffRequest:
     request = session.get(SignoffRequest, request_id)
     if request is None:

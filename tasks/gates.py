@@ -8,9 +8,10 @@ committed has its messages and its follow-up queued; what did not commit never h
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from prefect import task
+from sqlalchemy.orm import Session
 
 from lifecycle.deadlines import next_reminder
 from lifecycle.gates import GateStatus, plan_gate
@@ -177,7 +178,7 @@ def enforce_deadline(inp: GateInput) -> DeadlineAction:
                 expected_deadline=old,
                 next_reminder_at=upcoming[1] if upcoming else None,
             ):
-                for request in _unanswered(session, gate.id):
+                for request in repo.unanswered_requests(session, gate.id):
                     messages.notify(
                         session,
                         request.approver,
@@ -255,9 +256,22 @@ def enforce_deadline(inp: GateInput) -> DeadlineAction:
         )
 
 
-def _unanswered(session: object, gate_id: int) -> list:
-    answered = {d.request_id for d in repo.decisions_for(session, gate_id)}  # type: ignore[arg-type]
-    return [r for r in repo.requests_for(session, gate_id) if r.id not in answered]  # type: ignore[arg-type]
+def _queue_entry_flow(
+    session: Session, pilot_id: str, stage: Stage, gate_id: int, now: datetime
+) -> str | None:
+    """Queue the flow of the stage just entered, when its gate opens on entry."""
+    if stage not in FORWARD or not get_runtime().policy.gate(stage).open_on_entry:
+        return None
+    flow = STAGE_FLOWS[stage]
+    repo.request_flow(
+        session,
+        flow,
+        {"pilot_id": pilot_id},
+        now=now,
+        pilot_id=pilot_id,
+        dedupe_key=f"enter:{gate_id}",
+    )
+    return flow
 
 
 @task(name="apply-transition", persist_result=False)
@@ -284,7 +298,7 @@ def apply_transition(inp: GateInput) -> TransitionApplied:
             "rejected": ":x: Gate rejected: " + reason,
             "expired": ":hourglass: Gate expired: " + reason,
         }[gate.status]
-        for request in _unanswered(session, gate.id):
+        for request in repo.unanswered_requests(session, gate.id):
             messages.close_request(session, pilot, gate, request, outcome_text, now)
 
         if gate.status == "approved":
@@ -314,17 +328,7 @@ def apply_transition(inp: GateInput) -> TransitionApplied:
                 now,
                 dedupe_key=f"moved:{gate.id}",
             )
-            next_flow = None
-            if target in FORWARD and rt.policy.gate(target).open_on_entry:
-                next_flow = STAGE_FLOWS[target]
-                repo.request_flow(
-                    session,
-                    next_flow,
-                    {"pilot_id": pilot.id},
-                    now=now,
-                    pilot_id=pilot.id,
-                    dedupe_key=f"enter:{gate.id}",
-                )
+            next_flow = _queue_entry_flow(session, pilot.id, target, gate.id, now)
             return TransitionApplied(
                 gate_id=gate.id,
                 pilot_id=pilot.id,
@@ -360,17 +364,7 @@ def apply_transition(inp: GateInput) -> TransitionApplied:
                     now,
                     dedupe_key=f"sentback:{gate.id}",
                 )
-                back_flow = None
-                if rt.policy.gate(back).open_on_entry:
-                    back_flow = STAGE_FLOWS[back]
-                    repo.request_flow(
-                        session,
-                        back_flow,
-                        {"pilot_id": pilot.id},
-                        now=now,
-                        pilot_id=pilot.id,
-                        dedupe_key=f"enter:{gate.id}",
-                    )
+                back_flow = _queue_entry_flow(session, pilot.id, back, gate.id, now)
                 return TransitionApplied(
                     gate_id=gate.id,
                     pilot_id=pilot.id,

@@ -174,10 +174,7 @@ def find_due_work(inp: SweepInput) -> SweepPlan:
             point = current_point(_window_start(gate), gate.deadline, points, now)
             if point is None:
                 continue
-            answered = {d.request_id for d in repo.decisions_for(session, gate.id)}
-            waiting = [
-                r.approver for r in repo.requests_for(session, gate.id) if r.id not in answered
-            ]
+            waiting = [r.approver for r in repo.unanswered_requests(session, gate.id)]
             pilot = repo.get_pilot(session, gate.pilot_id)
             reminders.append(
                 DueReminder(
@@ -220,10 +217,7 @@ def send_reminders(inp: SweepInput) -> RemindersSent:
             if point is None:
                 continue
             pilot = repo.get_pilot(session, gate.pilot_id)
-            answered = {d.request_id for d in repo.decisions_for(session, gate.id)}
-            for request in repo.requests_for(session, gate.id):
-                if request.id in answered:
-                    continue
+            for request in repo.unanswered_requests(session, gate.id):
                 if repo.mark_reminder(session, request.id, point, now):
                     messages.remind(session, pilot, gate, request, point, now)
                     sent += 1

@@ -58,7 +58,6 @@ def terminate_pilot(inp: TerminateInput) -> Terminated:
             # decided, this pilot.
             people.update(r.approver for r in repo.requests_for(session, gates[-1].id))
         for gate in gates:
-            requests = repo.requests_for(session, gate.id)
             if gate.status == "open":
                 repo.resolve_gate(
                     session,
@@ -70,17 +69,10 @@ def terminate_pilot(inp: TerminateInput) -> Terminated:
                 )
                 repo.claim_continuation(session, gate.id, now)
                 closed += 1
-                answered = {d.request_id for d in repo.decisions_for(session, gate.id)}
-                for request in requests:
-                    if request.id not in answered:
-                        messages.close_request(
-                            session,
-                            pilot,
-                            gate,
-                            request,
-                            f":no_entry: Pilot terminated: {reason}",
-                            now,
-                        )
+                for request in repo.unanswered_requests(session, gate.id):
+                    messages.close_request(
+                        session, pilot, gate, request, f":no_entry: Pilot terminated: {reason}", now
+                    )
         messages.notify(
             session,
             pilot.business_owner,
