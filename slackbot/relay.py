@@ -34,6 +34,7 @@ PERMANENT = {
     "not_in_channel",
     "is_archived",
     "user_not_found",
+    "user_disabled",
     "cant_update_message",
     "message_not_found",
     "invalid_auth",
@@ -135,6 +136,30 @@ def deliver(client: WebClient, out: Outgoing) -> tuple[str | None, str | None]:
     return (str(landed) if landed else None), (str(ts) if ts else None)
 
 
+def _report_undeliverable_ask(
+    session: Any, request_id: int, error: str | None, at: datetime
+) -> None:
+    """A sign-off request Slack refuses for good (a deactivated approver, say) would otherwise
+    let the gate run out in silence: the pilot's business owner is told at once."""
+    from slackbot import messages
+
+    request = session.get(SignoffRequest, request_id)
+    if request is None:
+        return
+    gate = repo.get_gate(session, request.gate_id)
+    pilot = repo.get_pilot(session, gate.pilot_id)
+    messages.notify(
+        session,
+        pilot.business_owner,
+        f"{pilot.title}: the sign-off request to {request.approver} ({request.role}) could not "
+        f"be delivered ({error}).",
+        "The gate's deadline still holds: another member of the role can answer, or the "
+        "programme office can update the policy's roles.",
+        at,
+        dedupe_key=f"undeliverable:{request.id}",
+    )
+
+
 def relay_outbox(
     db: Database,
     client: WebClient,
@@ -192,6 +217,8 @@ def relay_outbox(
                 fresh.status, fresh.last_error = "dead", error
                 report.dead += 1
                 log.error("outbox row %s (%s) dead: %s", row_id, fresh.method, error)
+                if fresh.ref_kind == "request":
+                    _report_undeliverable_ask(session, int(fresh.ref_id or 0), error, now())
             else:
                 fresh.status = "pending"
                 fresh.next_attempt_at = now() + (delay or timedelta(seconds=1))

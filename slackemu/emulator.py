@@ -167,6 +167,7 @@ class SlackEmulator:
         self._dm_channels: dict[str, str] = {}
         self._channel_names: dict[str, str] = {}
         self._user_names: dict[str, str] = {}
+        self._disabled_users: set[str] = set()
         self._response_urls: dict[str, _ResponseUrl] = {}
         self._last_ts_us = 0
         self._server: Any = None  # _server.EmulatorHTTPServer, imported lazily
@@ -248,6 +249,12 @@ class SlackEmulator:
         """Set the user name that appears in interaction payloads (default: lower-cased id)."""
         with self._lock:
             self._user_names[user_id] = name
+
+    def deactivate_user(self, user_id: str) -> None:
+        """Make ``user_id`` a deactivated account: ``conversations.open`` with them answers
+        ``user_disabled`` (and posting to them ``account_inactive``), as Slack does."""
+        with self._lock:
+            self._disabled_users.add(user_id)
 
     def dm_channel_for(self, user_id: str) -> str:
         """The stable DM channel id ``D...`` for a user (same as ``conversations.open``)."""
@@ -659,6 +666,8 @@ class SlackEmulator:
         for user in users:
             if not _USER_ID.match(user):
                 raise _ApiError("user_not_found")
+            if user in self._disabled_users:
+                raise _ApiError("user_disabled")
         if len(users) > 1:
             digest = hashlib.sha1(",".join(sorted(users)).encode()).hexdigest()
             return {"channel": {"id": "G" + digest[:10].upper()}}
