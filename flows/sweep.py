@@ -60,6 +60,14 @@ def _sweep(at: datetime) -> dict[str, Any]:
         result = terminate_flow(pilot_id=pilot.pilot_id, reason=reason, actor="sweep", now=at)
         if result.terminated:
             terminated[pilot.pilot_id] = f"{pilot.pilot_id} {pilot.title}: {reason}"
+    for proposal in plan.stale_proposals:
+        reason = (
+            f"proposed {proposal.proposed_at:%Y-%m-%d} and never put to its proposal gate "
+            f"within {get_runtime().policy.portfolio.proposal_days} days"
+        )
+        result = terminate_flow(pilot_id=proposal.pilot_id, reason=reason, actor="sweep", now=at)
+        if result.terminated:
+            terminated[proposal.pilot_id] = f"{proposal.pilot_id} {proposal.title}: {reason}"
     actions = []
     for due in plan.expired_gates:
         action = enforce_deadline(GateInput(gate_id=due.gate_id, now=at, actor="sweep"))

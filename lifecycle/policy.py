@@ -122,6 +122,8 @@ class EvidenceRules(Strict):
 class PortfolioRules(Strict):
     max_active_pilots: int = Field(default=5, ge=1, le=100)
     deploy_or_terminate_days: int = Field(default=182, ge=1, le=730)
+    #: a proposal not put to its gate (`advance`) within this many days is terminated.
+    proposal_days: int = Field(default=30, ge=1, le=365)
     separation_of_duties: bool = True
     digest_channel: str | None = None
     #: per-portfolio caps that differ from max_active_pilots.

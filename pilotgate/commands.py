@@ -230,6 +230,11 @@ def sweep(
             f"{prefix}terminate: {p['pilot_id']} {p['title']} (deploy-or-terminate date "
             f"{p['deploy_by'][:10]} passed)"
         )
+    for p in plan["stale_proposals"]:
+        out.print(
+            f"{prefix}terminate: {p['pilot_id']} {p['title']} (proposed "
+            f"{p['proposed_at'][:10]}, never put to its gate)"
+        )
     for g in plan["expired_gates"]:
         out.print(
             f"{prefix}{g['on_timeout']}: {g['pilot_id']} {g['title']} (gate {g['stage']} "
@@ -240,7 +245,9 @@ def sweep(
             f"{prefix}remind {', '.join(r['approvers']) or 'nobody'} about {r['pilot_id']} "
             f"({round(r['point'] * 100)}% of the window)"
         )
-    total = len(plan["expired_gates"]) + len(plan["overdue_pilots"]) + len(plan["reminders"])
+    total = sum(
+        len(plan[k]) for k in ("expired_gates", "overdue_pilots", "stale_proposals", "reminders")
+    )
     out.print(
         f"{'dry run: ' if dry_run else ''}{total} item(s) due at {at:%Y-%m-%d %H:%M} UTC"
         + ("; nothing changed" if dry_run else "")

@@ -56,7 +56,11 @@ class Base(DeclarativeBase):
 class Pilot(Base):
     __tablename__ = "pilots"
     # The sweep's overdue look-up: active stages, deploy_by in the past.
-    __table_args__ = (Index("ix_pilots_stage_deploy_by", "stage", "deploy_by"),)
+    __table_args__ = (
+        Index("ix_pilots_stage_deploy_by", "stage", "deploy_by"),
+        # the sweep's stale-proposal look-up: proposals by age
+        Index("ix_pilots_stage_created", "stage", "created_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     title: Mapped[str] = mapped_column(String(200))

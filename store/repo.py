@@ -220,6 +220,26 @@ def pilots_past_deploy_by(session: Session, now: datetime, limit: int = 500) -> 
     )
 
 
+def stale_proposals(
+    session: Session, proposed_before: datetime, limit: int = 500
+) -> Sequence[Pilot]:
+    """Proposals older than the cutoff that were never put to their gate (no gate at all)."""
+    return (
+        session.execute(
+            select(Pilot)
+            .where(
+                Pilot.stage == Stage.PROPOSAL.value,
+                Pilot.created_at < proposed_before,
+                ~select(Gate.id).where(Gate.pilot_id == Pilot.id).exists(),
+            )
+            .order_by(Pilot.created_at)
+            .limit(limit)
+        )
+        .scalars()
+        .all()
+    )
+
+
 def pilots_due_between(session: Session, start: datetime, end: datetime) -> Sequence[Pilot]:
     return (
         session.execute(

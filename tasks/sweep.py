@@ -112,6 +112,12 @@ class OverduePilot(TaskModel):
     deploy_by: datetime
 
 
+class StaleProposal(TaskModel):
+    pilot_id: str
+    title: str
+    proposed_at: datetime
+
+
 class DueReminder(TaskModel):
     gate_id: int
     pilot_id: str
@@ -124,6 +130,7 @@ class SweepPlan(TaskModel):
     now: datetime
     expired_gates: list[DueGate] = []
     overdue_pilots: list[OverduePilot] = []
+    stale_proposals: list[StaleProposal] = []
     reminders: list[DueReminder] = []
 
 
@@ -185,7 +192,18 @@ def find_due_work(inp: SweepInput) -> SweepPlan:
                     approvers=waiting,
                 )
             )
-    return SweepPlan(now=now, expired_gates=expired, overdue_pilots=overdue, reminders=reminders)
+        cutoff = now - timedelta(days=rt.policy.portfolio.proposal_days)
+        stale = [
+            StaleProposal(pilot_id=p.id, title=p.title, proposed_at=p.created_at)
+            for p in repo.stale_proposals(session, cutoff)
+        ]
+    return SweepPlan(
+        now=now,
+        expired_gates=expired,
+        overdue_pilots=overdue,
+        stale_proposals=stale,
+        reminders=reminders,
+    )
 
 
 @task(name="send-reminders", persist_result=False)
