@@ -21,6 +21,7 @@ from slackbot import messages
 from slackbot.client import SlackNotConfigured, make_client
 from slackbot.relay import relay_outbox
 from store import repo
+from store.models import Gate, Pilot
 from tasks.evidence import gather_evidence
 from tasks.inputs import (
     Asked,
@@ -274,6 +275,45 @@ def _queue_entry_flow(
     return flow
 
 
+def _move_pilot(
+    session: Session,
+    pilot: Pilot,
+    gate: Gate,
+    stage: Stage,
+    target: Stage,
+    *,
+    outcome: str,
+    history_reason: str,
+    headline: str,
+    notice_key: str,
+    reason: str,
+    now: datetime,
+) -> TransitionApplied | None:
+    """Move the pilot on a settled gate, tell its owner, queue the new stage's flow. None when
+    the pilot was no longer in `stage` (another process moved it)."""
+    if not repo.move_stage(
+        session,
+        pilot.id,
+        expected=stage,
+        target=target,
+        actor="gate",
+        reason=history_reason,
+        now=now,
+        policy=get_runtime().policy,
+    ):
+        return None
+    messages.notify(session, pilot.business_owner, headline, reason, now, dedupe_key=notice_key)
+    return TransitionApplied(
+        gate_id=gate.id,
+        pilot_id=pilot.id,
+        claimed=True,
+        outcome=outcome,
+        stage=target,
+        next_flow=_queue_entry_flow(session, pilot.id, target, gate.id, now),
+        reason=reason,
+    )
+
+
 @task(name="apply-transition", persist_result=False)
 def apply_transition(inp: GateInput) -> TransitionApplied:
     """Act on a resolved gate, exactly once: advance, send back, or ask for termination."""
@@ -303,40 +343,25 @@ def apply_transition(inp: GateInput) -> TransitionApplied:
 
         if gate.status == "approved":
             target = Stage(gate.target)
-            if not repo.move_stage(
+            moved = _move_pilot(
                 session,
-                pilot.id,
-                expected=stage,
-                target=target,
-                actor="gate",
-                reason=f"gate approved: {reason}",
+                pilot,
+                gate,
+                stage,
+                target,
+                outcome="advanced",
+                history_reason=f"gate approved: {reason}",
+                headline=f"{pilot.title} moved to {messages.label(target)}.",
+                notice_key=f"moved:{gate.id}",
+                reason=reason,
                 now=now,
-                policy=rt.policy,
-            ):
-                return TransitionApplied(
-                    gate_id=gate.id,
-                    pilot_id=pilot.id,
-                    claimed=True,
-                    outcome="none",
-                    reason=f"pilot no longer in {stage}",
-                )
-            messages.notify(
-                session,
-                pilot.business_owner,
-                f"{pilot.title} moved to {messages.label(target)}.",
-                reason,
-                now,
-                dedupe_key=f"moved:{gate.id}",
             )
-            next_flow = _queue_entry_flow(session, pilot.id, target, gate.id, now)
-            return TransitionApplied(
+            return moved or TransitionApplied(
                 gate_id=gate.id,
                 pilot_id=pilot.id,
                 claimed=True,
-                outcome="advanced",
-                stage=target,
-                next_flow=next_flow,
-                reason=reason,
+                outcome="none",
+                reason=f"pilot no longer in {stage}",
             )
 
         gate_policy = rt.policy.gate(stage)
@@ -346,34 +371,21 @@ def apply_transition(inp: GateInput) -> TransitionApplied:
             and stage in SEND_BACK
         ):
             back = SEND_BACK[stage]
-            if repo.move_stage(
+            sent_back = _move_pilot(
                 session,
-                pilot.id,
-                expected=stage,
-                target=back,
-                actor="gate",
-                reason=f"sent back: {reason}",
+                pilot,
+                gate,
+                stage,
+                back,
+                outcome="sent_back",
+                history_reason=f"sent back: {reason}",
+                headline=f"{pilot.title} was sent back to {messages.label(back)}.",
+                notice_key=f"sentback:{gate.id}",
+                reason=reason,
                 now=now,
-                policy=rt.policy,
-            ):
-                messages.notify(
-                    session,
-                    pilot.business_owner,
-                    f"{pilot.title} was sent back to {messages.label(back)}.",
-                    reason,
-                    now,
-                    dedupe_key=f"sentback:{gate.id}",
-                )
-                back_flow = _queue_entry_flow(session, pilot.id, back, gate.id, now)
-                return TransitionApplied(
-                    gate_id=gate.id,
-                    pilot_id=pilot.id,
-                    claimed=True,
-                    outcome="sent_back",
-                    stage=back,
-                    next_flow=back_flow,
-                    reason=reason,
-                )
+            )
+            if sent_back is not None:
+                return sent_back
         if pilot.stage != gate.stage:
             # The pilot moved on (or ended) since this gate opened: its outcome is history.
             return TransitionApplied(
