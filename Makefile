@@ -21,7 +21,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy lifecycle store pilotgate slackbot tasks flows deployments slackemu
+	$(BIN)/mypy lifecycle config store pilotgate slack_out slack_in tasks flows deployments slackemu
 
 bench: $(STAMP)
 	$(BIN)/python bench/listener.py

@@ -21,7 +21,8 @@ from pathlib import Path
 from sqlalchemy import insert, text
 
 from lifecycle.policy import load_policy
-from store import repo
+from store import gates
+from store import pilots as pilots_store
 from store.db import Database
 from store.migrate import upgrade
 from store.models import Base, Gate, Pilot
@@ -81,9 +82,9 @@ def time_queries(db: Database, now: datetime, repeats: int = 20) -> tuple[float,
         started = time.perf_counter()
         with db.session() as session:
             found = (
-                len(repo.open_gates_past_deadline(session, now))
-                + len(repo.gates_due_for_reminder(session, now))
-                + len(repo.pilots_past_deploy_by(session, now))
+                len(gates.open_gates_past_deadline(session, now))
+                + len(gates.gates_due_for_reminder(session, now))
+                + len(pilots_store.pilots_past_deploy_by(session, now))
             )
         samples.append(time.perf_counter() - started)
     return statistics.median(samples) * 1000, found

@@ -38,17 +38,33 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from config.names import SWEEP
+from config.prefect_env import apply_defaults
+from config.settings import Settings
+
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOYMENT = "pilotgate"  # the name pilotgate.commands and pilotgate.dispatcher run
 TAG = "pilotgate"
 AUTOMATION = "pilotgate: reschedule unresponsive flow runs"
 #: Flow-run events that say "this run's process is alive" or "this run is over".
-_ALIVE = ("prefect.flow-run.Pending", "prefect.flow-run.Submitting", "prefect.flow-run.Running",
-          "prefect.flow-run.Retrying", "prefect.flow-run.heartbeat")
-_FINAL = ("prefect.flow-run.Completed", "prefect.flow-run.Failed", "prefect.flow-run.Cancelled",
-          "prefect.flow-run.Cancelling", "prefect.flow-run.Crashed", "prefect.flow-run.Paused",
-          "prefect.flow-run.Suspended", "prefect.flow-run.Scheduled",
-          "prefect.flow-run.AwaitingRetry")
+_ALIVE = (
+    "prefect.flow-run.Pending",
+    "prefect.flow-run.Submitting",
+    "prefect.flow-run.Running",
+    "prefect.flow-run.Retrying",
+    "prefect.flow-run.heartbeat",
+)
+_FINAL = (
+    "prefect.flow-run.Completed",
+    "prefect.flow-run.Failed",
+    "prefect.flow-run.Cancelled",
+    "prefect.flow-run.Cancelling",
+    "prefect.flow-run.Crashed",
+    "prefect.flow-run.Paused",
+    "prefect.flow-run.Suspended",
+    "prefect.flow-run.Scheduled",
+    "prefect.flow-run.AwaitingRetry",
+)
 
 
 def entrypoint(flow: Any) -> str:
@@ -59,32 +75,38 @@ def entrypoint(flow: Any) -> str:
 
 def plan(sweep_cron: str) -> list[dict[str, Any]]:
     """What to register: one entry per flow, with its schedule and concurrency options."""
+    # Deferred: Prefect loads after main() has applied config.prefect_env defaults.
     from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 
     from flows.registry import flows
-    from tasks.names import SWEEP
 
     specs = []
     for name, flow in sorted(flows().items()):
-        spec: dict[str, Any] = {"flow": name, "entrypoint": entrypoint(flow),
-                                "description": (flow.description or "").strip() or None}
+        spec: dict[str, Any] = {
+            "flow": name,
+            "entrypoint": entrypoint(flow),
+            "description": (flow.description or "").strip() or None,
+        }
         if name == SWEEP:
             spec["cron"] = sweep_cron
             spec["parameters"] = {"dry_run": False}
             spec["concurrency_limit"] = ConcurrencyLimitConfig(
-                limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW)
+                limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
+            )
         specs.append(spec)
     return specs
 
 
-def deploy(pool: str, source: str, sweep_cron: str, *, work_queue: str | None = None,
-           quiet: bool = False) -> dict[str, str]:
+def deploy(
+    pool: str, source: str, sweep_cron: str, *, work_queue: str | None = None, quiet: bool = False
+) -> dict[str, str]:
     """Create or update every deployment; returns {"<flow>/pilotgate": deployment id}.
 
     Uses `to_deployment(...).apply()`, not `Flow.deploy()`: on prefect 3.8.8 with the pinned
     fastapi 0.154.0, `Flow.deploy()` (and `prefect deploy`) first lists the pool's workers and
     the server answers 422 to the client's `"limit": null`.
     """
+    # Deferred: Prefect loads after main() has applied config.prefect_env defaults.
     from prefect import Flow
     from prefect.client.orchestration import get_client
     from prefect.exceptions import ObjectNotFound
@@ -93,11 +115,16 @@ def deploy(pool: str, source: str, sweep_cron: str, *, work_queue: str | None = 
         try:
             work_pool = client.read_work_pool(pool)
         except ObjectNotFound:
-            raise ValueError(f"work pool {pool!r} does not exist: create it with `prefect "
-                             f"work-pool create {pool} --type process`") from None
+            raise ValueError(
+                f"work pool {pool!r} does not exist: create it with `prefect "
+                f"work-pool create {pool} --type process`"
+            ) from None
     if work_pool.type != "process":
-        print(f"warning: work pool {pool!r} is of type {work_pool.type!r}; pilotgate's "
-              "deployments are made for a process pool", file=sys.stderr)
+        print(
+            f"warning: work pool {pool!r} is of type {work_pool.type!r}; pilotgate's "
+            "deployments are made for a process pool",
+            file=sys.stderr,
+        )
     ids: dict[str, str] = {}
     for spec in plan(sweep_cron):
         flow: Any = Flow.from_source(source=source, entrypoint=spec["entrypoint"])
@@ -121,6 +148,7 @@ def deploy(pool: str, source: str, sweep_cron: str, *, work_queue: str | None = 
 
 def recovery_automation(unresponsive_after: float) -> Any:
     """The automation that reschedules a pilotgate run whose process went silent."""
+    # Deferred: Prefect loads after main() has applied config.prefect_env defaults.
     from prefect.client.schemas.objects import StateType
     from prefect.events.actions import ChangeFlowRunState
     from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
@@ -129,27 +157,34 @@ def recovery_automation(unresponsive_after: float) -> Any:
     return AutomationCore(
         name=AUTOMATION,
         description="A pilotgate flow run went silent (its worker or process died): run it "
-                    "again on another worker. pilotgate flows are idempotent.",
+        "again on another worker. pilotgate flows are idempotent.",
         trigger=EventTrigger(
             posture=Posture.Proactive,
             match=ResourceSpecification({"prefect.resource.id": "prefect.flow-run.*"}),
-            match_related=ResourceSpecification({"prefect.resource.role": "tag",
-                                                 "prefect.resource.id": f"prefect.tag.{TAG}"}),
+            match_related=ResourceSpecification(
+                {"prefect.resource.role": "tag", "prefect.resource.id": f"prefect.tag.{TAG}"}
+            ),
             after=set(_ALIVE),
             expect={*_ALIVE, *_FINAL},
             for_each={"prefect.resource.id"},
             threshold=1,
             within=timedelta(seconds=unresponsive_after),
         ),
-        actions=[ChangeFlowRunState(
-            state=StateType.SCHEDULED, name="AwaitingRetry", force=True,
-            message=f"rescheduled by pilotgate: no sign of life for {unresponsive_after:g} s "
-                    "(worker or flow process died)")],
+        actions=[
+            ChangeFlowRunState(
+                state=StateType.SCHEDULED,
+                name="AwaitingRetry",
+                force=True,
+                message=f"rescheduled by pilotgate: no sign of life for {unresponsive_after:g} s "
+                "(worker or flow process died)",
+            )
+        ],
     )
 
 
 def ensure_recovery_automation(unresponsive_after: float) -> str | None:
     """Replace the automation (by name); 0 removes it. Returns its id."""
+    # Deferred: Prefect loads after main() has applied config.prefect_env defaults.
     from prefect.client.orchestration import get_client
 
     with get_client(sync_client=True) as client:
@@ -161,55 +196,75 @@ def ensure_recovery_automation(unresponsive_after: float) -> str | None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from pilotgate.settings import Settings
-
     parser = argparse.ArgumentParser(
         prog="python -m deployments.deploy",
         description="Register every pilotgate flow as deployment 'pilotgate' on a Prefect work "
-                    "pool (PREFECT_API_URL). Safe to run again: it updates in place.")
-    parser.add_argument("--pool", required=True,
-                        help="process work pool (create it first: prefect work-pool create "
-                             "NAME --type process)")
-    parser.add_argument("--work-queue", default=None,
-                        help="work queue in the pool (default: the pool's default queue)")
-    parser.add_argument("--source", default=str(ROOT),
-                        help="where workers get the code: a directory every worker has, or a "
-                             "git URL (default: this checkout, %(default)s)")
-    parser.add_argument("--sweep-cron", default=Settings().sweep_cron,
-                        help="the sweep's schedule (default: PILOTGATE_SWEEP_CRON or hourly; "
-                             "now %(default)r)")
-    parser.add_argument("--unresponsive-after", type=float,
-                        default=float(os.environ.get("PILOTGATE_UNRESPONSIVE_AFTER", "90")),
-                        help="seconds without a sign of life after which a run is rescheduled "
-                             "on another worker; 0 disables (default: "
-                             "PILOTGATE_UNRESPONSIVE_AFTER or 90; now %(default)g). Keep it "
-                             "above PREFECT_FLOWS_HEARTBEAT_FREQUENCY (min 30) plus a margin")
+        "pool (PREFECT_API_URL). Safe to run again: it updates in place.",
+    )
+    parser.add_argument(
+        "--pool",
+        required=True,
+        help="process work pool (create it first: prefect work-pool create NAME --type process)",
+    )
+    parser.add_argument(
+        "--work-queue",
+        default=None,
+        help="work queue in the pool (default: the pool's default queue)",
+    )
+    parser.add_argument(
+        "--source",
+        default=str(ROOT),
+        help="where workers get the code: a directory every worker has, or a "
+        "git URL (default: this checkout, %(default)s)",
+    )
+    parser.add_argument(
+        "--sweep-cron",
+        default=Settings().sweep_cron,
+        help="the sweep's schedule (default: PILOTGATE_SWEEP_CRON or hourly; now %(default)r)",
+    )
+    parser.add_argument(
+        "--unresponsive-after",
+        type=float,
+        default=float(os.environ.get("PILOTGATE_UNRESPONSIVE_AFTER", "90")),
+        help="seconds without a sign of life after which a run is rescheduled "
+        "on another worker; 0 disables (default: "
+        "PILOTGATE_UNRESPONSIVE_AFTER or 90; now %(default)g). Keep it "
+        "above PREFECT_FLOWS_HEARTBEAT_FREQUENCY (min 30) plus a margin",
+    )
     parser.add_argument("--quiet", action="store_true", help="print nothing on success")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from pilotgate.prefect_env import apply_defaults
-
     apply_defaults()
     args = build_parser().parse_args(argv)
+    # Deferred: Prefect loads after main() has applied config.prefect_env defaults.
     from prefect.settings import PREFECT_API_URL
 
     if not PREFECT_API_URL.value():
-        print("error: set PREFECT_API_URL to the Prefect server's API "
-              "(e.g. http://127.0.0.1:4200/api)", file=sys.stderr)
+        print(
+            "error: set PREFECT_API_URL to the Prefect server's API "
+            "(e.g. http://127.0.0.1:4200/api)",
+            file=sys.stderr,
+        )
         return 2
     try:
-        deploy(args.pool, args.source, args.sweep_cron, work_queue=args.work_queue,
-               quiet=args.quiet)
+        deploy(
+            args.pool, args.source, args.sweep_cron, work_queue=args.work_queue, quiet=args.quiet
+        )
     except ValueError as exc:  # e.g. the work pool does not exist
         print(f"error: {exc}", file=sys.stderr)
         return 2
     automation = ensure_recovery_automation(args.unresponsive_after)
     if not args.quiet:
-        print(f"automation {AUTOMATION!r}: "
-              + (f"reschedules runs silent for {args.unresponsive_after:g} s" if automation
-                 else "disabled"))
+        print(
+            f"automation {AUTOMATION!r}: "
+            + (
+                f"reschedules runs silent for {args.unresponsive_after:g} s"
+                if automation
+                else "disabled"
+            )
+        )
     return 0
 
 

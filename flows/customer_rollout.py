@@ -8,12 +8,13 @@ from datetime import datetime
 
 from prefect import flow
 
+from config.names import STAGE_FLOWS
 from flows.common import stage_gate
 from lifecycle.stages import Stage
 from tasks.inputs import GateOpened
 
 
-@flow(name="customer-rollout", persist_result=False)
+@flow(name=STAGE_FLOWS[Stage.CUSTOMER_ROLLOUT], persist_result=False)
 def customer_rollout_flow(
     pilot_id: str, now: datetime | None = None, actor: str = "pilotgate"
 ) -> GateOpened:

@@ -1,5 +1,4 @@
-"""Staged internal rollout: internal users first; customers only after internal targets held.
-"""
+"""Staged internal rollout: internal users first; customers only after internal targets held."""
 
 from __future__ import annotations
 
@@ -7,12 +6,13 @@ from datetime import datetime
 
 from prefect import flow
 
+from config.names import STAGE_FLOWS
 from flows.common import stage_gate
 from lifecycle.stages import Stage
 from tasks.inputs import GateOpened
 
 
-@flow(name="internal-rollout", persist_result=False)
+@flow(name=STAGE_FLOWS[Stage.INTERNAL_ROLLOUT], persist_result=False)
 def internal_rollout_flow(
     pilot_id: str, now: datetime | None = None, actor: str = "pilotgate"
 ) -> GateOpened:

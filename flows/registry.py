@@ -6,19 +6,18 @@ from typing import Any
 
 from prefect import Flow
 
-from tasks.names import ALL_FLOWS
+from config.names import ALL_FLOWS
+from flows.customer_rollout import customer_rollout_flow
+from flows.internal_rollout import internal_rollout_flow
+from flows.pilot import pilot_flow
+from flows.proposal import proposal_flow
+from flows.readiness_review import readiness_review_flow
+from flows.resolve_gate import resolve_gate_flow
+from flows.sweep import sweep_flow
+from flows.terminate import terminate_flow
 
 
 def flows() -> dict[str, Flow[Any, Any]]:
-    from flows.customer_rollout import customer_rollout_flow
-    from flows.internal_rollout import internal_rollout_flow
-    from flows.pilot import pilot_flow
-    from flows.proposal import proposal_flow
-    from flows.readiness_review import readiness_review_flow
-    from flows.resolve_gate import resolve_gate_flow
-    from flows.sweep import sweep_flow
-    from flows.terminate import terminate_flow
-
     table: dict[str, Flow[Any, Any]] = {
         f.name: f
         for f in (

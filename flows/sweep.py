@@ -12,10 +12,13 @@ from typing import Any
 
 from prefect import flow
 
+from config.clock import utcnow
+from config.names import SWEEP
 from flows.terminate import terminate_flow
-from pilotgate.runtime import get_runtime, utcnow
+from store.locks import sweep_lock
 from tasks.gates import deliver_messages, enforce_deadline
 from tasks.inputs import GateInput
+from tasks.runtime import get_runtime
 from tasks.sweep import (
     SweepInput,
     SweepPlan,
@@ -23,11 +26,10 @@ from tasks.sweep import (
     post_digest,
     requeue_stalled_gates,
     send_reminders,
-    sweep_lock,
 )
 
 
-@flow(name="sweep", persist_result=False)
+@flow(name=SWEEP, persist_result=False)
 def sweep_flow(now: datetime | None = None, dry_run: bool = False) -> dict[str, Any]:
     at = now or utcnow()
     if dry_run:

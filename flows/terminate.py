@@ -7,12 +7,13 @@ from datetime import datetime
 
 from prefect import flow
 
+from config.names import TERMINATE
 from tasks.gates import deliver_messages
 from tasks.inputs import Terminated, TerminateInput
 from tasks.terminate import terminate_pilot
 
 
-@flow(name="terminate", persist_result=False, retries=2, retry_delay_seconds=5)
+@flow(name=TERMINATE, persist_result=False, retries=2, retry_delay_seconds=5)
 def terminate_flow(
     pilot_id: str, reason: str, actor: str = "pilotgate", now: datetime | None = None
 ) -> Terminated:

@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from lifecycle.policy import CUSTOMER_ROLLOUT_GUARDS, Policy
 from lifecycle.proposal import Proposal
-from lifecycle.stages import Stage
+from lifecycle.stages import FORWARD, Stage
 
 
 class GateStatus(StrEnum):
@@ -135,8 +135,6 @@ def check_satisfiable(policy: Policy, proposal: Proposal) -> list[str]:
     """Every gate this pilot will meet, planned now: a proposal whose own people make a later
     gate impossible (the only security reviewer proposed it) is refused at the door, not at
     readiness review months later."""
-    from lifecycle.stages import FORWARD
-
     problems = []
     for stage, target in FORWARD.items():
         try:

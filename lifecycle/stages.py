@@ -142,3 +142,8 @@ def parse_stage(value: str) -> Stage:
     except ValueError:
         allowed = ", ".join(s.value for s in Stage)
         raise ValueError(f"unknown stage {value!r}; allowed: {allowed}") from None
+
+
+def stage_label(stage: Stage | str) -> str:
+    """A stage as people read it ("readiness review"), in messages, reasons and reports."""
+    return Stage(stage).value.replace("_", " ")

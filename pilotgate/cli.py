@@ -8,26 +8,35 @@ Errors go to stderr and change nothing.
 
 from __future__ import annotations
 
-import json
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
+from pydantic import ValidationError
 from rich.table import Table
-from sqlalchemy.exc import OperationalError
 
-from lifecycle.errors import InputError
-from lifecycle.gates import GateUnsatisfiable, check_satisfiable
+from config.clock import utcnow
+from lifecycle.errors import InputError, describe
+from lifecycle.gates import check_satisfiable
 from lifecycle.policy import load_policy
 from lifecycle.proposal import load_proposal
-from lifecycle.stages import IllegalTransition, parse_stage
-from pilotgate.runtime import NotMigrated, Runtime, redact_url, utcnow
-from store import repo
+from lifecycle.stages import parse_stage
+from pilotgate import commands, metrics_cli
+from pilotgate.console import (
+    EXIT_CHECK_FAILED,
+    JsonFlag,
+    emit_json,
+    err,
+    fail,
+    guarded,
+    out,
+    runtime,
+)
+from pilotgate.views import pilot_row, pilot_status
+from store import audit, pilots
+from store.db import redact_url
+from store.migrate import upgrade
+from tasks.runtime import Runtime
 
 app = typer.Typer(
     help="Move AI pilots to production or shut them down, on time, on record.",
@@ -42,58 +51,10 @@ app.add_typer(db_app, name="db")
 app.add_typer(policy_app, name="policy")
 app.add_typer(audit_app, name="audit")
 
-out = Console()
-err = Console(stderr=True)
-
-EXIT_CHECK_FAILED = 1
-EXIT_BAD_INPUT = 2
-EXIT_NOT_FOUND = 3
-EXIT_CONFLICT = 4
-EXIT_UNAVAILABLE = 5
-
-
-def fail(message: str, code: int) -> NoReturn:
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
-
-
-@contextmanager
-def guarded() -> Iterator[None]:
-    """Map pilotgate's errors to a message on stderr and an exit code."""
-    try:
-        yield
-    except InputError as exc:
-        fail(str(exc), EXIT_BAD_INPUT)
-    except repo.NotFound as exc:
-        fail(str(exc), EXIT_NOT_FOUND)
-    except (repo.Conflict, IllegalTransition, GateUnsatisfiable) as exc:
-        fail(str(exc), EXIT_CONFLICT)
-    except NotMigrated as exc:
-        fail(str(exc), EXIT_CONFLICT)
-    except OperationalError as exc:
-        fail(f"the database is unreachable: {exc.orig}", EXIT_UNAVAILABLE)
-
-
-def runtime() -> Runtime:
-    rt = Runtime()
-    with guarded():
-        rt.require_schema()
-        _ = rt.policy
-    return rt
-
-
-def emit_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
-
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the schema at PILOTGATE_DATABASE_URL."""
-    from store.migrate import upgrade
-
     rt = Runtime()
     upgrade(rt.settings.database_url)
     out.print(f"database at {redact_url(rt.settings.database_url)} is up to date")
@@ -140,7 +101,7 @@ def propose(
         if unsatisfiable:
             raise InputError(str(file), unsatisfiable)
         with rt.db.session() as session:
-            pilot = repo.create_pilot(session, proposal, rt.policy, actor="cli", now=utcnow())
+            pilot = pilots.create_pilot(session, proposal, rt.policy, actor="cli", now=utcnow())
             pilot_id = pilot.id
     if as_json:
         emit_json({"id": pilot_id, "title": proposal.title, "stage": "proposal"})
@@ -159,8 +120,6 @@ def list_cmd(
     as_json: JsonFlag = False,
 ) -> None:
     """List pilots with their stage, open gate and deploy-or-terminate date."""
-    from pilotgate.views import pilot_row
-
     rt = runtime()
     with guarded():
         try:
@@ -169,7 +128,7 @@ def list_cmd(
             raise InputError("--stage", [str(exc)]) from None
         now = utcnow()
         with rt.db.session() as session:
-            rows = [pilot_row(p, session, now) for p in repo.list_pilots(session, wanted)]
+            rows = [pilot_row(p, session, now) for p in pilots.list_pilots(session, wanted)]
     if as_json:
         emit_json(rows)
         return
@@ -194,8 +153,6 @@ def status(
     as_json: JsonFlag = False,
 ) -> None:
     """Show a pilot: stage, open gate, who has and has not answered, deadlines."""
-    from pilotgate.views import pilot_status
-
     rt = runtime()
     with guarded(), rt.db.session() as session:
         data = pilot_status(session, pilot_id, rt.policy, utcnow())
@@ -249,15 +206,11 @@ def set_operations_owner(
     slack_id: Annotated[str, typer.Argument(help="Their Slack user id (U...).")],
 ) -> None:
     """Name the operations owner who takes over in production (required before customers)."""
-    from pydantic import ValidationError
-
-    from lifecycle.errors import describe
-
     rt = runtime()
     with guarded():
         try:
             with rt.db.session() as session:
-                repo.set_operations_owner(
+                pilots.set_operations_owner(
                     session, pilot_id, name=name, slack_id=slack_id, actor="cli", now=utcnow()
                 )
         except ValidationError as exc:
@@ -268,8 +221,6 @@ def set_operations_owner(
 @audit_app.command("verify")
 def audit_verify() -> None:
     """Check the audit chain; exit 1 and name the first bad row if it was altered."""
-    from store import audit
-
     rt = runtime()
     with rt.db.session() as session:
         report = audit.verify(session)
@@ -280,15 +231,13 @@ def audit_verify() -> None:
     out.print(f"audit chain intact: {report.rows} row(s)")
 
 
-def register_more(register: Callable[[typer.Typer], None]) -> None:
-    register(app)
+# The commands that run flows, talk to Slack or handle metrics and the report live in their own
+# modules; each registers itself here.
+commands.register(app)
+metrics_cli.register(app)
 
 
 def main() -> None:
-    # Commands from later modules (gates, sweep, metrics, report, serve) register themselves.
-    from pilotgate import commands
-
-    commands.register(app)
     app()
 
 

@@ -1,23 +1,28 @@
 """Commands that run flows or talk to Slack: advance, terminate, sweep, serve.
 
-Kept apart from pilotgate.cli so `pilotgate list` and `status` do not import Prefect.
+Prefect is imported only inside these commands, so `pilotgate list` and `status` start
+without it.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
+import threading
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, cast
 
 import typer
 
+from config.clock import utcnow
+from config.names import STAGE_FLOWS
+from config.prefect_env import apply_defaults
 from lifecycle.errors import InputError
 from lifecycle.stages import TERMINAL, Stage
-from pilotgate.cli import EXIT_CONFLICT, err, fail, guarded, out, runtime
-from pilotgate.prefect_env import apply_defaults
-from pilotgate.runtime import Runtime, set_runtime, utcnow
-from store import repo
+from pilotgate.console import EXIT_CONFLICT, err, fail, guarded, out, runtime
+from store import gates, pilots
+from store.errors import Conflict
+from tasks.runtime import Runtime, set_runtime
 
 
 def _parse_now(value: str | None) -> datetime | None:
@@ -33,6 +38,7 @@ def _parse_now(value: str | None) -> datetime | None:
 
 
 def _launcher(rt: Runtime) -> Any:
+    # Deferred: brings slack_sdk (~0.15 s), which `list` and `status` never need.
     from pilotgate.dispatcher import DeploymentLauncher, LocalLauncher
 
     return DeploymentLauncher() if rt.settings.run_mode == "deployments" else LocalLauncher()
@@ -51,11 +57,13 @@ def _drain_local(rt: Runtime) -> None:
     """Run the follow-up flows a local command queued (in deployments mode `serve` does)."""
     if rt.settings.run_mode == "deployments":
         return
+    # Deferred: brings slack_sdk (~0.15 s), which `list` and `status` never need.
     from pilotgate.dispatcher import Dispatcher, LocalLauncher
 
     client = None
     try:
-        from slackbot.client import make_client
+        # Deferred: slack_sdk loads only for commands that talk to Slack.
+        from slack_out.client import make_client
 
         client = make_client(rt.settings)
     except Exception:
@@ -71,29 +79,26 @@ def advance(
     rt = _flow_runtime()
     with guarded():
         with rt.db.session() as session:
-            pilot = repo.get_pilot(session, pilot_id)
+            pilot = pilots.get_pilot(session, pilot_id)
             stage = Stage(pilot.stage)
             if stage in TERMINAL:
-                raise repo.Conflict(
-                    f"pilot {pilot_id} is {stage.value}: there is nothing to advance"
-                )
-            settling = repo.settled_gate_awaiting_follow_up(session, pilot_id)
+                raise Conflict(f"pilot {pilot_id} is {stage.value}: there is nothing to advance")
+            settling = gates.settled_gate_awaiting_follow_up(session, pilot_id)
             if settling is not None:
-                raise repo.Conflict(
+                raise Conflict(
                     f"pilot {pilot_id}'s gate {settling.stage} -> {settling.target} was just "
                     f"{settling.status} and its follow-up is still running; try again shortly"
                 )
-            gate = repo.open_gate_for(session, pilot_id)
+            gate = gates.open_gate_for(session, pilot_id)
             if gate is not None:
-                raise repo.Conflict(
+                raise Conflict(
                     f"pilot {pilot_id} already has an open gate ({gate.stage} -> "
                     f"{gate.target}, deadline {gate.deadline:%Y-%m-%d %H:%M} UTC);"
                     " see `pilotgate status`"
                 )
-        from tasks.names import STAGE_FLOWS
-
         flow_name = STAGE_FLOWS[stage]
         if rt.settings.run_mode == "deployments":
+            # Deferred: Prefect (~2 s) loads only to run flows, after apply_defaults().
             from prefect.client.schemas.objects import FlowRun
             from prefect.deployments import run_deployment
 
@@ -107,20 +112,21 @@ def advance(
                 ),
             )
             with rt.db.session() as session:
-                opened = repo.open_gate_for(session, pilot_id) is not None
+                opened = gates.open_gate_for(session, pilot_id) is not None
             if not opened and (not run.state or not run.state.is_completed()):
                 state = run.state.name if run.state else "unknown"
                 why = (run.state.message or "") if run.state else ""
                 fail(f"flow run {run.id} ended {state}: {why}".rstrip(": "), EXIT_CONFLICT)
         else:
+            # Deferred: flows bring Prefect (~2 s), loaded after apply_defaults().
             from flows.registry import flows
 
             flows()[flow_name](pilot_id=pilot_id, actor="cli")
         with rt.db.session() as session:
-            gate = repo.open_gate_for(session, pilot_id)
+            gate = gates.open_gate_for(session, pilot_id)
             if gate is None:
                 fail("the flow finished but no gate is open; see `pilotgate status`", EXIT_CONFLICT)
-            asked = [(r.approver, r.role) for r in repo.requests_for(session, gate.id)]
+            asked = [(r.approver, r.role) for r in gates.requests_for(session, gate.id)]
             info = {
                 "pilot_id": pilot_id,
                 "gate_id": gate.id,
@@ -153,10 +159,11 @@ def terminate(
     rt = _flow_runtime()
     with guarded():
         with rt.db.session() as session:
-            pilot = repo.get_pilot(session, pilot_id)
+            pilot = pilots.get_pilot(session, pilot_id)
             if Stage(pilot.stage) in TERMINAL:
-                raise repo.Conflict(f"pilot {pilot_id} is already {pilot.stage}")
+                raise Conflict(f"pilot {pilot_id} is already {pilot.stage}")
         if rt.settings.run_mode == "deployments":
+            # Deferred: Prefect (~2 s) loads only to run flows, after apply_defaults().
             from prefect.deployments import run_deployment
 
             run_deployment(
@@ -166,11 +173,12 @@ def terminate(
                 poll_interval=1,
             )
         else:
+            # Deferred: flows bring Prefect (~2 s), loaded after apply_defaults().
             from flows.terminate import terminate_flow
 
             terminate_flow(pilot_id=pilot_id, reason=reason, actor="cli")
         with rt.db.session() as session:
-            pilot = repo.get_pilot(session, pilot_id)
+            pilot = pilots.get_pilot(session, pilot_id)
             if pilot.stage != Stage.TERMINATED.value:
                 fail(
                     f"pilot {pilot_id} is {pilot.stage}; the terminate flow did not finish",
@@ -192,6 +200,7 @@ def sweep(
     rt = _flow_runtime()
     with guarded():
         at = _parse_now(now) or utcnow()
+        # Deferred: flows bring Prefect (~2 s), loaded after apply_defaults().
         from flows.sweep import sweep_flow
 
         with out.status("sweeping..."):
@@ -201,11 +210,13 @@ def sweep(
             elif not dry_run and rt.settings.run_mode != "deployments":
                 # A sweep as of --now: its follow-up flows and its messages (queued at that
                 # time) run as of the same time, as they would have then.
+                # Deferred: brings slack_sdk (~0.15 s), which `list` and `status` never need.
                 from pilotgate.dispatcher import Dispatcher, LocalLauncher
 
                 client = None
                 try:
-                    from slackbot.client import make_client
+                    # Deferred: slack_sdk loads only for commands that talk to Slack.
+                    from slack_out.client import make_client
 
                     client = make_client(rt.settings)
                 except Exception:
@@ -273,11 +284,9 @@ def serve(
     ] = False,
 ) -> None:
     """Run the Slack listener, the dispatcher and the sweep schedule in one process."""
-    import threading
-    from datetime import timedelta
-
+    # Deferred: brings slack_sdk (~0.15 s), which `list` and `status` never need.
     from pilotgate.dispatcher import Dispatcher
-    from slackbot.client import make_client
+    from slack_out.client import make_client
 
     rt = _flow_runtime()
     settings = rt.settings
@@ -302,7 +311,8 @@ def serve(
         except KeyboardInterrupt:
             dispatcher.stop.set()
         return
-    from slackbot import server
+    # Deferred: slack-bolt, starlette and uvicorn load only for `serve`.
+    from slack_in import server
 
     try:
         if socket_mode:
@@ -323,6 +333,3 @@ def register(app: typer.Typer) -> None:
     app.command()(terminate)
     app.command()(sweep)
     app.command()(serve)
-    from pilotgate import metrics_cli
-
-    metrics_cli.register(app)

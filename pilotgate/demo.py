@@ -23,7 +23,19 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from pilotgate.prefect_env import apply_defaults
+from config.names import STAGE_FLOWS
+from config.prefect_env import apply_defaults
+from config.settings import Settings
+from lifecycle.proposal import load_proposal
+from lifecycle.stages import Stage
+from pilotgate.dispatcher import Dispatcher, LocalLauncher
+from pilotgate.report import build_report, write_html
+from slack_in.server import start_in_thread
+from slack_out.client import make_client
+from slackemu import SlackEmulator
+from store import audit, gates, metrics, pilots
+from store.migrate import upgrade
+from tasks.runtime import Runtime, set_runtime
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = Path(os.environ.get("PILOTGATE_DEMO_DIR", ROOT / "out" / "demo"))
@@ -48,8 +60,6 @@ class SimClock:
 
 class Demo:
     def __init__(self) -> None:
-        from slackemu import SlackEmulator
-
         if OUT.exists():
             shutil.rmtree(OUT)
         OUT.mkdir(parents=True)
@@ -60,13 +70,6 @@ class Demo:
         self.emu = SlackEmulator(bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET).start()
 
     def setup(self) -> None:
-        from pilotgate.dispatcher import Dispatcher, LocalLauncher
-        from pilotgate.runtime import Runtime, set_runtime
-        from pilotgate.settings import Settings
-        from slackbot.client import make_client
-        from slackbot.server import start_in_thread
-        from store.migrate import upgrade
-
         upgrade(self.url)
         self.settings = Settings(
             PILOTGATE_DATABASE_URL=self.url,
@@ -93,24 +96,19 @@ class Demo:
     # ------------------------------------------------------------ actions
 
     def propose(self, name: str) -> str:
-        from lifecycle.proposal import load_proposal
-        from store import repo
-
         proposal = load_proposal(ROOT / "examples" / f"{name}.yaml")
         with self.rt.db.session() as session:
-            pilot = repo.create_pilot(
+            pilot = pilots.create_pilot(
                 session, proposal, self.rt.policy, actor="programme-manager", now=self.clock()
             )
             return pilot.id
 
     def advance(self, pilot_id: str) -> None:
+        # Deferred: flows bring Prefect, which loads after main() applied its defaults.
         from flows.registry import flows
-        from lifecycle.stages import Stage
-        from store import repo
-        from tasks.names import STAGE_FLOWS
 
         with self.rt.db.session() as session:
-            stage = Stage(repo.get_pilot(session, pilot_id).stage)
+            stage = Stage(pilots.get_pilot(session, pilot_id).stage)
         opened: Any = flows()[STAGE_FLOWS[stage]](
             pilot_id=pilot_id, now=self.clock(), actor="programme-manager"
         )
@@ -122,21 +120,19 @@ class Demo:
         for warning in opened.warnings:
             console.print(f"   [yellow]evidence warning:[/] {warning}")
         with self.rt.db.session() as session:
-            show_evidence(repo.get_gate(session, opened.gate_id).evidence or {})
+            show_evidence(gates.get_gate(session, opened.gate_id).evidence or {})
 
     def open_requests(self, pilot_id: str) -> list[Any]:
         """Unanswered requests whose role still lacks approvals (who a real approver nudges)."""
-        from store import repo
-
         with self.rt.db.session() as session:
-            gate = repo.open_gate_for(session, pilot_id)
+            gate = gates.open_gate_for(session, pilot_id)
             if gate is None:
                 return []
-            missing = repo.evaluate(session, gate, self.clock()).missing
-            answered = {d.request_id for d in repo.decisions_for(session, gate.id)}
+            missing = gates.evaluate(session, gate, self.clock()).missing
+            answered = {d.request_id for d in gates.decisions_for(session, gate.id)}
             return [
                 r
-                for r in repo.requests_for(session, gate.id)
+                for r in gates.requests_for(session, gate.id)
                 if r.id not in answered and missing.get(r.role, 0) > 0
             ]
 
@@ -193,46 +189,38 @@ class Demo:
 
     def report_gate(self, pilot_id: str) -> None:
         """Say what the dispatcher did after the last click (next gate opened, or the end)."""
-        from store import repo
-
         evidence: dict[str, Any] = {}
         with self.rt.db.session() as session:
-            pilot = repo.get_pilot(session, pilot_id)
-            gate = repo.open_gate_for(session, pilot_id)
+            pilot = pilots.get_pilot(session, pilot_id)
+            gate = gates.open_gate_for(session, pilot_id)
             line = f"   stage now [bold]{pilot.stage}[/]"
             if gate is not None:
                 line += (
                     f"; its gate opened on entry ({gate.stage} -> {gate.target}, "
-                    f"{len(repo.requests_for(session, gate.id))} approvers asked)"
+                    f"{len(gates.requests_for(session, gate.id))} approvers asked)"
                 )
                 evidence = gate.evidence or {}
         console.print(line)
         show_evidence(evidence)
 
     def _fresh(self, request_id: int) -> Any:
-        from store import repo
-
         with self.rt.db.session() as session:
-            return repo.get_request(session, request_id)
+            return gates.get_request(session, request_id)
 
     def stage(self, pilot_id: str) -> str:
-        from store import repo
-
         with self.rt.db.session() as session:
-            pilot = repo.get_pilot(session, pilot_id)
+            pilot = pilots.get_pilot(session, pilot_id)
             return pilot.stage + (f" ({pilot.end_reason})" if pilot.end_reason else "")
 
     def record_metrics(self, pilot_id: str, values: dict[str, list[float]]) -> None:
-        from store import repo
-
         now = self.clock()
         with self.rt.db.session() as session:
-            proposal = repo.proposal_of(repo.get_pilot(session, pilot_id))
+            proposal = pilots.proposal_of(pilots.get_pilot(session, pilot_id))
             for name, series in values.items():
                 metric = proposal.metric(name)
                 assert metric is not None
                 for i, value in enumerate(series):
-                    repo.record_metric(
+                    metrics.record_metric(
                         session,
                         pilot_id,
                         metric=name,
@@ -246,6 +234,7 @@ class Demo:
         console.print(f"   recorded {sum(len(v) for v in values.values())} metric observations")
 
     def sweep(self) -> dict[str, Any]:
+        # Deferred: flows bring Prefect, which loads after main() applied its defaults.
         from flows.sweep import sweep_flow
 
         result = sweep_flow(now=self.clock())
@@ -281,6 +270,7 @@ def main() -> int:
             "starting the local Prefect API, the listener and the Slack emulator..."
         ):
             demo.setup()
+            # Deferred: Prefect loads after main() has applied config.prefect_env defaults.
             from prefect import flow
 
             flow(name="warm-up")(lambda: None)()  # start Prefect's local API once, up front
@@ -367,8 +357,6 @@ def main() -> int:
             f"{demo.db_path} .venv/bin/pilotgate list   (then `status ID`, "
             "`audit verify`)"
         )
-        from pilotgate.report import build_report, write_html
-
         with demo.rt.db.session() as session:  # as of the demo's simulated calendar
             report = write_html(
                 OUT / "report.html", build_report(session, demo.rt.policy, demo.clock())
@@ -381,19 +369,17 @@ def main() -> int:
 
 
 def show_portfolio(demo: Demo) -> None:
-    from store import audit, repo
-
     table = Table("pilot", "title", "portfolio", "stage", "active / cap")
     endings = []
     with demo.rt.db.session() as session:
-        for p in repo.list_pilots(session):
+        for p in pilots.list_pilots(session):
             cap = demo.rt.policy.portfolio.cap_for(p.portfolio)
             table.add_row(
                 p.id,
                 p.title,
                 p.portfolio,
                 p.stage,
-                f"{repo.active_count(session, p.portfolio)} / {cap}",
+                f"{pilots.active_count(session, p.portfolio)} / {cap}",
             )
             if p.stage == "terminated":
                 endings.append(f"{p.id} {p.title}: {p.end_reason}")

@@ -21,10 +21,14 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from slack_sdk import WebClient
 
-from pilotgate.runtime import Runtime, utcnow
-from slackbot.relay import relay_outbox
-from store import repo
-from tasks.names import SWEEP
+from config.clock import utcnow
+from config.names import SWEEP, Keys
+from lifecycle.statuses import FlowRequestStatus
+from slack_out import messages
+from slack_out.relay import relay_outbox
+from store import flow_queue, gates, outbox, pilots
+from store.errors import NotFound
+from tasks.runtime import Runtime
 
 if TYPE_CHECKING:
     from prefect.client.schemas.objects import State
@@ -49,6 +53,8 @@ class LocalLauncher:
         self.clock = clock
 
     def launch(self, flow: str, parameters: dict[str, Any], key: str) -> str | None:
+        # Deferred: Prefect loads only when a flow runs, after config.prefect_env has set its
+        # defaults (and `pilotgate list` never pays for it).
         from flows.registry import flows
 
         params = dict(parameters)
@@ -69,6 +75,7 @@ class DeploymentLauncher:
         self.deployment_name = deployment_name
 
     def launch(self, flow: str, parameters: dict[str, Any], key: str) -> str | None:
+        # Deferred: Prefect loads only when a flow runs (see LocalLauncher.launch).
         from prefect.client.schemas.objects import FlowRun
         from prefect.deployments import run_deployment
 
@@ -122,7 +129,7 @@ class Dispatcher:
     def recover(self) -> int:
         """After a crash (local mode, one dispatcher): rerun interrupted flow requests."""
         with self.runtime.db.session() as session:
-            return repo.requeue_started_flow_requests(session)
+            return flow_queue.requeue_started_flow_requests(session)
 
     def tick(self) -> TickReport:
         report = TickReport()
@@ -136,7 +143,7 @@ class Dispatcher:
             with self.runtime.db.session() as session:
                 claimed = [
                     (fr.id, fr.flow, dict(fr.parameters), fr.pilot_id)
-                    for fr in repo.claim_flow_requests(session, self.clock())
+                    for fr in flow_queue.claim_flow_requests(session, self.clock())
                 ]
         for request_id, flow, params, pilot_id in claimed:
             try:
@@ -158,13 +165,13 @@ class Dispatcher:
                     )
                     report.errors.append(f"{flow}: {exc}")
                     with self.runtime.db.session() as session:
-                        repo.requeue_flow_request(session, request_id, error=str(exc)[:2000])
+                        flow_queue.requeue_flow_request(session, request_id, error=str(exc)[:2000])
                     continue
                 log.error("flow %s %s failed: %s", flow, params, exc)
                 report.flows_failed += 1
                 report.errors.append(f"{flow}: {exc}")
                 with self.runtime.db.session() as session:
-                    repo.finish_flow_request(
+                    flow_queue.finish_flow_request(
                         session,
                         request_id,
                         now=self.clock(),
@@ -177,17 +184,17 @@ class Dispatcher:
             report.flows_started += 1
             self._launch_backoff = 0.0
             with self.runtime.db.session() as session:
-                repo.finish_flow_request(
+                flow_queue.finish_flow_request(
                     session, request_id, now=self.clock(), ok=True, flow_run_id=run_id
                 )
         if self._sweep_due():
             with self.runtime.db.session() as session:
-                repo.request_flow(
+                flow_queue.request_flow(
                     session,
                     SWEEP,
                     {},
                     now=self.clock(),
-                    dedupe_key=f"sweep:{self.clock():%Y%m%dT%H%M}",
+                    dedupe_key=Keys.sweep(self.clock()),
                 )
             self._last_sweep = self.clock()
             report.swept = True
@@ -196,11 +203,9 @@ class Dispatcher:
     def _tell_owner(self, session: Any, pilot_id: str, flow: str, exc: Exception) -> None:
         """A queued flow that fails (e.g. a gate blocked by missing evidence) must not fail
         silently: the pilot's business owner is told what stopped it."""
-        from slackbot import messages
-
         try:
-            pilot = repo.get_pilot(session, pilot_id)
-        except repo.NotFound:
+            pilot = pilots.get_pilot(session, pilot_id)
+        except NotFound:
             return
         messages.notify(
             session,
@@ -213,7 +218,7 @@ class Dispatcher:
     def _sweep_due(self) -> bool:
         now = self.clock()
         with self.runtime.db.session() as session:
-            if repo.open_gates_past_deadline(session, now, limit=1):
+            if gates.open_gates_past_deadline(session, now, limit=1):
                 return self._last_sweep is None or now - self._last_sweep >= timedelta(seconds=30)
         if self.sweep_every is None:
             return False
@@ -226,8 +231,11 @@ class Dispatcher:
             report = self.tick()
             reports.append(report)
             with self.runtime.db.session() as session:
-                pending = repo.pending_outbox_count(session) if self.client else 0
-                flows_pending = any(fr.status == "pending" for fr in repo.flow_requests(session))
+                pending = outbox.pending_outbox_count(session) if self.client else 0
+                flows_pending = any(
+                    fr.status == FlowRequestStatus.PENDING
+                    for fr in flow_queue.flow_requests(session)
+                )
             if not report.busy and not flows_pending and (pending == 0 or report.errors):
                 break
         return reports

@@ -20,16 +20,18 @@ from typing import Annotated, TypeVar
 
 import typer
 from rich.table import Table
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from config.clock import utcnow
 from lifecycle.errors import InputError
+from lifecycle.evidence import readiness_evidence
 from lifecycle.proposal import Proposal
 from lifecycle.stages import Stage
-from pilotgate.cli import err, guarded, out, runtime
-from pilotgate.runtime import utcnow
-from store import audit, repo
-from store.models import MetricObservation, Pilot
+from pilotgate import report as portfolio
+from pilotgate.console import err, guarded, out, runtime
+from store import audit, metrics, pilots
+from store.errors import Conflict
+from store.models import Pilot
 
 metric_app = typer.Typer(
     help="Measured outcomes of a pilot: record, import, show.", no_args_is_help=True
@@ -104,12 +106,12 @@ def check_unit(proposal: Proposal, metric: str, unit: str | None) -> str:
 
 
 def _pilot_for_metrics(session: Session, pilot_id: str) -> tuple[Pilot, Proposal]:
-    pilot = repo.get_pilot(session, pilot_id)
+    pilot = pilots.get_pilot(session, pilot_id)
     if pilot.stage == Stage.TERMINATED.value:
-        raise repo.Conflict(
+        raise Conflict(
             f"pilot {pilot_id} is terminated ({pilot.end_reason}); its metrics are closed"
         )
-    return pilot, repo.proposal_of(pilot)
+    return pilot, pilots.proposal_of(pilot)
 
 
 @metric_app.command("record")
@@ -159,7 +161,7 @@ def record(
         if problems:
             raise InputError(f"metric record {pilot_id}", problems)
         assert metric and metric_unit and number is not None and observed is not None
-        repo.record_metric(
+        metrics.record_metric(
             session,
             pilot.id,
             metric=metric,
@@ -304,14 +306,11 @@ def import_csv(
         pilot, proposal = _pilot_for_metrics(session, pilot_id)
         rows = read_csv(file, proposal, now)
         stored = {
-            (o.metric, o.observed_at, o.value)
-            for o in session.execute(
-                select(MetricObservation).where(MetricObservation.pilot_id == pilot.id)
-            ).scalars()
+            (o.metric, o.observed_at, o.value) for o in metrics.observations(session, pilot.id)
         }
         fresh = [r for r in rows if (r.metric, r.observed_at, r.value) not in stored]
         for r in fresh:
-            repo.record_metric(
+            metrics.record_metric(
                 session,
                 pilot.id,
                 metric=r.metric,
@@ -355,15 +354,12 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Each success metric against its target, as a readiness review would judge it now."""
-    from lifecycle.evidence import readiness_evidence
-    from tasks.evidence import load_observations
-
     rt = runtime()
     with guarded(), rt.db.session() as session:
-        pilot = repo.get_pilot(session, pilot_id)
+        pilot = pilots.get_pilot(session, pilot_id)
         evidence = readiness_evidence(
-            repo.proposal_of(pilot),
-            load_observations(session, pilot.id),
+            pilots.proposal_of(pilot),
+            metrics.observations_of(session, pilot.id),
             rt.policy.evidence,
             utcnow(),
         ).to_dict()
@@ -401,8 +397,6 @@ def report(
     ] = False,
 ) -> None:
     """The portfolio report: funnel, caps, ages, stage times, gate lead times, value."""
-    from pilotgate import report as portfolio
-
     rt = runtime()
     with guarded(), rt.db.session() as session:
         data = portfolio.build_report(session, rt.policy, utcnow())
@@ -411,7 +405,7 @@ def report(
     if markdown is not None:
         markdown.write_text(portfolio.render_markdown(data), encoding="utf-8")
     if as_json:
-        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        sys.stdout.write(json.dumps(data.as_dict(), indent=2) + "\n")
     else:
         portfolio.print_summary(data, out)
     for label, path in (("HTML", html), ("Markdown", markdown)):

@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session
 
 from lifecycle.deadlines import days_left
 from lifecycle.policy import Policy
-from store import repo
+from store import gates, pilots
 from store.models import Pilot
 
 
 def pilot_row(pilot: Pilot, session: Session, now: datetime) -> dict[str, Any]:
-    gate = repo.open_gate_for(session, pilot.id)
+    gate = gates.open_gate_for(session, pilot.id)
     return {
         "id": pilot.id,
         "title": pilot.title,
@@ -35,8 +35,8 @@ def pilot_row(pilot: Pilot, session: Session, now: datetime) -> dict[str, Any]:
 
 
 def pilot_status(session: Session, pilot_id: str, policy: Policy, now: datetime) -> dict[str, Any]:
-    pilot = repo.get_pilot(session, pilot_id)
-    proposal = repo.proposal_of(pilot)
+    pilot = pilots.get_pilot(session, pilot_id)
+    proposal = pilots.proposal_of(pilot)
     status: dict[str, Any] = pilot_row(pilot, session, now)
     status.update(
         {
@@ -57,15 +57,15 @@ def pilot_status(session: Session, pilot_id: str, policy: Policy, now: datetime)
                     "reason": h.reason,
                     "at": h.at.isoformat(),
                 }
-                for h in repo.stage_history(session, pilot.id)
+                for h in pilots.stage_history(session, pilot.id)
             ],
             "gate": None,
         }
     )
-    gate = repo.open_gate_for(session, pilot.id)
+    gate = gates.open_gate_for(session, pilot.id)
     if gate is not None:
-        evaluation = repo.evaluate(session, gate, now)
-        decided = {d.request_id: d for d in repo.decisions_for(session, gate.id)}
+        evaluation = gates.evaluate(session, gate, now)
+        decided = {d.request_id: d for d in gates.decisions_for(session, gate.id)}
         status["gate"] = {
             "id": gate.id,
             "stage": gate.stage,
@@ -88,7 +88,7 @@ def pilot_status(session: Session, pilot_id: str, policy: Policy, now: datetime)
                     else None,
                     "reason": decided[r.id].reason if r.id in decided else None,
                 }
-                for r in repo.requests_for(session, gate.id)
+                for r in gates.requests_for(session, gate.id)
             ],
         }
     return status

@@ -7,7 +7,8 @@ runs unchanged (only ``base_url`` differs) in tests, CI and demos.  See
 """
 
 from .blocks import BlocksInvalid, validate_blocks
-from .emulator import ClientValidationError, EmulatorError, NotFoundError, SlackEmulator
+from .emulator import SlackEmulator
+from .errors import ClientValidationError, EmulatorError, NotFoundError
 from .records import CallRecord, InteractionRecord, MessageRecord, MessageVersion, ViewRecord
 from .signing import sign
 

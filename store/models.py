@@ -1,4 +1,4 @@
-"""Typed ORM tables (SQLAlchemy 2.0). Queries live in store.repo, not here.
+"""Typed ORM tables (SQLAlchemy 2.0). Queries live in the aggregate modules of `store`, not here.
 
 History is append-only: stage changes, decisions, metric observations and audit rows are
 inserted, never updated. The few columns that are updated in place (a pilot's current stage, a
@@ -8,8 +8,9 @@ every such change also writes an audit row.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -25,6 +26,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from lifecycle.gates import Verdict
+from lifecycle.stages import Stage
+from lifecycle.statuses import FlowRequestStatus, GatePhase, OutboxStatus
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC datetimes on both SQLite (which drops tzinfo) and PostgreSQL."""
@@ -37,16 +42,34 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to the store; pass an aware UTC datetime")
-        from datetime import UTC
-
         return value.astimezone(UTC)
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is None:
             return None
-        from datetime import UTC
-
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+class EnumText(TypeDecorator[E]):
+    """A StrEnum stored as its plain string value (a VARCHAR, no database enum type, so adding
+    a member needs no migration). Binding validates: an unknown value fails before the write;
+    reading gives the member back."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[E], length: int) -> None:
+        super().__init__(length)
+        self.enum = enum
+
+    def process_bind_param(self, value: E | str | None, dialect: Any) -> str | None:
+        return None if value is None else self.enum(value).value
+
+    def process_result_value(self, value: str | None, dialect: Any) -> E | None:
+        return None if value is None else self.enum(value)
 
 
 class Base(DeclarativeBase):
@@ -70,7 +93,7 @@ class Pilot(Base):
     proposer: Mapped[str] = mapped_column(String(32))
     business_owner: Mapped[str] = mapped_column(String(32))
     proposal: Mapped[dict[str, Any]]
-    stage: Mapped[str] = mapped_column(String(32), index=True)
+    stage: Mapped[Stage] = mapped_column(EnumText(Stage, 32), index=True)
     created_at: Mapped[datetime]
     pilot_started_at: Mapped[datetime | None]
     deploy_by: Mapped[datetime | None]
@@ -83,8 +106,8 @@ class StageChange(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     pilot_id: Mapped[str] = mapped_column(ForeignKey("pilots.id"), index=True)
-    from_stage: Mapped[str | None] = mapped_column(String(32))
-    to_stage: Mapped[str] = mapped_column(String(32))
+    from_stage: Mapped[Stage | None] = mapped_column(EnumText(Stage, 32))
+    to_stage: Mapped[Stage] = mapped_column(EnumText(Stage, 32))
     actor: Mapped[str] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime]
@@ -101,10 +124,9 @@ class Gate(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     pilot_id: Mapped[str] = mapped_column(ForeignKey("pilots.id"), index=True)
-    stage: Mapped[str] = mapped_column(String(32))
-    target: Mapped[str] = mapped_column(String(32))
-    #: open -> approved | rejected | expired | cancelled
-    status: Mapped[str] = mapped_column(String(16))
+    stage: Mapped[Stage] = mapped_column(EnumText(Stage, 32))
+    target: Mapped[Stage] = mapped_column(EnumText(Stage, 32))
+    status: Mapped[GatePhase] = mapped_column(EnumText(GatePhase, 16))
     quorum: Mapped[dict[str, Any]]
     excluded: Mapped[list[Any]]
     #: roles an escalation cannot stand in for (see lifecycle.gates.firm_roles)
@@ -146,7 +168,7 @@ class Decision(Base):
     request_id: Mapped[int] = mapped_column(ForeignKey("signoff_requests.id"))
     gate_id: Mapped[int] = mapped_column(ForeignKey("gates.id"), index=True)
     approver: Mapped[str] = mapped_column(String(32))
-    verdict: Mapped[str] = mapped_column(String(16))
+    verdict: Mapped[Verdict] = mapped_column(EnumText(Verdict, 16))
     reason: Mapped[str | None] = mapped_column(Text)
     decided_at: Mapped[datetime]
     source: Mapped[str] = mapped_column(String(32))
@@ -184,8 +206,9 @@ class OutboxMessage(Base):
     #: the Slack Web API method, e.g. chat.postMessage.
     method: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]]
-    #: pending -> sent | dead
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[OutboxStatus] = mapped_column(
+        EnumText(OutboxStatus, 16), default=OutboxStatus.PENDING
+    )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
     created_at: Mapped[datetime]
@@ -212,8 +235,9 @@ class FlowRequest(Base):
     flow: Mapped[str] = mapped_column(String(64))
     parameters: Mapped[dict[str, Any]]
     pilot_id: Mapped[str | None] = mapped_column(String(32), index=True)
-    #: pending -> started -> done | failed
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[FlowRequestStatus] = mapped_column(
+        EnumText(FlowRequestStatus, 16), default=FlowRequestStatus.PENDING
+    )
     created_at: Mapped[datetime]
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]

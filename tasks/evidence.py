@@ -4,7 +4,7 @@
 review is judged on the pilot's measurements and readiness criteria; the gate that leaves
 internal rollout (into customer rollout) on the targets holding during internal rollout. Other
 gates carry no measured evidence and show the bare targets. When the policy says missing
-evidence blocks, `EvidenceBlocked` (a `repo.Conflict`, so `pilotgate advance` exits 4) rolls
+evidence blocks, `EvidenceBlocked` (a `Conflict`, so `pilotgate advance` exits 4) rolls
 the transaction back and the gate does not open; the message says exactly what is missing.
 """
 
@@ -13,22 +13,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lifecycle.evidence import (
     Evidence,
-    Observation,
     internal_rollout_evidence,
     readiness_evidence,
 )
 from lifecycle.policy import Policy
 from lifecycle.stages import Stage
-from store import repo
-from store.models import Pilot, StageChange
+from store import metrics, pilots
+from store.errors import Conflict
+from store.models import Pilot
 
 
-class EvidenceBlocked(repo.Conflict):
+class EvidenceBlocked(Conflict):
     """The policy says missing or unmet evidence blocks this gate."""
 
     def __init__(self, pilot: Pilot, stage: Stage, evidence: Evidence) -> None:
@@ -45,34 +44,14 @@ class EvidenceBlocked(repo.Conflict):
         )
 
 
-def load_observations(session: Session, pilot_id: str) -> list[Observation]:
-    return [
-        Observation(o.metric, o.value, o.unit, o.observed_at)
-        for o in repo.observations(session, pilot_id)
-    ]
-
-
-def entered(session: Session, pilot_id: str, stage: Stage) -> datetime | None:
-    """When the pilot last entered `stage` (stage_history), if it did."""
-    return (
-        session.execute(
-            select(StageChange.at)
-            .where(StageChange.pilot_id == pilot_id, StageChange.to_stage == stage.value)
-            .order_by(StageChange.at.desc(), StageChange.id.desc())
-        )
-        .scalars()
-        .first()
-    )
-
-
 def compute_evidence(
     session: Session, pilot: Pilot, stage: Stage, policy: Policy, now: datetime
 ) -> Evidence | None:
     """The evidence for the gate that leaves `stage`, or None where none is measured."""
     if stage not in (Stage.READINESS_REVIEW, Stage.INTERNAL_ROLLOUT):
         return None
-    proposal = repo.proposal_of(pilot)
-    observations = load_observations(session, pilot.id)
+    proposal = pilots.proposal_of(pilot)
+    observations = metrics.observations_of(session, pilot.id)
     if stage is Stage.READINESS_REVIEW:
         return readiness_evidence(proposal, observations, policy.evidence, now)
     return internal_rollout_evidence(
@@ -80,7 +59,7 @@ def compute_evidence(
         observations,
         policy.evidence,
         now,
-        entered(session, pilot.id, Stage.INTERNAL_ROLLOUT),
+        pilots.entered_stage_at(session, pilot.id, Stage.INTERNAL_ROLLOUT),
     )
 
 

@@ -13,15 +13,26 @@ from datetime import datetime, timedelta
 from prefect import task
 from sqlalchemy.orm import Session
 
+from config.clock import utcnow
+from config.names import STAGE_FLOWS, TERMINATE, Keys
 from lifecycle.deadlines import next_reminder
 from lifecycle.gates import GateStatus, plan_gate
-from lifecycle.stages import FORWARD, SEND_BACK, TERMINAL, Stage, next_stage
-from pilotgate.runtime import get_runtime, utcnow
-from slackbot import messages
-from slackbot.client import SlackNotConfigured, make_client
-from slackbot.relay import relay_outbox
-from store import repo
-from store.models import Gate, Pilot
+from lifecycle.outcomes import (
+    NextStep,
+    Step,
+    TimeoutStep,
+    next_step,
+    on_deadline,
+    queues_entry_flow,
+)
+from lifecycle.stages import TERMINAL, Stage, next_stage
+from lifecycle.statuses import GatePhase
+from slack_out import messages
+from slack_out.client import SlackNotConfigured, make_client
+from slack_out.relay import relay_outbox
+from store import flow_queue, gates, pilots
+from store.errors import Conflict
+from store.models import Gate
 from tasks.evidence import gather_evidence
 from tasks.inputs import (
     Asked,
@@ -34,7 +45,7 @@ from tasks.inputs import (
     SignoffsSent,
     TransitionApplied,
 )
-from tasks.names import RESOLVE_GATE, STAGE_FLOWS, TERMINATE
+from tasks.runtime import get_runtime
 
 
 @task(name="open-gate", persist_result=False)
@@ -44,12 +55,12 @@ def open_gate(inp: OpenGateInput) -> GateOpened:
     now = inp.now or utcnow()
     policy = rt.policy
     with rt.db.session() as session:
-        pilot = repo.get_pilot(session, inp.pilot_id)
+        pilot = pilots.get_pilot(session, inp.pilot_id)
         if Stage(pilot.stage) in TERMINAL:
-            raise repo.Conflict(f"pilot {pilot.id} is {pilot.stage}; it has no gates left")
+            raise Conflict(f"pilot {pilot.id} is {pilot.stage}; it has no gates left")
         if pilot.stage != inp.stage.value:
-            raise repo.Conflict(f"pilot {pilot.id} is in {pilot.stage}, not {inp.stage.value}")
-        existing = repo.open_gate_for(session, pilot.id) or repo.settled_gate_awaiting_follow_up(
+            raise Conflict(f"pilot {pilot.id} is in {pilot.stage}, not {inp.stage.value}")
+        existing = gates.open_gate_for(session, pilot.id) or gates.settled_gate_awaiting_follow_up(
             session, pilot.id
         )
         if existing is not None and existing.stage == inp.stage.value:
@@ -63,14 +74,14 @@ def open_gate(inp: OpenGateInput) -> GateOpened:
                 deadline=existing.deadline,
                 asked=[
                     Asked(approver=r.approver, role=r.role)
-                    for r in repo.requests_for(session, existing.id)
+                    for r in gates.requests_for(session, existing.id)
                 ],
                 warnings=list((existing.evidence or {}).get("warnings", [])),
             )
-        proposal = repo.proposal_of(pilot)
+        proposal = pilots.proposal_of(pilot)
         target = next_stage(inp.stage)
         if target is Stage.CUSTOMER_ROLLOUT and proposal.operations_owner is None:
-            raise repo.Conflict(
+            raise Conflict(
                 f"pilot {pilot.id} has no operations owner: name one before customer rollout"
             )
         plan = plan_gate(policy, proposal, inp.stage, target)
@@ -78,7 +89,7 @@ def open_gate(inp: OpenGateInput) -> GateOpened:
         evidence = gather_evidence(session, pilot, inp.stage, policy, now)
         deadline = now + timedelta(days=gate_policy.deadline_days)
         first = next_reminder(now, deadline, gate_policy.reminders, now)
-        gate = repo.open_gate(
+        gate = gates.open_gate(
             session,
             pilot.id,
             plan,
@@ -89,7 +100,7 @@ def open_gate(inp: OpenGateInput) -> GateOpened:
             actor=inp.actor,
             evidence=evidence,
         )
-        for request in repo.requests_for(session, gate.id):
+        for request in gates.requests_for(session, gate.id):
             messages.ask(session, pilot, gate, request, now)
         return GateOpened(
             gate_id=gate.id,
@@ -130,8 +141,8 @@ def collect_decisions(inp: GateInput) -> GateReading:
     rt = get_runtime()
     now = inp.now or utcnow()
     with rt.db.session() as session:
-        gate = repo.get_gate(session, inp.gate_id)
-        evaluation = repo.evaluate(session, gate, min(now, gate.resolved_at or now))
+        gate = gates.get_gate(session, inp.gate_id)
+        evaluation = gates.evaluate(session, gate, min(now, gate.resolved_at or now))
         return GateReading(
             gate_id=gate.id,
             status=gate.status,
@@ -143,16 +154,16 @@ def collect_decisions(inp: GateInput) -> GateReading:
 
 @task(name="enforce-deadline", persist_result=False)
 def enforce_deadline(inp: GateInput) -> DeadlineAction:
-    """Apply the gate's on_timeout once its deadline passed: extend or escalate once, else
-    expire (the resolve-gate flow then terminates the pilot)."""
+    """Apply the gate's on_timeout once its deadline passed (`lifecycle.outcomes.on_deadline`
+    decides): extend or escalate once, else expire (resolve-gate then terminates the pilot)."""
     rt = get_runtime()
     now = inp.now or utcnow()
     with rt.db.session() as session:
-        gate = repo.get_gate(session, inp.gate_id)
+        gate = gates.get_gate(session, inp.gate_id)
         pilot_id = gate.pilot_id
-        if gate.status != "open" or now <= gate.deadline:
+        if gate.status != GatePhase.OPEN or now <= gate.deadline:
             return DeadlineAction(gate_id=gate.id, pilot_id=pilot_id, action="none")
-        evaluation = repo.evaluate(session, gate, now)
+        evaluation = gates.evaluate(session, gate, now)
         if evaluation.status is not GateStatus.EXPIRED:
             return DeadlineAction(
                 gate_id=gate.id,
@@ -160,168 +171,121 @@ def enforce_deadline(inp: GateInput) -> DeadlineAction:
                 action="none",
                 detail=f"gate is {evaluation.status.value}",
             )
-        rule = rt.policy.gate(Stage(gate.stage)).on_timeout
-        pilot = repo.get_pilot(session, pilot_id)
-        old = gate.deadline
-        # A sweep that runs late must not eat into the extra time it grants.
-        base = max(old, now)
-        reminders = rt.policy.gate(Stage(gate.stage)).reminders
-        if rule.action == "extend" and gate.extended_at is None and rule.days:
-            new = base + timedelta(days=rule.days)
-            upcoming = next_reminder(now, new, reminders, now)
-            if repo.change_deadline(
-                session,
-                gate,
-                deadline=new,
-                kind="extend",
-                now=now,
-                actor=inp.actor,
-                expected_deadline=old,
-                next_reminder_at=upcoming[1] if upcoming else None,
-            ):
-                for request in repo.unanswered_requests(session, gate.id):
-                    messages.notify(
-                        session,
-                        request.approver,
-                        f"The deadline for {pilot.title} was extended once, to "
-                        f"{new:%Y-%m-%d %H:%M} UTC. Your sign-off is still needed.",
-                        None,
-                        now,
-                        dedupe_key=f"extended:{gate.id}:{request.id}",
-                    )
-                return DeadlineAction(
-                    gate_id=gate.id,
-                    pilot_id=pilot_id,
-                    action="extended",
-                    new_deadline=new,
-                    detail=f"extended once by {rule.days} days",
-                )
-            return DeadlineAction(
-                gate_id=gate.id,
-                pilot_id=pilot_id,
-                action="none",
-                detail="another process changed the deadline first",
-            )
-        if rule.action == "escalate" and gate.escalated_at is None and rule.to_role and rule.days:
-            new = base + timedelta(days=rule.days)
-            upcoming = next_reminder(now, new, reminders, now)
-            if repo.change_deadline(
-                session,
-                gate,
-                deadline=new,
-                kind="escalate",
-                now=now,
-                actor=inp.actor,
-                expected_deadline=old,
-                next_reminder_at=upcoming[1] if upcoming else None,
-            ):
-                members = [
-                    m for m in rt.policy.members(rule.to_role) if m not in set(gate.excluded)
-                ]
-                for request in repo.add_requests(session, gate, members, rule.to_role, 1, now):
-                    messages.ask(session, pilot, gate, request, now)
-                return DeadlineAction(
-                    gate_id=gate.id,
-                    pilot_id=pilot_id,
-                    action="escalated",
-                    new_deadline=new,
-                    detail=f"escalated to {rule.to_role} for {rule.days} days",
-                )
-            return DeadlineAction(
-                gate_id=gate.id,
-                pilot_id=pilot_id,
-                action="none",
-                detail="another process changed the deadline first",
-            )
-        reason = (
-            f"gate {gate.stage} -> {gate.target} passed its deadline "
-            f"{old:%Y-%m-%d %H:%M} UTC; " + "; ".join(evaluation.reasons)
+        gate_policy = rt.policy.gate(Stage(gate.stage))
+        decision = on_deadline(
+            gate_policy.on_timeout,
+            deadline=gate.deadline,
+            now=now,
+            extended=gate.extended_at is not None,
+            escalated=gate.escalated_at is not None,
         )
-        if repo.resolve_gate(session, gate, "expired", reason, now=now, actor=inp.actor):
-            repo.request_flow(
-                session,
-                RESOLVE_GATE,
-                {"gate_id": gate.id},
-                now=now,
-                pilot_id=pilot_id,
-                dedupe_key=f"resolve:{gate.id}",
-            )
+        if decision.step is TimeoutStep.EXPIRE:
+            return _expire(session, gate, evaluation.reasons, now=now, actor=inp.actor)
+        assert decision.new_deadline is not None
+        upcoming = next_reminder(now, decision.new_deadline, gate_policy.reminders, now)
+        if not gates.change_deadline(
+            session,
+            gate,
+            deadline=decision.new_deadline,
+            kind=decision.step.value,
+            now=now,
+            actor=inp.actor,
+            expected_deadline=gate.deadline,
+            next_reminder_at=upcoming[1] if upcoming else None,
+        ):
             return DeadlineAction(
-                gate_id=gate.id, pilot_id=pilot_id, action="expired", detail=reason
+                gate_id=gate.id,
+                pilot_id=pilot_id,
+                action="none",
+                detail="another process changed the deadline first",
             )
+        pilot = pilots.get_pilot(session, pilot_id)
+        if decision.step is TimeoutStep.EXTEND:
+            for request in gates.unanswered_requests(session, gate.id):
+                messages.notify(
+                    session,
+                    request.approver,
+                    f"The deadline for {pilot.title} was extended once, to "
+                    f"{decision.new_deadline:%Y-%m-%d %H:%M} UTC. Your sign-off is still needed.",
+                    None,
+                    now,
+                    dedupe_key=Keys.extended(gate.id, request.id),
+                )
+            detail = f"extended once by {decision.days} days"
+        else:
+            role = decision.to_role or ""
+            members = [m for m in rt.policy.members(role) if m not in set(gate.excluded)]
+            for request in gates.add_requests(session, gate, members, role, 1, now):
+                messages.ask(session, pilot, gate, request, now)
+            detail = f"escalated to {role} for {decision.days} days"
         return DeadlineAction(
             gate_id=gate.id,
             pilot_id=pilot_id,
+            action=decision.action,
+            new_deadline=decision.new_deadline,
+            detail=detail,
+        )
+
+
+def _expire(
+    session: Session, gate: Gate, reasons: list[str], *, now: datetime, actor: str
+) -> DeadlineAction:
+    """Resolve a gate nobody settled in time as expired and queue its follow-up."""
+    reason = (
+        f"gate {gate.stage} -> {gate.target} passed its deadline "
+        f"{gate.deadline:%Y-%m-%d %H:%M} UTC; " + "; ".join(reasons)
+    )
+    if not gates.resolve_gate(session, gate, GatePhase.EXPIRED, reason, now=now, actor=actor):
+        return DeadlineAction(
+            gate_id=gate.id,
+            pilot_id=gate.pilot_id,
             action="none",
             detail="already resolved by another process",
         )
+    flow_queue.request_resolve_gate(session, gate.id, gate.pilot_id, now=now)
+    return DeadlineAction(gate_id=gate.id, pilot_id=gate.pilot_id, action="expired", detail=reason)
 
 
 def _queue_entry_flow(
     session: Session, pilot_id: str, stage: Stage, gate_id: int, now: datetime
 ) -> str | None:
     """Queue the flow of the stage just entered, when its gate opens on entry."""
-    if stage not in FORWARD or not get_runtime().policy.gate(stage).open_on_entry:
+    if not queues_entry_flow(stage, get_runtime().policy):
         return None
     flow = STAGE_FLOWS[stage]
-    repo.request_flow(
+    flow_queue.request_flow(
         session,
         flow,
         {"pilot_id": pilot_id},
         now=now,
         pilot_id=pilot_id,
-        dedupe_key=f"enter:{gate_id}",
+        dedupe_key=Keys.enter(gate_id),
     )
     return flow
 
 
-def _move_pilot(
-    session: Session,
-    pilot: Pilot,
-    gate: Gate,
-    stage: Stage,
-    target: Stage,
-    *,
-    outcome: str,
-    history_reason: str,
-    headline: str,
-    notice_key: str,
-    reason: str,
-    now: datetime,
-) -> TransitionApplied | None:
-    """Move the pilot on a settled gate, tell its owner, queue the new stage's flow. None when
-    the pilot was no longer in `stage` (another process moved it)."""
-    if not repo.move_stage(
-        session,
-        pilot.id,
-        expected=stage,
-        target=target,
-        actor="gate",
-        reason=history_reason,
-        now=now,
-        policy=get_runtime().policy,
-    ):
-        return None
-    messages.notify(session, pilot.business_owner, headline, reason, now, dedupe_key=notice_key)
-    return TransitionApplied(
-        gate_id=gate.id,
-        pilot_id=pilot.id,
-        claimed=True,
-        outcome=outcome,
-        stage=target,
-        next_flow=_queue_entry_flow(session, pilot.id, target, gate.id, now),
-        reason=reason,
-    )
+#: what the pilot's business owner is told when a settled gate moved their pilot.
+_MOVED_HEADLINE = {
+    Step.ADVANCE: "{title} moved to {stage}.",
+    Step.SEND_BACK: "{title} was sent back to {stage}.",
+}
+_MOVED_KEY = {Step.ADVANCE: Keys.moved, Step.SEND_BACK: Keys.sent_back}
+_OUTCOME_TEXT = {
+    GatePhase.APPROVED: ":white_check_mark: Gate approved: ",
+    GatePhase.REJECTED: ":x: Gate rejected: ",
+    GatePhase.EXPIRED: ":hourglass: Gate expired: ",
+}
 
 
 @task(name="apply-transition", persist_result=False)
 def apply_transition(inp: GateInput) -> TransitionApplied:
-    """Act on a resolved gate, exactly once: advance, send back, or ask for termination."""
+    """Act on a resolved gate, exactly once: the next step (`lifecycle.outcomes.next_step`)
+    is advance, send back, terminate or nothing."""
     rt = get_runtime()
     now = inp.now or utcnow()
     with rt.db.session() as session:
-        gate = repo.get_gate(session, inp.gate_id)
-        if not repo.claim_continuation(session, gate.id, now):
+        gate = gates.get_gate(session, inp.gate_id)
+        if not gates.claim_continuation(session, gate.id, now):
             return TransitionApplied(
                 gate_id=gate.id,
                 pilot_id=gate.pilot_id,
@@ -330,89 +294,77 @@ def apply_transition(inp: GateInput) -> TransitionApplied:
                 reason="already handled",
             )
         session.refresh(gate)
-        pilot = repo.get_pilot(session, gate.pilot_id)
+        pilot = pilots.get_pilot(session, gate.pilot_id)
         stage = Stage(gate.stage)
         reason = gate.outcome_reason or gate.status
-        outcome_text = {
-            "approved": ":white_check_mark: Gate approved: " + reason,
-            "rejected": ":x: Gate rejected: " + reason,
-            "expired": ":hourglass: Gate expired: " + reason,
-        }[gate.status]
-        for request in repo.unanswered_requests(session, gate.id):
+        outcome_text = _OUTCOME_TEXT[GatePhase(gate.status)] + reason
+        for request in gates.unanswered_requests(session, gate.id):
             messages.close_request(session, pilot, gate, request, outcome_text, now)
 
-        if gate.status == "approved":
-            target = Stage(gate.target)
-            moved = _move_pilot(
+        step: NextStep | None = next_step(
+            gate.status,
+            stage=stage,
+            target=gate.target,
+            pilot_stage=pilot.stage,
+            on_reject=rt.policy.gate(stage).on_reject,
+            outcome_reason=gate.outcome_reason,
+        )
+        while step is not None and step.step in _MOVED_HEADLINE:
+            assert step.target is not None and step.history_reason is not None
+            if pilots.move_stage(
                 session,
-                pilot,
-                gate,
-                stage,
-                target,
-                outcome="advanced",
-                history_reason=f"gate approved: {reason}",
-                headline=f"{pilot.title} moved to {messages.label(target)}.",
-                notice_key=f"moved:{gate.id}",
-                reason=reason,
+                pilot.id,
+                expected=stage,
+                target=step.target,
+                actor="gate",
+                reason=step.history_reason,
                 now=now,
-            )
-            return moved or TransitionApplied(
-                gate_id=gate.id,
+                policy=rt.policy,
+            ):
+                headline = _MOVED_HEADLINE[step.step].format(
+                    title=pilot.title, stage=messages.label(step.target)
+                )
+                messages.notify(
+                    session,
+                    pilot.business_owner,
+                    headline,
+                    step.reason,
+                    now,
+                    dedupe_key=_MOVED_KEY[step.step](gate.id),
+                )
+                return TransitionApplied(
+                    gate_id=gate.id,
+                    pilot_id=pilot.id,
+                    claimed=True,
+                    outcome=step.outcome,
+                    stage=step.target,
+                    next_flow=_queue_entry_flow(session, pilot.id, step.target, gate.id, now),
+                    reason=step.reason,
+                )
+            step = step.if_not_moved
+        assert step is not None
+        if step.step is Step.TERMINATE:
+            flow_queue.request_flow(
+                session,
+                TERMINATE,
+                {"pilot_id": pilot.id, "reason": step.reason, "actor": "gate"},
+                now=now,
                 pilot_id=pilot.id,
-                claimed=True,
-                outcome="none",
-                reason=f"pilot no longer in {stage}",
+                dedupe_key=Keys.terminate_after_gate(gate.id),
             )
-
-        gate_policy = rt.policy.gate(stage)
-        if (
-            gate.status == "rejected"
-            and gate_policy.on_reject == "send_back"
-            and stage in SEND_BACK
-        ):
-            back = SEND_BACK[stage]
-            sent_back = _move_pilot(
-                session,
-                pilot,
-                gate,
-                stage,
-                back,
-                outcome="sent_back",
-                history_reason=f"sent back: {reason}",
-                headline=f"{pilot.title} was sent back to {messages.label(back)}.",
-                notice_key=f"sentback:{gate.id}",
-                reason=reason,
-                now=now,
-            )
-            if sent_back is not None:
-                return sent_back
-        if pilot.stage != gate.stage:
-            # The pilot moved on (or ended) since this gate opened: its outcome is history.
             return TransitionApplied(
                 gate_id=gate.id,
                 pilot_id=pilot.id,
                 claimed=True,
-                outcome="none",
-                reason=f"pilot is in {pilot.stage}, no longer in {gate.stage}",
+                outcome=step.outcome,
+                stage=Stage.TERMINATED,
+                next_flow=TERMINATE,
+                reason=step.reason,
             )
-        why = (
-            f"{'rejected' if gate.status == 'rejected' else 'deadline passed'} at "
-            f"{messages.label(stage)}: {reason}"
-        )
-        repo.request_flow(
-            session,
-            TERMINATE,
-            {"pilot_id": pilot.id, "reason": why, "actor": "gate"},
-            now=now,
-            pilot_id=pilot.id,
-            dedupe_key=f"terminate:{gate.id}",
-        )
         return TransitionApplied(
             gate_id=gate.id,
             pilot_id=pilot.id,
             claimed=True,
-            outcome="terminate",
-            stage=Stage.TERMINATED,
-            next_flow=TERMINATE,
-            reason=why,
+            outcome=step.outcome,
+            reason=step.reason,
         )

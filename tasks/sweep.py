@@ -3,87 +3,27 @@
 Each query reads only what is due (indexed deadline columns: gates.status+deadline,
 gates.next_reminder_at, pilots.deploy_by), so a sweep's cost follows the number of due items,
 not the number of pilots. Every action is conditional, so two sweeps at once act once; on top of
-that, `sweep_lock` lets one sweep at a time run per database, so the digest a sweep posts tells
-the whole story rather than the half a concurrent sweep left it.
+that, the sweep flow holds `store.locks.sweep_lock`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from prefect import task
-from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
+from config.names import TERMINATE, Keys
 from lifecycle.deadlines import current_point, next_reminder
-from lifecycle.stages import ACTIVE, Stage
-from pilotgate.runtime import get_runtime
-from slackbot import messages
-from store import repo
-from store.db import Database
-from store.models import Gate, OutboxMessage, Pilot
+from lifecycle.outcomes import on_deadline, sends_back
+from lifecycle.stages import Stage
+from lifecycle.statuses import GatePhase
+from slack_out import messages
+from store import flow_queue, gates, outbox, pilots
+from store.models import Gate
 from tasks.inputs import TaskModel
-
-#: PostgreSQL advisory lock key (two-int form, apart from the portfolio locks' one-int keys).
-SWEEP_LOCK_KEY = (0x5047, 0x5357)  # "PG", "SW"
-_local_sweep_lock = threading.Lock()
-
-
-@contextmanager
-def sweep_lock(
-    db: Database, wait: timedelta = timedelta(minutes=10), poll: float = 0.2
-) -> Iterator[bool]:
-    """One sweep at a time per database: yields True once held, False if another sweep held it
-    for all of `wait`. PostgreSQL: a session advisory lock (freed if the process dies); SQLite:
-    an flock on a file next to the database (threads and processes alike)."""
-    deadline = time.monotonic() + wait.total_seconds()
-    if db.is_postgres:
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            key = {"a": SWEEP_LOCK_KEY[0], "b": SWEEP_LOCK_KEY[1]}
-            while not conn.execute(text("SELECT pg_try_advisory_lock(:a, :b)"), key).scalar():
-                if time.monotonic() >= deadline:
-                    yield False
-                    return
-                time.sleep(poll)
-            try:
-                yield True
-            finally:
-                conn.execute(text("SELECT pg_advisory_unlock(:a, :b)"), key)
-        return
-    path = db.engine.url.database
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - not on this platform
-        fcntl = None  # type: ignore[assignment]
-    if fcntl is None or not path or path == ":memory:" or path.startswith("file:"):
-        if not _local_sweep_lock.acquire(timeout=wait.total_seconds()):
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            _local_sweep_lock.release()
-        return
-    with open(f"{path}-sweeplock", "a+b") as handle:
-        while True:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    yield False
-                    return
-                time.sleep(poll)
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+from tasks.runtime import get_runtime
 
 
 def _window_start(gate: Gate) -> datetime:
@@ -139,15 +79,6 @@ class RemindersSent(TaskModel):
     approvers: list[str] = []
 
 
-def _on_timeout(policy_rule: object, gate: object) -> str:
-    action = getattr(policy_rule, "action", "terminate")
-    if action == "extend" and getattr(gate, "extended_at", None) is None:
-        return f"extend by {getattr(policy_rule, 'days', 0)} days"
-    if action == "escalate" and getattr(gate, "escalated_at", None) is None:
-        return f"escalate to {getattr(policy_rule, 'to_role', '?')}"
-    return "terminate"
-
-
 @task(name="find-due-work", persist_result=False)
 def find_due_work(inp: SweepInput) -> SweepPlan:
     """What is due at `inp.now`. Reads only; the --dry-run answer."""
@@ -155,9 +86,15 @@ def find_due_work(inp: SweepInput) -> SweepPlan:
     now = inp.now
     with rt.db.session() as session:
         expired = []
-        for gate in repo.open_gates_past_deadline(session, now):
-            pilot = repo.get_pilot(session, gate.pilot_id)
-            rule = rt.policy.gate(Stage(gate.stage)).on_timeout
+        for gate in gates.open_gates_past_deadline(session, now):
+            pilot = pilots.get_pilot(session, gate.pilot_id)
+            rule = on_deadline(
+                rt.policy.gate(Stage(gate.stage)).on_timeout,
+                deadline=gate.deadline,
+                now=now,
+                extended=gate.extended_at is not None,
+                escalated=gate.escalated_at is not None,
+            )
             expired.append(
                 DueGate(
                     gate_id=gate.id,
@@ -165,24 +102,24 @@ def find_due_work(inp: SweepInput) -> SweepPlan:
                     title=pilot.title,
                     stage=Stage(gate.stage),
                     deadline=gate.deadline,
-                    on_timeout=_on_timeout(rule, gate),
+                    on_timeout=rule.describe(),
                 )
             )
         overdue = [
             OverduePilot(pilot_id=p.id, title=p.title, stage=Stage(p.stage), deploy_by=p.deploy_by)
-            for p in repo.pilots_past_deploy_by(session, now)
+            for p in pilots.pilots_past_deploy_by(session, now)
             if p.deploy_by
         ]
         reminders = []
-        for gate in repo.gates_due_for_reminder(session, now):
+        for gate in gates.gates_due_for_reminder(session, now):
             if gate.deadline < now:
                 continue
             points = rt.policy.gate(Stage(gate.stage)).reminders
             point = current_point(_window_start(gate), gate.deadline, points, now)
             if point is None:
                 continue
-            waiting = [r.approver for r in repo.unanswered_requests(session, gate.id)]
-            pilot = repo.get_pilot(session, gate.pilot_id)
+            waiting = [r.approver for r in gates.unanswered_requests(session, gate.id)]
+            pilot = pilots.get_pilot(session, gate.pilot_id)
             reminders.append(
                 DueReminder(
                     gate_id=gate.id,
@@ -195,7 +132,7 @@ def find_due_work(inp: SweepInput) -> SweepPlan:
         cutoff = now - timedelta(days=rt.policy.portfolio.proposal_days)
         stale = [
             StaleProposal(pilot_id=p.id, title=p.title, proposed_at=p.created_at)
-            for p in repo.stale_proposals(session, cutoff)
+            for p in pilots.stale_proposals(session, cutoff)
         ]
     return SweepPlan(
         now=now,
@@ -214,18 +151,22 @@ def send_reminders(inp: SweepInput) -> RemindersSent:
     sent = 0
     who: list[str] = []
     with rt.db.session() as session:
-        gate_ids = [g.id for g in repo.gates_due_for_reminder(session, now)]
+        gate_ids = [g.id for g in gates.gates_due_for_reminder(session, now)]
     for gate_id in gate_ids:
         with rt.db.session() as session:
-            gate = repo.get_gate(session, gate_id)
-            if gate.status != "open" or gate.next_reminder_at is None or gate.deadline < now:
+            gate = gates.get_gate(session, gate_id)
+            if (
+                gate.status != GatePhase.OPEN
+                or gate.next_reminder_at is None
+                or gate.deadline < now
+            ):
                 continue
             points = rt.policy.gate(Stage(gate.stage)).reminders
             start = _window_start(gate)
             point = current_point(start, gate.deadline, points, now)
             upcoming = next_reminder(start, gate.deadline, points, now)
             # Claim this gate's reminder round: a concurrent sweep gets False and moves on.
-            if not repo.advance_reminder(
+            if not gates.advance_reminder(
                 session,
                 gate,
                 expected=gate.next_reminder_at,
@@ -234,31 +175,13 @@ def send_reminders(inp: SweepInput) -> RemindersSent:
                 continue
             if point is None:
                 continue
-            pilot = repo.get_pilot(session, gate.pilot_id)
-            for request in repo.unanswered_requests(session, gate.id):
-                if repo.mark_reminder(session, request.id, point, now):
+            pilot = pilots.get_pilot(session, gate.pilot_id)
+            for request in gates.unanswered_requests(session, gate.id):
+                if gates.mark_reminder(session, request.id, point, now):
                     messages.remind(session, pilot, gate, request, point, now)
                     sent += 1
                     who.append(request.approver)
     return RemindersSent(sent=sent, approvers=who)
-
-
-def _active_by_portfolio(session: Session) -> dict[str, int]:
-    """Active pilots per portfolio, counted by the database (the stage index), not in Python."""
-    rows = session.execute(
-        select(Pilot.portfolio, func.count())
-        .where(Pilot.stage.in_([s.value for s in ACTIVE]))
-        .group_by(Pilot.portfolio)
-        .order_by(Pilot.portfolio)
-    )
-    return {portfolio: int(count) for portfolio, count in rows}
-
-
-def _queued(session: Session, key: str) -> bool:
-    return (
-        session.execute(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)).first()
-        is not None
-    )
 
 
 @task(name="post-digest", persist_result=False)
@@ -277,26 +200,26 @@ def post_digest(inp: SweepInput, terminated: list[str]) -> bool:
     with rt.db.session() as session:
         due = [
             f"{g.pilot_id}: gate {g.stage} -> {g.target} due {g.deadline:%Y-%m-%d}"
-            for g in repo.gates_due_between(session, now, soon)
+            for g in gates.gates_due_between(session, now, soon)
         ]
         due += [
             f"{p.id} {p.title}: deploy-or-terminate date {p.deploy_by:%Y-%m-%d}"
-            for p in repo.pilots_due_between(session, now, soon)
+            for p in pilots.pilots_due_between(session, now, soon)
             if p.deploy_by
         ]
         caps = [
             f"{name}: {active}/{rt.policy.portfolio.cap_for(name)} active"
-            for name, active in _active_by_portfolio(session).items()
+            for name, active in pilots.active_by_portfolio(session).items()
         ]
         if not (terminated or due):
             return False
-        hour = f"digest:{now:%Y%m%dT%H}"
+        hour = Keys.digest_hour(now)
         keys = [hour]
         if terminated:
             lines = "\n".join(sorted(terminated)).encode()
             keys.append(f"{hour}:{hashlib.sha256(lines).hexdigest()[:16]}")
         for key in keys:
-            if _queued(session, key):
+            if outbox.is_queued(session, key):
                 continue
             try:
                 # A savepoint: a concurrent sweep that queued the same key first makes this
@@ -329,32 +252,25 @@ def requeue_stalled_gates(inp: SweepInput) -> list[int]:
     rt = get_runtime()
     requeued = []
     with rt.db.session() as session:
-        for gate in repo.unclaimed_resolved_gates(
+        for gate in gates.unclaimed_resolved_gates(
             session, resolved_before=inp.now - CONTINUATION_GRACE
         ):
-            if repo.flow_request_in_flight(session, f"resolve:{gate.id}"):
+            if flow_queue.flow_request_in_flight(session, Keys.resolve(gate.id)):
                 continue
-            if repo.request_flow(
-                session,
-                "resolve-gate",
-                {"gate_id": gate.id},
-                now=inp.now,
-                pilot_id=gate.pilot_id,
-                dedupe_key=f"resolve:{gate.id}:again:{inp.now:%Y%m%dT%H%M}",
+            if flow_queue.request_resolve_gate(
+                session, gate.id, gate.pilot_id, now=inp.now, again=True
             ):
                 requeued.append(gate.id)
-        for gate in repo.gates_whose_termination_stalled(
+        for gate in gates.gates_whose_termination_stalled(
             session, acted_before=inp.now - CONTINUATION_GRACE
         ):
-            if repo.flow_request_in_flight(session, f"terminate:{gate.id}"):
+            if flow_queue.flow_request_in_flight(session, Keys.terminate_after_gate(gate.id)):
                 continue
-            if gate.status == "rejected" and rt.policy.gate(Stage(gate.stage)).on_reject == (
-                "send_back"
-            ):
+            if sends_back(gate.status, gate.stage, rt.policy.gate(Stage(gate.stage)).on_reject):
                 continue
-            if repo.request_flow(
+            if flow_queue.request_flow(
                 session,
-                "terminate",
+                TERMINATE,
                 {
                     "pilot_id": gate.pilot_id,
                     "reason": f"{gate.status} at {gate.stage}: {gate.outcome_reason or ''}",
@@ -362,7 +278,7 @@ def requeue_stalled_gates(inp: SweepInput) -> list[int]:
                 },
                 now=inp.now,
                 pilot_id=gate.pilot_id,
-                dedupe_key=f"terminate:{gate.id}:again:{inp.now:%Y%m%dT%H%M}",
+                dedupe_key=Keys.again(Keys.terminate_after_gate(gate.id), inp.now),
             ):
                 requeued.append(gate.id)
     return requeued

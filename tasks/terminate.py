@@ -10,11 +10,15 @@ from __future__ import annotations
 
 from prefect import task
 
+from config.clock import utcnow
+from config.names import Keys
 from lifecycle.stages import TERMINAL, Stage
-from pilotgate.runtime import get_runtime, utcnow
-from slackbot import messages
-from store import repo
+from lifecycle.statuses import GatePhase
+from slack_out import messages
+from store import gates as gates_store
+from store import pilots
 from tasks.inputs import Terminated, TerminateInput
+from tasks.runtime import get_runtime
 
 
 @task(name="terminate-pilot", persist_result=False)
@@ -25,7 +29,7 @@ def terminate_pilot(inp: TerminateInput) -> Terminated:
     if not reason:
         raise ValueError("a termination needs a reason")
     with rt.db.session() as session:
-        pilot = repo.get_pilot(session, inp.pilot_id)
+        pilot = pilots.get_pilot(session, inp.pilot_id)
         stage = Stage(pilot.stage)
         if stage in TERMINAL:
             return Terminated(
@@ -34,7 +38,7 @@ def terminate_pilot(inp: TerminateInput) -> Terminated:
                 from_stage=stage,
                 reason=f"already {stage.value}",
             )
-        if not repo.move_stage(
+        if not pilots.move_stage(
             session,
             pilot.id,
             expected=stage,
@@ -52,24 +56,24 @@ def terminate_pilot(inp: TerminateInput) -> Terminated:
             )
         closed = 0
         people: set[str] = set()
-        gates = repo.gates_for(session, pilot.id)
+        gates = gates_store.gates_for(session, pilot.id)
         if gates:
             # The approvers of the latest gate are the ones who were waiting on, or just
             # decided, this pilot.
-            people.update(r.approver for r in repo.requests_for(session, gates[-1].id))
+            people.update(r.approver for r in gates_store.requests_for(session, gates[-1].id))
         for gate in gates:
-            if gate.status == "open":
-                repo.resolve_gate(
+            if gate.status == GatePhase.OPEN:
+                gates_store.resolve_gate(
                     session,
                     gate,
-                    "cancelled",
+                    GatePhase.CANCELLED,
                     f"pilot terminated: {reason}",
                     now=now,
                     actor=inp.actor,
                 )
-                repo.claim_continuation(session, gate.id, now)
+                gates_store.claim_continuation(session, gate.id, now)
                 closed += 1
-                for request in repo.unanswered_requests(session, gate.id):
+                for request in gates_store.unanswered_requests(session, gate.id):
                     messages.close_request(
                         session, pilot, gate, request, f":no_entry: Pilot terminated: {reason}", now
                     )
@@ -79,7 +83,7 @@ def terminate_pilot(inp: TerminateInput) -> Terminated:
             f"{pilot.title} was terminated.",
             reason,
             now,
-            dedupe_key=f"terminated:{pilot.id}:owner",
+            dedupe_key=Keys.terminated(pilot.id, "owner"),
         )
         for person in sorted(people - {pilot.business_owner}):
             messages.notify(
@@ -88,7 +92,7 @@ def terminate_pilot(inp: TerminateInput) -> Terminated:
                 f"{pilot.title} was terminated; your sign-off is no longer needed.",
                 reason,
                 now,
-                dedupe_key=f"terminated:{pilot.id}:{person}",
+                dedupe_key=Keys.terminated(pilot.id, person),
             )
         return Terminated(
             pilot_id=pilot.id, terminated=True, from_stage=stage, reason=reason, gates_closed=closed

@@ -20,6 +20,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
 from lifecycle.policy import Policy, load_policy
+from store import gates, pilots
 from store.db import Database
 from store.migrate import upgrade
 from store.models import Base
@@ -131,7 +132,7 @@ def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Prefect API (the test harness's temporary server), once per test session.
     Yields its URL, for processes the tests start (PREFECT_API_URL)."""
     os.environ.setdefault("PREFECT_HOME", str(tmp_path_factory.mktemp("prefect-home")))
-    from pilotgate.prefect_env import apply_defaults
+    from config.prefect_env import apply_defaults
 
     apply_defaults()
     from prefect.testing.utilities import prefect_test_harness
@@ -182,37 +183,33 @@ class Stack:
 
     def propose(self, example: str = "helpdesk-assistant", **changes: Any) -> str:
         from lifecycle.proposal import load_proposal
-        from store import repo
 
         proposal = load_proposal(EXAMPLES / f"{example}.yaml")
         if changes:
             proposal = proposal.model_copy(update=changes)
         with self.db.session() as session:
-            return repo.create_pilot(
+            return pilots.create_pilot(
                 session, proposal, self.policy, actor="test", now=self.clock()
             ).id
 
     def advance(self, pilot_id: str) -> Any:
         """Run the stage flow of the pilot's current stage (as `pilotgate advance` does)."""
+        from config.names import STAGE_FLOWS
         from flows.registry import flows
         from lifecycle.stages import Stage
-        from store import repo
-        from tasks.names import STAGE_FLOWS
 
         with self.db.session() as session:
-            stage = Stage(repo.get_pilot(session, pilot_id).stage)
+            stage = Stage(pilots.get_pilot(session, pilot_id).stage)
         return flows()[STAGE_FLOWS[stage]](pilot_id=pilot_id, now=self.clock())
 
     def open_requests(self, pilot_id: str) -> list[Any]:
-        from store import repo
-
         self.dispatcher.drain()
         with self.db.session() as session:
-            gate = repo.open_gate_for(session, pilot_id)
+            gate = gates.open_gate_for(session, pilot_id)
             if gate is None:
                 return []
-            answered = {d.request_id for d in repo.decisions_for(session, gate.id)}
-            return [r for r in repo.requests_for(session, gate.id) if r.id not in answered]
+            answered = {d.request_id for d in gates.decisions_for(session, gate.id)}
+            return [r for r in gates.requests_for(session, gate.id) if r.id not in answered]
 
     def click(
         self,
@@ -222,10 +219,8 @@ class Stack:
         **kwargs: Any,
     ) -> Any:
         """A signed click on the request's message, as `user` (default: its approver)."""
-        from store import repo
-
         with self.db.session() as session:
-            fresh = repo.get_request(session, request.id)
+            fresh = gates.get_request(session, request.id)
         assert fresh.message_ts, f"request {fresh.id} was never posted to Slack"
         return self.emulator.click(
             self.listener.url,
@@ -245,23 +240,21 @@ class Stack:
 
     def approve_gate(self, pilot_id: str) -> None:
         """Approve, role by role, until the pilot's open gate is settled."""
-        from store import repo
-
         with self.db.session() as session:
-            gate = repo.open_gate_for(session, pilot_id)
+            gate = gates.open_gate_for(session, pilot_id)
             assert gate is not None, f"pilot {pilot_id} has no open gate"
             gate_id = gate.id
         for _ in range(30):
             self.dispatcher.drain()
             with self.db.session() as session:
-                gate = repo.get_gate(session, gate_id)
+                gate = gates.get_gate(session, gate_id)
                 if gate.status != "open":
                     break
-                missing = repo.evaluate(session, gate, self.clock()).missing
-                answered = {d.request_id for d in repo.decisions_for(session, gate_id)}
+                missing = gates.evaluate(session, gate, self.clock()).missing
+                answered = {d.request_id for d in gates.decisions_for(session, gate_id)}
                 todo = [
                     r
-                    for r in repo.requests_for(session, gate_id)
+                    for r in gates.requests_for(session, gate_id)
                     if r.id not in answered and missing.get(r.role, 0) > 0
                 ]
             assert todo, f"gate {gate_id} is open but nobody is left to ask"
@@ -270,19 +263,17 @@ class Stack:
         self.dispatcher.drain()
 
     def stage(self, pilot_id: str) -> str:
-        from store import repo
-
         with self.db.session() as session:
-            return repo.get_pilot(session, pilot_id).stage
+            return pilots.get_pilot(session, pilot_id).stage
 
 
 @pytest.fixture
 def stack(db: Database, policy: Policy, emulator: Any, prefect_api: str) -> Iterator[Stack]:
+    from config.settings import Settings
     from pilotgate.dispatcher import Dispatcher, LocalLauncher
-    from pilotgate.runtime import Runtime, set_runtime
-    from pilotgate.settings import Settings
-    from slackbot.client import make_client
-    from slackbot.server import start_in_thread
+    from slack_in.server import start_in_thread
+    from slack_out.client import make_client
+    from tasks.runtime import Runtime, set_runtime
 
     settings = Settings(
         PILOTGATE_DATABASE_URL=db.url,

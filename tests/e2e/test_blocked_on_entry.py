@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from lifecycle.policy import Policy
-from store import repo
+from store import flow_queue, gates
 
 
 def test_blocked_readiness_gate_tells_the_business_owner(stack: Any) -> None:
@@ -21,8 +21,8 @@ def test_blocked_readiness_gate_tells_the_business_owner(stack: Any) -> None:
 
     assert stack.stage(pilot_id) == "readiness_review"
     with stack.db.session() as session:
-        assert repo.open_gate_for(session, pilot_id) is None  # blocked, not opened
-        failed = [fr for fr in repo.flow_requests(session, pilot_id) if fr.status == "failed"]
+        assert gates.open_gate_for(session, pilot_id) is None  # blocked, not opened
+        failed = [fr for fr in flow_queue.flow_requests(session, pilot_id) if fr.status == "failed"]
         assert [fr.flow for fr in failed] == ["readiness-review"]
         assert "resolution_minutes" in (failed[0].error or "")
     owner = stack.emulator.dm_channel_for("U0BIZ0001")

@@ -21,7 +21,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from store import repo
+from store import flow_queue, gates
 from store.models import Decision, StageChange
 
 PILOTGATE = Path(sys.executable).parent / "pilotgate"
@@ -99,7 +99,7 @@ def _wait_for(predicate: Any, timeout: float = 90.0) -> None:
 
 def _click(stack: Any, serve: Serve, request: Any) -> httpx.Response:
     with stack.db.session() as session:
-        fresh = repo.get_request(session, request.id)
+        fresh = gates.get_request(session, request.id)
     return stack.emulator.click(
         serve.url, fresh.approver, fresh.channel, fresh.message_ts, "pilotgate_approve"
     )
@@ -138,7 +138,7 @@ def test_sigkill_while_a_gate_waits_loses_nothing(stack: Any, serve: Serve) -> N
 
     def all_done() -> bool:
         with stack.db.session() as session:
-            return all(fr.status == "done" for fr in repo.flow_requests(session))
+            return all(fr.status == "done" for fr in flow_queue.flow_requests(session))
 
     _wait_for(all_done)
 
@@ -149,7 +149,7 @@ def test_deadline_holds_while_serve_is_down(stack: Any, serve: Serve, prefect_ap
     serve.start()
     serve.kill()  # nobody is listening while the gate's deadline passes
     with stack.db.session() as session:
-        deadline = repo.open_gate_for(session, pilot_id).deadline  # type: ignore[union-attr]
+        deadline = gates.open_gate_for(session, pilot_id).deadline  # type: ignore[union-attr]
     later = (deadline + timedelta(hours=1)).isoformat()
     result = subprocess.run(
         [str(PILOTGATE), "sweep", "--now", later],
@@ -162,4 +162,4 @@ def test_deadline_holds_while_serve_is_down(stack: Any, serve: Serve, prefect_ap
     assert "terminate" in result.stdout
     assert stack.stage(pilot_id) == "terminated"
     with stack.db.session() as session:
-        assert repo.gates_for(session, pilot_id)[0].status == "expired"
+        assert gates.gates_for(session, pilot_id)[0].status == "expired"

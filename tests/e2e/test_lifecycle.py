@@ -11,13 +11,16 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from store import audit, repo
+from store import audit, flow_queue, pilots
+from store import gates as gates_store
 from store.models import Decision, FlowRequest, StageChange
 
 
 def _history(stack: Any, pilot_id: str) -> list[tuple[str | None, str, str]]:
     with stack.db.session() as session:
-        return [(h.from_stage, h.to_stage, h.actor) for h in repo.stage_history(session, pilot_id)]
+        return [
+            (h.from_stage, h.to_stage, h.actor) for h in pilots.stage_history(session, pilot_id)
+        ]
 
 
 def _buttons(message: Any) -> list[str]:
@@ -40,7 +43,7 @@ def test_proposal_to_production_through_signed_clicks(stack: Any) -> None:
     stack.approve_gate(pilot_id)
     assert stack.stage(pilot_id) == "pilot"
     with stack.db.session() as session:
-        pilot = repo.get_pilot(session, pilot_id)
+        pilot = pilots.get_pilot(session, pilot_id)
         assert pilot.deploy_by is not None and pilot.pilot_started_at is not None
         assert (pilot.deploy_by - pilot.pilot_started_at).days == 182
 
@@ -68,21 +71,23 @@ def test_proposal_to_production_through_signed_clicks(stack: Any) -> None:
     ]
     with stack.db.session() as session:
         assert audit.verify(session).ok
-        gates = repo.gates_for(session, pilot_id)
+        gates = gates_store.gates_for(session, pilot_id)
         assert [g.status for g in gates] == ["approved"] * 5
         # every decision came through Slack
         sources = set(session.execute(select(Decision.source)).scalars())
         assert sources == {"slack"}
-        flows = [fr.flow for fr in repo.flow_requests(session, pilot_id)]
+        flows = [fr.flow for fr in flow_queue.flow_requests(session, pilot_id)]
         assert flows.count("resolve-gate") == 5 and flows.count("readiness-review") == 1
-        assert all(fr.status == "done" for fr in repo.flow_requests(session, pilot_id))
+        assert all(fr.status == "done" for fr in flow_queue.flow_requests(session, pilot_id))
     # every answered request message was updated to show who decided; none keeps buttons
     for message in stack.emulator.messages:
         if message.channel.startswith("D") and message.text.startswith("Sign-off requested"):
             pass  # original text; the latest version is what people see
     with stack.db.session() as session:
         requests = [
-            r for g in repo.gates_for(session, pilot_id) for r in repo.requests_for(session, g.id)
+            r
+            for g in gates_store.gates_for(session, pilot_id)
+            for r in gates_store.requests_for(session, g.id)
         ]
     for request in requests:
         message = stack.emulator.find_message(request.channel, request.message_ts)
@@ -106,20 +111,20 @@ def test_rejection_terminates_with_the_reason_on_record(stack: Any) -> None:
 
     assert stack.stage(pilot_id) == "terminated"
     with stack.db.session() as session:
-        pilot = repo.get_pilot(session, pilot_id)
+        pilot = pilots.get_pilot(session, pilot_id)
         assert "PHI is logged outside the EHR" in (pilot.end_reason or "")
         decision = session.execute(
             select(Decision).where(Decision.verdict == "reject")
         ).scalar_one()
         assert decision.approver == "U0SEC0001" and "PHI" in (decision.reason or "")
-        assert repo.active_count(session, "clinical") == 0
+        assert pilots.active_count(session, "clinical") == 0
     # the business owner was told why
     owner_dm = stack.emulator.dm_channel_for("U0BIZ0003")
     assert any("terminated" in m.text for m in stack.emulator.messages_in(owner_dm))
     # nobody can still click on the closed gate's requests
     for request in requests:
         with stack.db.session() as session:
-            fresh = repo.get_request(session, request.id)
+            fresh = gates_store.get_request(session, request.id)
         assert _buttons(stack.emulator.find_message(fresh.channel, fresh.message_ts)) == []
 
 
@@ -136,7 +141,7 @@ def test_gate_past_deadline_applies_on_timeout_terminate(stack: Any) -> None:
 
     assert stack.stage(pilot_id) == "terminated"
     with stack.db.session() as session:
-        gate = repo.gates_for(session, pilot_id)[0]
+        gate = gates_store.gates_for(session, pilot_id)[0]
         assert gate.status == "expired"
         assert (
             session.execute(
@@ -144,7 +149,7 @@ def test_gate_past_deadline_applies_on_timeout_terminate(stack: Any) -> None:
             ).scalar_one()
             == 1
         )
-        pilot = repo.get_pilot(session, pilot_id)
+        pilot = pilots.get_pilot(session, pilot_id)
         assert "deadline" in (pilot.end_reason or "")
     assert any("deadline" in e.text for e in stack.emulator.ephemerals_for(late.approver))
 
@@ -186,6 +191,12 @@ def test_two_final_approvals_at_once_make_one_transition(stack: Any) -> None:
         ).scalar_one()
         assert next_flows == 1
         assert (
-            len([g for g in repo.gates_for(session, pilot_id) if g.stage == "readiness_review"])
+            len(
+                [
+                    g
+                    for g in gates_store.gates_for(session, pilot_id)
+                    if g.stage == "readiness_review"
+                ]
+            )
             == 1
         )

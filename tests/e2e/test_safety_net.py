@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import update
 
 from flows.sweep import sweep_flow
-from store import repo
+from store import pilots
 from store.models import FlowRequest
 
 
@@ -36,4 +36,7 @@ def test_settled_gate_with_a_failed_follow_up_is_resolved_by_the_sweep(stack: An
     assert stack.stage(pilot_id) == "pilot"
     assert sweep_flow(now=stack.clock())["requeued_gates"] == []  # claimed: nothing left
     with stack.db.session() as session:
-        assert [h.to_stage for h in repo.stage_history(session, pilot_id)] == ["proposal", "pilot"]
+        assert [h.to_stage for h in pilots.stage_history(session, pilot_id)] == [
+            "proposal",
+            "pilot",
+        ]

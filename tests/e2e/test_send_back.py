@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from lifecycle.policy import Policy
-from store import repo
+from store import gates, pilots
 
 
 def test_rejection_at_readiness_review_sends_the_pilot_back(stack: Any) -> None:
@@ -26,11 +26,11 @@ def test_rejection_at_readiness_review_sends_the_pilot_back(stack: Any) -> None:
 
     assert stack.stage(pilot_id) == "pilot"
     with stack.db.session() as session:
-        last = repo.stage_history(session, pilot_id)[-1]
+        last = pilots.stage_history(session, pilot_id)[-1]
         assert (last.from_stage, last.to_stage) == ("readiness_review", "pilot")
         assert "Latency p95" in last.reason
-        assert repo.open_gate_for(session, pilot_id) is None  # the pilot gate opens on advance
-        assert repo.active_count(session, "it-operations") == 1
+        assert gates.open_gate_for(session, pilot_id) is None  # the pilot gate opens on advance
+        assert pilots.active_count(session, "it-operations") == 1
     owner = stack.emulator.dm_channel_for("U0BIZ0001")
     assert any("sent back" in m.text for m in stack.emulator.messages_in(owner))
     # the pilot can try again

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from store import repo
+from store import gates, pilots
 from store.models import OutboxMessage
 
 
@@ -49,14 +49,14 @@ def test_terminate_closes_gates_messages_and_frees_the_cap(stack: Any, cli: Any)
     assert result.exit_code == 0, result.output
     stack.dispatcher.drain()
     with stack.db.session() as session:
-        pilot = repo.get_pilot(session, pilot_id)
+        pilot = pilots.get_pilot(session, pilot_id)
         assert pilot.stage == "terminated"
         assert pilot.end_reason == "budget moved to the claims pilot"
-        assert [g.status for g in repo.gates_for(session, pilot_id)] == ["cancelled"]
-        assert repo.active_count(session, "it-operations") == 0
+        assert [g.status for g in gates.gates_for(session, pilot_id)] == ["cancelled"]
+        assert pilots.active_count(session, "it-operations") == 0
     for request in requests:
         with stack.db.session() as session:
-            fresh = repo.get_request(session, request.id)
+            fresh = gates.get_request(session, request.id)
         message = stack.emulator.find_message(fresh.channel, fresh.message_ts)
         latest = message.versions[-1].blocks if message.versions else message.blocks
         assert not [b for b in latest if b.get("type") == "actions"]
@@ -90,7 +90,7 @@ def test_advance_while_a_gate_is_open_is_refused(stack: Any, cli: Any) -> None:
     assert result.exit_code == 4
     assert "already has an open gate" in result.output
     with stack.db.session() as session:
-        assert len(repo.gates_for(session, pilot_id)) == 1
+        assert len(gates.gates_for(session, pilot_id)) == 1
     assert cli("advance", "pg-nope").exit_code == 3
     assert cli("terminate", pilot_id, "--reason", "").exit_code == 2
 
@@ -102,7 +102,7 @@ def test_slack_outage_delivers_everything_once_after_recovery(stack: Any) -> Non
     assert len(opened.asked) == 3
     stack.dispatcher.drain()
     with stack.db.session() as session:
-        assert all(r.message_ts is None for r in repo.requests_for(session, opened.gate_id))
+        assert all(r.message_ts is None for r in gates.requests_for(session, opened.gate_id))
         pending = session.execute(
             select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "pending")
         ).scalar_one()
@@ -115,11 +115,11 @@ def test_slack_outage_delivers_everything_once_after_recovery(stack: Any) -> Non
     for _ in range(10):
         stack.dispatcher.drain()
         with stack.db.session() as session:
-            if all(r.message_ts for r in repo.requests_for(session, opened.gate_id)):
+            if all(r.message_ts for r in gates.requests_for(session, opened.gate_id)):
                 break
         stack.clock.advance(seconds=60)
     with stack.db.session() as session:
-        requests = repo.requests_for(session, opened.gate_id)
+        requests = gates.requests_for(session, opened.gate_id)
         assert all(r.message_ts for r in requests)
     posts = [c for c in stack.emulator.calls if c.method == "chat.postMessage" and c.ok]
     asks = [c for c in posts if "Sign-off requested" in str(c.params.get("text", ""))]

@@ -16,18 +16,19 @@ import pytest
 import typer
 from sqlalchemy import func, select
 
+from config.settings import Settings
 from lifecycle.policy import EvidenceRules, Policy
 from lifecycle.proposal import load_proposal
 from lifecycle.stages import Stage
-from pilotgate.cli import EXIT_CONFLICT, guarded
-from pilotgate.runtime import Runtime, set_runtime
-from pilotgate.settings import Settings
-from store import repo
+from pilotgate.console import EXIT_CONFLICT, guarded
+from store import gates, pilots
+from store import metrics as metrics_store
 from store.db import Database
 from store.models import AuditEntry, Gate, OutboxMessage, SignoffRequest
 from tasks.evidence import EvidenceBlocked
 from tasks.gates import open_gate
 from tasks.inputs import OpenGateInput
+from tasks.runtime import Runtime, set_runtime
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -65,13 +66,13 @@ def pilot_in(
     proposal = load_proposal(EXAMPLES / f"{example}.yaml")
     path = [Stage.PILOT, Stage.READINESS_REVIEW, Stage.INTERNAL_ROLLOUT]
     with rt.db.session() as session:
-        pilot = repo.create_pilot(
+        pilot = pilots.create_pilot(
             session, proposal, rt.policy, actor="test", now=entered - timedelta(days=90)
         )
         current = Stage.PROPOSAL
         for i, target in enumerate(path[: path.index(stage) + 1]):
             at = entered - timedelta(days=len(path) - 1 - i) if target is not stage else entered
-            assert repo.move_stage(
+            assert pilots.move_stage(
                 session,
                 pilot.id,
                 expected=current,
@@ -90,7 +91,7 @@ def record(
 ) -> None:
     with rt.db.session() as session:
         for i, value in enumerate(reversed(values)):
-            repo.record_metric(
+            metrics_store.record_metric(
                 session,
                 pilot_id,
                 metric=metric,
@@ -147,7 +148,7 @@ def test_incomplete_evidence_blocks_or_warns(runtime: Runtime, mode: str) -> Non
         assert f"pilotgate metric record {pilot_id}" in message
         assert counts(runtime) == before  # the whole transaction rolled back
         with runtime.db.session() as session:
-            assert repo.open_gate_for(session, pilot_id) is None
+            assert gates.open_gate_for(session, pilot_id) is None
         # `pilotgate advance` maps it to exit code 4 with the message on stderr
         with pytest.raises(typer.Exit) as exited, guarded():
             raise caught.value
@@ -157,7 +158,7 @@ def test_incomplete_evidence_blocks_or_warns(runtime: Runtime, mode: str) -> Non
         assert len(opened.warnings) == 1  # type: ignore[attr-defined]
         assert "first_contact_resolution: target not met" in opened.warnings[0]  # type: ignore[attr-defined]
         with runtime.db.session() as session:
-            gate = repo.open_gate_for(session, pilot_id)
+            gate = gates.open_gate_for(session, pilot_id)
             assert gate is not None and gate.evidence is not None
             metrics = {m["name"]: m for m in gate.evidence["metrics"]}
             assert metrics["resolution_minutes"]["status"] == "met"
@@ -188,7 +189,7 @@ def test_complete_evidence_opens_the_gate_under_either_policy(runtime: Runtime) 
     opened = open_readiness(pilot_id)
     assert opened.warnings == []  # type: ignore[attr-defined]
     with runtime.db.session() as session:
-        gate = repo.open_gate_for(session, pilot_id)
+        gate = gates.open_gate_for(session, pilot_id)
         assert gate is not None and gate.evidence is not None
         assert [m["status"] for m in gate.evidence["metrics"]] == ["met", "met"]
         assert [c["status"] for c in gate.evidence["criteria"]] == ["met"] * 5
@@ -248,7 +249,7 @@ def test_customer_rollout_needs_targets_held_during_internal_rollout(
     opened = open_readiness(pilot_id, Stage.INTERNAL_ROLLOUT)
     assert opened.warnings == []  # type: ignore[attr-defined]
     with runtime.db.session() as session:
-        gate = repo.open_gate_for(session, pilot_id)
+        gate = gates.open_gate_for(session, pilot_id)
         assert gate is not None and gate.target == "customer_rollout"
         assert gate.evidence["kind"] == "internal_rollout"
         rm = gate.evidence["metrics"][0]
@@ -260,5 +261,5 @@ def test_other_gates_carry_no_measured_evidence(runtime: Runtime) -> None:
     opened = open_readiness(pilot_id, Stage.PILOT)  # no observations; nothing blocks here
     assert opened.warnings == []  # type: ignore[attr-defined]
     with runtime.db.session() as session:
-        gate = repo.open_gate_for(session, pilot_id)
+        gate = gates.open_gate_for(session, pilot_id)
         assert gate is not None and gate.evidence is None

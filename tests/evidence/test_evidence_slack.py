@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from lifecycle.policy import EvidenceRules
-from store import repo
+from store import flow_queue, gates, metrics
 from tasks.evidence import EvidenceBlocked
 
 # The stack is slow to drive; the evidence JSON round-trips on both backends in
@@ -23,7 +23,7 @@ def record(stack: Any, pilot_id: str, metric: str, unit: str, values: list[float
     now = stack.clock()
     with stack.db.session() as session:
         for i, value in enumerate(reversed(values)):
-            repo.record_metric(
+            metrics.record_metric(
                 session,
                 pilot_id,
                 metric=metric,
@@ -107,7 +107,7 @@ def test_slack_request_shows_the_evidence(stack: Any) -> None:
         )
     # what Slack showed is what the gate recorded
     with stack.db.session() as session:
-        gate = repo.open_gate_for(session, pilot_id)
+        gate = gates.open_gate_for(session, pilot_id)
         assert gate is not None and gate.stage == "readiness_review"
         assert [m["current"] for m in gate.evidence["metrics"]] == [1.0, 71]
 
@@ -124,8 +124,8 @@ def test_block_policy_keeps_the_gate_shut_until_evidence_exists(stack: Any) -> N
     assert stack.stage(pilot_id) == "readiness_review"
     # the gate that should have opened on entry was blocked: nobody was asked
     with stack.db.session() as session:
-        assert repo.open_gate_for(session, pilot_id) is None
-        failed = [fr for fr in repo.flow_requests(session, pilot_id) if fr.status == "failed"]
+        assert gates.open_gate_for(session, pilot_id) is None
+        failed = [fr for fr in flow_queue.flow_requests(session, pilot_id) if fr.status == "failed"]
         assert [fr.flow for fr in failed] == ["readiness-review"]
     assert readiness_requests(stack) == []
 

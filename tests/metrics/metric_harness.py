@@ -15,13 +15,6 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 
 
-def _registered() -> None:
-    if not any(g.name == "metric" for g in app.registered_groups):
-        from pilotgate import commands
-
-        commands.register(app)
-
-
 @dataclass
 class MetricCli:
     tmp: Path
@@ -29,7 +22,6 @@ class MetricCli:
     env: dict[str, str]
 
     def run(self, *args: str) -> tuple[int, str, str]:
-        _registered()
         unset: dict[str, str | None] = {
             k: None for k in os.environ if k.startswith(("PILOTGATE_", "SLACK_"))
         }

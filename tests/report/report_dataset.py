@@ -1,4 +1,4 @@
-"""A known portfolio, written through the real repository functions at fixed times.
+"""A known portfolio, written through the real store functions at fixed times.
 
 Four pilots, mirroring the demo: the help-desk assistant reaches internal rollout (its gate
 into customer rollout is open), the clinical assistant is rejected at readiness review and
@@ -19,7 +19,7 @@ from lifecycle.gates import Verdict, plan_gate
 from lifecycle.policy import Policy
 from lifecycle.proposal import load_proposal
 from lifecycle.stages import Stage, next_stage
-from store import repo
+from store import gates, metrics, pilots
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -41,10 +41,10 @@ class Portfolio:
 
 
 def _open(session: Session, policy: Policy, pilot_id: str, when: datetime) -> int:
-    pilot = repo.get_pilot(session, pilot_id)
+    pilot = pilots.get_pilot(session, pilot_id)
     stage = Stage(pilot.stage)
-    plan = plan_gate(policy, repo.proposal_of(pilot), stage, next_stage(stage))
-    gate = repo.open_gate(
+    plan = plan_gate(policy, pilots.proposal_of(pilot), stage, next_stage(stage))
+    gate = gates.open_gate(
         session,
         pilot_id,
         plan,
@@ -64,8 +64,8 @@ def _decide(
     verdict: Verdict = Verdict.APPROVE,
     reason: str | None = None,
 ) -> None:
-    request = next(r for r in repo.requests_for(session, gate_id) if r.approver == approver)
-    repo.record_decision(session, request, verdict=verdict, reason=reason, now=when, source="test")
+    request = next(r for r in gates.requests_for(session, gate_id) if r.approver == approver)
+    gates.record_decision(session, request, verdict=verdict, reason=reason, now=when, source="test")
 
 
 def _move(
@@ -77,10 +77,10 @@ def _move(
     when: datetime,
     reason: str = "gate approved",
 ) -> None:
-    pilot = repo.get_pilot(session, pilot_id)
+    pilot = pilots.get_pilot(session, pilot_id)
     if gate_id is not None:
-        repo.claim_continuation(session, gate_id, when)
-    assert repo.move_stage(
+        gates.claim_continuation(session, gate_id, when)
+    assert pilots.move_stage(
         session,
         pilot_id,
         expected=Stage(pilot.stage),
@@ -96,7 +96,7 @@ def _metrics(
     session: Session, pilot_id: str, metric: str, unit: str, values: list[float], first_day: float
 ) -> None:
     for i, value in enumerate(values):
-        repo.record_metric(
+        metrics.record_metric(
             session,
             pilot_id,
             metric=metric,
@@ -117,7 +117,7 @@ def build(session: Session, policy: Policy) -> Portfolio:
 
     # Help-desk: proposal gate decided in 5 h, pilot 60 days, readiness review in 6 h,
     # internal rollout since day 61.25 with its gate open since day 80.
-    p.helpdesk = repo.create_pilot(
+    p.helpdesk = pilots.create_pilot(
         session, helpdesk, policy, actor="test", now=at(0), pilot_id="pg-help0001"
     ).id
     g1 = _open(session, policy, p.helpdesk, at(0))
@@ -137,7 +137,7 @@ def build(session: Session, policy: Policy) -> Portfolio:
     p.gates[p.helpdesk] = [g1, g2, g3, g4]
 
     # Clinical: pilot from day 2, readiness review from day 31, rejected by security on day 33.
-    p.clinical = repo.create_pilot(
+    p.clinical = pilots.create_pilot(
         session, clinical, policy, actor="test", now=at(1), pilot_id="pg-clin0001"
     ).id
     c1 = _open(session, policy, p.clinical, at(1))
@@ -163,7 +163,7 @@ def build(session: Session, policy: Policy) -> Portfolio:
     p.gates[p.clinical] = [c1, c2, c3]
 
     # Developer productivity: pilot from day 3; its pilot gate expires on day 24.
-    p.devprod = repo.create_pilot(
+    p.devprod = pilots.create_pilot(
         session, devprod, policy, actor="test", now=at(2), pilot_id="pg-devp0001"
     ).id
     d1 = _open(session, policy, p.devprod, at(2))
@@ -171,8 +171,8 @@ def build(session: Session, policy: Policy) -> Portfolio:
     _decide(session, d1, "U0FIN0001", at(3))
     _move(session, policy, p.devprod, d1, Stage.PILOT, at(3))
     d2 = _open(session, policy, p.devprod, at(3))
-    gate = repo.get_gate(session, d2)
-    repo.resolve_gate(session, gate, "expired", "deadline passed", now=at(24), actor="sweep")
+    gate = gates.get_gate(session, d2)
+    gates.resolve_gate(session, gate, "expired", "deadline passed", now=at(24), actor="sweep")
     _move(
         session,
         policy,
@@ -185,7 +185,7 @@ def build(session: Session, policy: Policy) -> Portfolio:
     p.gates[p.devprod] = [d1, d2]
 
     # A second help-desk proposal, waiting at its first gate since day 90.
-    p.waiting = repo.create_pilot(
+    p.waiting = pilots.create_pilot(
         session, helpdesk, policy, actor="test", now=at(90), pilot_id="pg-wait0001"
     ).id
     p.gates[p.waiting] = [_open(session, policy, p.waiting, at(90))]

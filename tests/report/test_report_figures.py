@@ -1,12 +1,14 @@
 """Every figure of the portfolio report, checked against the register on a known dataset.
 
-The dataset (report_dataset.py) is written through the real repository functions at fixed
+The dataset (report_dataset.py) is written through the real store functions at fixed
 times, so each figure is known by hand; the figures are also recomputed with plain SQL, and
-the HTML (charts' data-figures and tables) and the Markdown must show the same numbers.
+the HTML (charts' data-figures and tables), the Markdown and the JSON export must show the
+same numbers.
 """
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections import defaultdict
 from datetime import datetime
@@ -15,17 +17,30 @@ from typing import Any
 import pytest
 import report_dataset as ds
 from report_html import ReportPage
+from rich.console import Console
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from lifecycle.policy import Policy
-from pilotgate.report import build_report, render_html, render_markdown
+from lifecycle.proposal import load_proposal
+from lifecycle.stages import Stage
+from lifecycle.value import ValueEstimate
+from pilotgate.report import (
+    Report,
+    Totals,
+    ValueTotals,
+    build_report,
+    print_summary,
+    render_html,
+    render_markdown,
+)
+from store import pilots
 
 H = 1 / 24  # an hour in days
 
 
 @pytest.fixture
-def report(session: Session, policy: Policy) -> dict[str, Any]:
+def report(session: Session, policy: Policy) -> Report:
     ds.build(session, policy)
     return build_report(session, policy, ds.NOW)
 
@@ -88,6 +103,15 @@ GATE_STAGES = {  # gates, decided, median lead h, max lead h, approved, rejected
     "internal_rollout": (1, 0, None, None, 0, 0, 0, 1),
     "customer_rollout": (0, 0, None, None, 0, 0, 0, 0),
 }
+HEADLINE = {
+    "pilots": 4,
+    "active": 2,
+    "production": 0,
+    "terminated": 2,
+    "open_gates": 2,
+    "median_gate_lead_hours": 24.0,
+    "value_delivering": {"hours/year": 7000.0},
+}
 APPROVERS = {  # asked, answered, approved, rejected, waiting, unanswered on closed gates, median h
     "U0PMO0001": (8, 3, 3, 0, 2, 3, 12.0),
     "U0PMO0002": (8, 2, 2, 0, 2, 4, 12.5),
@@ -101,26 +125,27 @@ APPROVERS = {  # asked, answered, approved, rejected, waiting, unanswered on clo
 }
 
 
-def test_headline_funnel_and_caps(session: Session, report: dict[str, Any]) -> None:
-    assert report["totals"] == {
-        "pilots": 4,
-        "active": 2,
-        "production": 0,
-        "terminated": 2,
-        "open_gates": 2,
-        "median_gate_lead_hours": 24.0,
-        "value_delivering": {"hours/year": 7000.0},
-    }
-    assert {r["stage"]: (r["reached"], r["current"]) for r in report["funnel"]} == FUNNEL
-    for r in report["funnel"]:  # the same from SQL
+def test_headline_funnel_and_caps(session: Session, report: Report) -> None:
+    assert report.totals == Totals(
+        pilots=4,
+        active=2,
+        production=0,
+        terminated=2,
+        open_gates=2,
+        median_gate_lead_hours=24.0,
+        value_delivering={"hours/year": 7000.0},
+    )
+    assert report.as_dict()["totals"] == HEADLINE
+    assert {r.stage: (r.reached, r.current) for r in report.funnel} == FUNNEL
+    for r in report.funnel:  # the same from SQL
         reached = rows(
             session,
             "SELECT count(DISTINCT pilot_id) FROM stage_history WHERE to_stage = :s",
-            s=r["stage"],
+            s=r.stage,
         )[0][0]
-        current = rows(session, "SELECT count(*) FROM pilots WHERE stage = :s", s=r["stage"])[0][0]
-        assert (r["reached"], r["current"]) == (reached, current)
-    assert {r["portfolio"]: (r["active"], r["cap"]) for r in report["caps"]} == CAPS
+        current = rows(session, "SELECT count(*) FROM pilots WHERE stage = :s", s=r.stage)[0][0]
+        assert (r.reached, r.current) == (reached, current)
+    assert {r.portfolio: (r.active, r.cap) for r in report.caps} == CAPS
     active = dict(
         rows(
             session,
@@ -128,25 +153,22 @@ def test_headline_funnel_and_caps(session: Session, report: dict[str, Any]) -> N
             "('production', 'terminated') GROUP BY portfolio",
         )
     )
-    assert {r["portfolio"]: r["active"] for r in report["caps"] if r["active"]} == active
+    assert {r.portfolio: r.active for r in report.caps if r.active} == active
 
 
-def test_ages_and_time_in_stage(session: Session, report: dict[str, Any]) -> None:
-    assert {
-        r["id"]: (r["age_days"], r["limit_days"], r["days_left"], r["state"])
-        for r in report["ages"]
-    } == AGES
+def test_ages_and_time_in_stage(session: Session, report: Report) -> None:
+    assert {r.id: (r.age_days, r.limit_days, r.days_left, r.state) for r in report.ages} == AGES
     for pid, started, deploy_by, ended in rows(
         session,
         "SELECT id, pilot_started_at, deploy_by, ended_at FROM pilots "
         "WHERE pilot_started_at IS NOT NULL",
     ):
-        row = next(r for r in report["ages"] if r["id"] == pid)
+        row = next(r for r in report.ages if r.id == pid)
         end = aware(ended) if ended else ds.NOW
-        assert row["age_days"] == round((end - aware(started)).total_seconds() / 86400, 1)
-        assert row["limit_days"] == round((aware(deploy_by) - aware(started)).days, 1)
+        assert row.age_days == round((end - aware(started)).total_seconds() / 86400, 1)
+        assert row.limit_days == round((aware(deploy_by) - aware(started)).days, 1)
 
-    got = {r["id"]: r["by_stage"] for r in report["stage_time"]["pilots"]}
+    got = {r.id: r.by_stage for r in report.stage_time.pilots}
     assert got == STAGE_DAYS
     # recomputed from stage_history with SQL rows
     history: dict[str, list[tuple[str, datetime]]] = defaultdict(list)
@@ -162,20 +184,20 @@ def test_ages_and_time_in_stage(session: Session, report: dict[str, Any]) -> Non
             end = changes[i + 1][1] if i + 1 < len(changes) else ds.NOW
             spent[stage] += (end - at).total_seconds() / 86400
         assert got[pid] == {k: round(v, 2) for k, v in spent.items()}
-    stages = {r["stage"]: r for r in report["stage_time"]["stages"]}
+    stages = {r.stage: r for r in report.stage_time.stages}
     proposal_days = [5 * H, 1.0, 1.0, 10.0]
-    assert stages["proposal"]["pilots"] == 4
-    assert stages["proposal"]["median_days"] == round(statistics.median(proposal_days), 2)
-    assert stages["proposal"]["mean_days"] == round(statistics.fmean(proposal_days), 2)
-    assert stages["pilot"]["median_days"] == 29.0
-    assert stages["readiness_review"]["total_days"] == 2.25
-    assert stages["customer_rollout"]["pilots"] == 0
-    assert stages["customer_rollout"]["median_days"] is None
+    assert stages["proposal"].pilots == 4
+    assert stages["proposal"].median_days == round(statistics.median(proposal_days), 2)
+    assert stages["proposal"].mean_days == round(statistics.fmean(proposal_days), 2)
+    assert stages["pilot"].median_days == 29.0
+    assert stages["readiness_review"].total_days == 2.25
+    assert stages["customer_rollout"].pilots == 0
+    assert stages["customer_rollout"].median_days is None
 
 
-def test_gate_lead_times_and_approvers(session: Session, report: dict[str, Any]) -> None:
-    gates = sorted(report["gates"], key=lambda g: g["id"])
-    assert [(g["lead_hours"], g["status"]) for g in gates] == LEADS
+def test_gate_lead_times_and_approvers(session: Session, report: Report) -> None:
+    gates = sorted(report.gates, key=lambda g: g.id)
+    assert [(g.lead_hours, g.status) for g in gates] == LEADS
     for gate_id, status, resolved in rows(session, "SELECT id, status, resolved_at FROM gates"):
         asked = min(
             aware(a)
@@ -186,34 +208,34 @@ def test_gate_lead_times_and_approvers(session: Session, report: dict[str, Any])
             )
         )
         end = aware(resolved) if status != "open" else ds.NOW
-        g = next(x for x in gates if x["id"] == gate_id)
-        assert g["lead_hours"] == round((end - asked).total_seconds() / 3600, 2)
-        assert g["status"] == status
+        g = next(x for x in gates if x.id == gate_id)
+        assert g.lead_hours == round((end - asked).total_seconds() / 3600, 2)
+        assert g.status == status
     assert {
-        r["stage"]: (
-            r["gates"],
-            r["decided"],
-            r["median_lead_hours"],
-            r["max_lead_hours"],
-            r["approved"],
-            r["rejected"],
-            r["expired"],
-            r["open"],
+        r.stage: (
+            r.gates,
+            r.decided,
+            r.median_lead_hours,
+            r.max_lead_hours,
+            r.approved,
+            r.rejected,
+            r.expired,
+            r.open,
         )
-        for r in report["gate_stages"]
+        for r in report.gate_stages
     } == GATE_STAGES
 
     assert {
-        r["approver"]: (
-            r["asked"],
-            r["answered"],
-            r["approved"],
-            r["rejected"],
-            r["waiting"],
-            r["unanswered_closed"],
-            r["median_response_hours"],
+        r.approver: (
+            r.asked,
+            r.answered,
+            r.approved,
+            r.rejected,
+            r.waiting,
+            r.unanswered_closed,
+            r.median_response_hours,
         )
-        for r in report["approvers"]
+        for r in report.approvers
     } == APPROVERS
     asked = dict(rows(session, "SELECT approver, count(*) FROM signoff_requests GROUP BY approver"))
     answered = dict(
@@ -223,9 +245,9 @@ def test_gate_lead_times_and_approvers(session: Session, report: dict[str, Any])
             "decisions d ON d.request_id = r.id GROUP BY r.approver",
         )
     )
-    for r in report["approvers"]:
-        assert r["asked"] == asked[r["approver"]]
-        assert r["answered"] == answered.get(r["approver"], 0)
+    for r in report.approvers:
+        assert r.asked == asked[r.approver]
+        assert r.answered == answered.get(r.approver, 0)
     times: dict[str, list[float]] = defaultdict(list)
     for approver, asked_at, decided_at in rows(
         session,
@@ -233,38 +255,39 @@ def test_gate_lead_times_and_approvers(session: Session, report: dict[str, Any])
         "JOIN decisions d ON d.request_id = r.id",
     ):
         times[approver].append((aware(decided_at) - aware(asked_at)).total_seconds() / 3600)
-    for r in report["approvers"]:
-        if times[r["approver"]]:
-            assert r["median_response_hours"] == round(statistics.median(times[r["approver"]]), 2)
-            assert r["max_response_hours"] == round(max(times[r["approver"]]), 2)
+    for r in report.approvers:
+        if times[r.approver]:
+            assert r.median_response_hours == round(statistics.median(times[r.approver]), 2)
+            assert r.max_response_hours == round(max(times[r.approver]), 2)
 
 
-def test_terminations_and_value(session: Session, report: dict[str, Any]) -> None:
+def test_terminations_and_value(session: Session, report: Report) -> None:
     assert [
-        (r["id"], r["from_stage"], r["at"][:10], r["after_days"], r["by"])
-        for r in report["terminations"]
+        (r.id, r.from_stage, r.at and r.at.date().isoformat(), r.after_days, r.by)
+        for r in report.terminations
     ] == [
         ("pg-devp0001", "pilot", "2026-01-29", 22.0, "gate"),
         ("pg-clin0001", "readiness_review", "2026-02-07", 32.0, "gate"),
     ]
     reasons = dict(rows(session, "SELECT id, end_reason FROM pilots WHERE stage = 'terminated'"))
-    assert {r["id"]: r["reason"] for r in report["terminations"]} == reasons
+    assert {r.id: r.reason for r in report.terminations} == reasons
     assert ds.REJECTION in reasons["pg-clin0001"]
 
-    value = {p["id"]: p for p in report["value"]["pilots"]}
+    value = {p.id: p for p in report.value.pilots}
     assert set(value) == {"pg-help0001", "pg-clin0001"}
-    (help_,) = value["pg-help0001"]["estimates"]
-    assert value["pg-help0001"]["status"] == "delivering"
-    assert (help_["metric"], help_["current"], help_["per_year"], help_["per_year_unit"]) == (
+    (help_,) = value["pg-help0001"].estimates
+    assert isinstance(help_, ValueEstimate)
+    assert value["pg-help0001"].status == "delivering"
+    assert (help_.metric, help_.current, help_.per_year, help_.per_year_unit) == (
         "resolution_minutes",
         1.0,
         7000.0,
         "hours/year",
     )
-    assert help_["formula"] == "(11 - 1) minutes x 42,000 per year / 60 = 7,000 hours/year"
-    (clin,) = value["pg-clin0001"]["estimates"]
-    assert value["pg-clin0001"]["status"] == "terminated, not counted"
-    assert (clin["current"], clin["per_year"]) == (12.0, 8000.0)  # (16 - 12) x 120,000 / 60
+    assert help_.formula == "(11 - 1) minutes x 42,000 per year / 60 = 7,000 hours/year"
+    (clin,) = value["pg-clin0001"].estimates
+    assert value["pg-clin0001"].status == "terminated, not counted"
+    assert (clin.current, clin.per_year) == (12.0, 8000.0)  # (16 - 12) x 120,000 / 60
     latest = [
         v
         for (v,) in rows(
@@ -275,11 +298,134 @@ def test_terminations_and_value(session: Session, report: dict[str, Any]) -> Non
             "LIMIT 5",
         )
     ]
-    assert help_["current"] == statistics.median(latest)
-    assert report["value"]["totals"] == {"delivering": {"hours/year": 7000.0}, "projected": {}}
+    assert help_.current == statistics.median(latest)
+    assert report.value.totals == ValueTotals(delivering={"hours/year": 7000.0}, projected={})
 
 
-def test_html_and_markdown_show_the_same_figures(report: dict[str, Any]) -> None:
+#: the JSON export's structure (`pilotgate report --json`): the keys of each section's rows.
+JSON_KEYS = {
+    "funnel": ["stage", "label", "reached", "current"],
+    "caps": ["portfolio", "active", "cap", "free", "at_cap"],
+    "ages": [
+        "id",
+        "title",
+        "stage",
+        "started",
+        "deploy_by",
+        "age_days",
+        "limit_days",
+        "days_left",
+        "state",
+    ],
+    "gates": [
+        "id",
+        "pilot_id",
+        "title",
+        "stage",
+        "target",
+        "status",
+        "asked_at",
+        "decided_at",
+        "lead_hours",
+        "open",
+        "escalated",
+        "extended",
+    ],
+    "gate_stages": [
+        "stage",
+        "label",
+        "gates",
+        "decided",
+        "median_lead_hours",
+        "max_lead_hours",
+        "approved",
+        "rejected",
+        "expired",
+        "cancelled",
+        "open",
+    ],
+    "approvers": [
+        "approver",
+        "roles",
+        "asked",
+        "answered",
+        "approved",
+        "rejected",
+        "waiting",
+        "unanswered_closed",
+        "median_response_hours",
+        "max_response_hours",
+        "response_rate",
+    ],
+    "terminations": ["id", "title", "portfolio", "from_stage", "at", "by", "after_days", "reason"],
+}
+
+
+def test_the_json_export_holds_every_figure_as_plain_data(report: Report) -> None:
+    data = json.loads(report.to_json())
+    assert data == report.as_dict()  # JSON-safe: a round trip changes nothing
+    assert list(data) == [
+        "generated_at",
+        "funnel",
+        "caps",
+        "ages",
+        "stage_time",
+        "gates",
+        "gate_stages",
+        "approvers",
+        "terminations",
+        "value",
+        "totals",
+    ]
+    for section, keys in JSON_KEYS.items():
+        assert data[section], section
+        assert all(list(row) == keys for row in data[section]), section
+    assert data["generated_at"] == "2026-04-15T09:00:00+00:00"
+    assert data["totals"] == HEADLINE
+    assert {r["stage"]: (r["reached"], r["current"]) for r in data["funnel"]} == FUNNEL
+    assert {r["portfolio"]: (r["active"], r["cap"]) for r in data["caps"]} == CAPS
+    assert {
+        r["id"]: (r["age_days"], r["limit_days"], r["days_left"], r["state"]) for r in data["ages"]
+    } == AGES
+    assert data["ages"][0]["started"] == "2026-01-05T14:00:00+00:00"
+    stage_time = data["stage_time"]
+    assert list(stage_time) == ["pilots", "stages"]
+    assert {r["id"]: r["by_stage"] for r in stage_time["pilots"]} == STAGE_DAYS
+    assert stage_time["pilots"][0]["segments"][-1] == {
+        "stage": "internal_rollout",
+        "days": 38.75,
+        "ongoing": True,
+    }
+    assert list(stage_time["stages"][0]) == [
+        "stage",
+        "label",
+        "pilots",
+        "median_days",
+        "mean_days",
+        "total_days",
+    ]
+    gates = sorted(data["gates"], key=lambda g: g["id"])
+    assert [(g["lead_hours"], g["status"]) for g in gates] == LEADS
+    assert (gates[0]["asked_at"], gates[0]["decided_at"]) == (
+        "2026-01-05T09:00:00+00:00",
+        "2026-01-05T14:00:00+00:00",
+    )
+    assert gates[3]["decided_at"] is None and gates[3]["open"] is True
+    approvers = {r["approver"]: r for r in data["approvers"]}
+    assert approvers["U0ARC0001"]["roles"] == ["architecture"]
+    assert approvers["U0ARC0001"]["response_rate"] == 0.5
+    assert [(r["id"], r["at"]) for r in data["terminations"]] == [
+        ("pg-devp0001", "2026-01-29T09:00:00+00:00"),
+        ("pg-clin0001", "2026-02-07T09:00:00+00:00"),
+    ]
+    assert list(data["value"]) == ["pilots", "totals"]
+    help_ = data["value"]["pilots"][0]
+    assert list(help_) == ["id", "title", "stage", "status", "estimates"]
+    assert help_["estimates"] == [e.to_dict() for e in report.value.pilots[0].estimates]
+    assert data["value"]["totals"] == {"delivering": {"hours/year": 7000.0}, "projected": {}}
+
+
+def test_html_and_markdown_show_the_same_figures(report: Report) -> None:
     page = ReportPage(render_html(report))
     assert page.scripts == 0 and page.external == []  # self-contained
     charts = [
@@ -313,11 +459,12 @@ def test_html_and_markdown_show_the_same_figures(report: dict[str, Any]) -> None
         "pg-help0001:resolution_minutes": 7000.0,
         "pg-clin0001:documentation_minutes_per_visit": 8000.0,
     }
-    assert f["value:totals"] == report["value"]["totals"]
-    assert f["headline"] == report["totals"]
+    assert f["value:totals"] == {"delivering": {"hours/year": 7000.0}, "projected": {}}
+    assert f["value:totals"] == report.as_dict()["value"]["totals"]
+    assert f["headline"] == HEADLINE
 
     assert page.table("funnel") == [
-        [r["label"], str(r["reached"]), str(r["current"])] for r in report["funnel"]
+        [r.label, str(r.reached), str(r.current)] for r in report.funnel
     ]
     assert page.table("caps") == [
         ["clinical", "0", "5", "5"],
@@ -377,8 +524,57 @@ def test_html_and_markdown_show_the_same_figures(report: dict[str, Any]) -> None
 
 def test_an_empty_register_still_renders_every_chart(session: Session, policy: Policy) -> None:
     data = build_report(session, policy, ds.NOW)
-    assert data["totals"]["pilots"] == 0
+    assert data.totals.pilots == 0
     page = ReportPage(render_html(data))
     assert len(page.svgs) == 8
     assert "no data yet" in render_html(data)
     assert "No pilot has been terminated." in render_markdown(data)
+
+
+XSS = "<script>alert(1)</script> & Co"
+
+
+def test_user_written_text_stays_text_in_the_html(session: Session, policy: Policy) -> None:
+    proposal = load_proposal(ds.EXAMPLES / "helpdesk-assistant.yaml").model_copy(
+        update={"title": XSS}
+    )
+    pid = pilots.create_pilot(
+        session, proposal, policy, actor="test", now=ds.at(0), pilot_id="pg-xss00001"
+    ).id
+    gate = ds._open(session, policy, pid, ds.at(0))
+    ds._decide(session, gate, "U0PMO0001", ds.at(0, 2))
+    ds._decide(session, gate, "U0FIN0001", ds.at(0, 5))
+    ds._move(session, policy, pid, gate, Stage.PILOT, ds.at(0, 5))
+    session.flush()
+    data = build_report(session, policy, ds.NOW)
+    assert [r.title for r in data.ages] == [XSS]
+
+    html = render_html(data)
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co"
+    assert "<script" not in html and "alert(1)</script>" not in html
+    assert f'text-anchor="end">{escaped}</text>' in html  # a chart label
+    assert f"<title>{escaped} (pg-xss00001)</title>" in html  # its tooltip
+    page = ReportPage(html)
+    assert page.scripts == 0
+    assert page.table("ages")[0][0] == f"{XSS} pg-xss00001"  # shown as the text typed
+    assert page.table("stage-time")  # the page still parses into its sections
+
+
+def test_user_written_text_is_not_rich_markup_in_the_terminal_summary(
+    session: Session, policy: Policy
+) -> None:
+    title = "[bold red]Loud[/] [link=https://evil.example]pilot[/link]"
+    proposal = load_proposal(ds.EXAMPLES / "helpdesk-assistant.yaml").model_copy(
+        update={"title": title}
+    )
+    pid = pilots.create_pilot(
+        session, proposal, policy, actor="test", now=ds.at(0), pilot_id="pg-markup01"
+    ).id
+    gate = ds._open(session, policy, pid, ds.at(0))
+    ds._decide(session, gate, "U0PMO0001", ds.at(0, 2))
+    ds._decide(session, gate, "U0FIN0001", ds.at(0, 5))
+    ds._move(session, policy, pid, gate, Stage.PILOT, ds.at(0, 5))
+    session.flush()
+    console = Console(record=True, width=300, color_system=None)
+    print_summary(build_report(session, policy, ds.NOW), console)
+    assert f"{title} (pg-markup01)" in console.export_text()  # printed as typed, not styled

@@ -44,12 +44,26 @@ USER = "U0ALICE01"
 DECISION_BLOCKS: list[dict[str, Any]] = [
     {"type": "header", "text": {"type": "plain_text", "text": "Pilot X: pilot → production"}},
     {"type": "section", "text": {"type": "mrkdwn", "text": "Please approve *Pilot X*."}},
-    {"type": "actions", "block_id": "decision", "elements": [
-        {"type": "button", "action_id": "approve", "style": "primary", "value": "req-42",
-         "text": {"type": "plain_text", "text": "Approve"}},
-        {"type": "button", "action_id": "reject", "style": "danger", "value": "req-42",
-         "text": {"type": "plain_text", "text": "Reject"}},
-    ]},
+    {
+        "type": "actions",
+        "block_id": "decision",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": "approve",
+                "style": "primary",
+                "value": "req-42",
+                "text": {"type": "plain_text", "text": "Approve"},
+            },
+            {
+                "type": "button",
+                "action_id": "reject",
+                "style": "danger",
+                "value": "req-42",
+                "text": {"type": "plain_text", "text": "Reject"},
+            },
+        ],
+    },
 ]
 
 REJECT_MODAL: dict[str, Any] = {
@@ -61,12 +75,24 @@ REJECT_MODAL: dict[str, Any] = {
     "close": {"type": "plain_text", "text": "Cancel"},
     "blocks": [
         {"type": "section", "text": {"type": "mrkdwn", "text": "Why?"}},
-        {"type": "input", "block_id": "reason", "label": {"type": "plain_text", "text": "Reason"},
-         "element": {"type": "plain_text_input", "action_id": "reason_input", "multiline": True,
-                     "min_length": 10}},
-        {"type": "input", "block_id": "note", "optional": True,
-         "label": {"type": "plain_text", "text": "Note"},
-         "element": {"type": "plain_text_input", "action_id": "note_input"}},
+        {
+            "type": "input",
+            "block_id": "reason",
+            "label": {"type": "plain_text", "text": "Reason"},
+            "element": {
+                "type": "plain_text_input",
+                "action_id": "reason_input",
+                "multiline": True,
+                "min_length": 10,
+            },
+        },
+        {
+            "type": "input",
+            "block_id": "note",
+            "optional": True,
+            "label": {"type": "plain_text", "text": "Note"},
+            "element": {"type": "plain_text_input", "action_id": "note_input"},
+        },
     ],
 }
 
@@ -136,8 +162,7 @@ def receiver() -> Iterator[Receiver]:
 
 def _post_decision(client: WebClient, user: str = USER) -> tuple[str, str]:
     channel = client.conversations_open(users=user)["channel"]["id"]
-    resp = client.chat_postMessage(channel=channel, text="Approve Pilot X?",
-                                   blocks=DECISION_BLOCKS)
+    resp = client.chat_postMessage(channel=channel, text="Approve Pilot X?", blocks=DECISION_BLOCKS)
     return channel, str(resp["ts"])
 
 
@@ -176,9 +201,12 @@ def test_post_message_and_update_keep_versions(client: WebClient, emu: SlackEmul
     assert len(micros) == 6 and seconds.isdigit()
     assert float(resp["ts"]) > float(ts)
 
-    updated = client.chat_update(channel=channel, ts=ts, text="Approved",
-                                 blocks=[{"type": "section",
-                                          "text": {"type": "mrkdwn", "text": "Approved"}}])
+    updated = client.chat_update(
+        channel=channel,
+        ts=ts,
+        text="Approved",
+        blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": "Approved"}}],
+    )
     assert updated["ts"] == ts and updated["message"]["edited"]["user"] == emu.bot_user_id
 
     record = emu.find_message(channel, ts)
@@ -211,8 +239,10 @@ def test_post_ephemeral(client: WebClient, emu: SlackEmulator) -> None:
 
 def test_form_encoded_call_with_token_param(emu: SlackEmulator) -> None:
     blocks = json.dumps([{"type": "section", "text": {"type": "mrkdwn", "text": "hi"}}])
-    resp = httpx.post(emu.api_url + "chat.postMessage",
-                      data={"token": TOKEN, "channel": "C0GENERAL", "blocks": blocks})
+    resp = httpx.post(
+        emu.api_url + "chat.postMessage",
+        data={"token": TOKEN, "channel": "C0GENERAL", "blocks": blocks},
+    )
     assert resp.status_code == 200 and resp.json()["ok"] is True
     assert emu.messages[0].blocks is not None
     assert emu.messages[0].blocks[0]["text"]["text"] == "hi"
@@ -222,7 +252,8 @@ def test_form_encoded_call_with_token_param(emu: SlackEmulator) -> None:
 def test_auth_errors(emu: SlackEmulator) -> None:
     with pytest.raises(SlackApiError) as err:
         WebClient(token="xoxb-wrong", base_url=emu.api_url).chat_postMessage(
-            channel="C0GENERAL", text="x")
+            channel="C0GENERAL", text="x"
+        )
     assert err.value.response.status_code == 200
     assert err.value.response["error"] == "invalid_auth"
     missing = httpx.post(emu.api_url + "auth.test")
@@ -253,31 +284,59 @@ def test_argument_errors(client: WebClient) -> None:
         ([{"text": {"type": "mrkdwn", "text": "x"}}], "missing type"),
         ([{"type": "sektion", "text": {"type": "mrkdwn", "text": "x"}}], "unknown type"),
         ([{"type": "divider"}] * 51, "over 50 blocks"),
-        ([{"type": "actions", "elements": [
-            {"type": "button", "text": {"type": "plain_text", "text": "Go"}}]}],
-         "button without action_id"),
-        ([{"type": "actions", "elements": [
-            {"type": "button", "action_id": "a", "text": {"type": "plain_text", "text": "x" * 76}}
-        ]}], "button text too long"),
-        ([{"type": "header", "text": {"type": "plain_text", "text": "x" * 151}}],
-         "header too long"),
+        (
+            [
+                {
+                    "type": "actions",
+                    "elements": [{"type": "button", "text": {"type": "plain_text", "text": "Go"}}],
+                }
+            ],
+            "button without action_id",
+        ),
+        (
+            [
+                {
+                    "type": "actions",
+                    "elements": [
+                        {
+                            "type": "button",
+                            "action_id": "a",
+                            "text": {"type": "plain_text", "text": "x" * 76},
+                        }
+                    ],
+                }
+            ],
+            "button text too long",
+        ),
+        (
+            [{"type": "header", "text": {"type": "plain_text", "text": "x" * 151}}],
+            "header too long",
+        ),
         ([{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}], "section too long"),
         ([{"type": "section", "text": "bare string"}], "text not an object"),
         ([{"type": "section", "text": {"type": "mrkdwn", "text": ""}}], "empty text"),
         ([{"type": "section"}], "section without text or fields"),
-        ([{"type": "section", "text": {"type": "mrkdwn", "text": "x"}, "colour": "red"}],
-         "unknown property"),
-        ([{"type": "actions", "elements": [{"type": "buton", "action_id": "a"}]}],
-         "unknown element type"),
-        ([{"type": "divider", "block_id": "x"}, {"type": "divider", "block_id": "x"}],
-         "duplicate block_id"),
+        (
+            [{"type": "section", "text": {"type": "mrkdwn", "text": "x"}, "colour": "red"}],
+            "unknown property",
+        ),
+        (
+            [{"type": "actions", "elements": [{"type": "buton", "action_id": "a"}]}],
+            "unknown element type",
+        ),
+        (
+            [{"type": "divider", "block_id": "x"}, {"type": "divider", "block_id": "x"}],
+            "duplicate block_id",
+        ),
     ],
 )
-def test_invalid_blocks_rejected(client: WebClient, emu: SlackEmulator, blocks: Any,
-                                 why: str) -> None:
+def test_invalid_blocks_rejected(
+    client: WebClient, emu: SlackEmulator, blocks: Any, why: str
+) -> None:
     with pytest.raises(SlackApiError) as err:
-        client.api_call("chat.postMessage",
-                        json={"channel": "C0GENERAL", "text": "t", "blocks": blocks})
+        client.api_call(
+            "chat.postMessage", json={"channel": "C0GENERAL", "text": "t", "blocks": blocks}
+        )
     assert err.value.response["error"] == "invalid_blocks", why
     assert err.value.response["errors"], why
     assert emu.messages == []
@@ -286,26 +345,62 @@ def test_invalid_blocks_rejected(client: WebClient, emu: SlackEmulator, blocks: 
 def test_valid_blocks_of_every_common_kind_accepted() -> None:
     blocks: list[dict[str, Any]] = [
         *DECISION_BLOCKS,
-        {"type": "section", "fields": [{"type": "mrkdwn", "text": "*a*"},
-                                       {"type": "plain_text", "text": "b", "emoji": True}]},
-        {"type": "section", "text": {"type": "mrkdwn", "text": "x"},
-         "accessory": {"type": "button", "action_id": "more", "url": "https://example.test",
-                       "text": {"type": "plain_text", "text": "More"}}},
+        {
+            "type": "section",
+            "fields": [
+                {"type": "mrkdwn", "text": "*a*"},
+                {"type": "plain_text", "text": "b", "emoji": True},
+            ],
+        },
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": "x"},
+            "accessory": {
+                "type": "button",
+                "action_id": "more",
+                "url": "https://example.test",
+                "text": {"type": "plain_text", "text": "More"},
+            },
+        },
         {"type": "divider"},
-        {"type": "context", "elements": [
-            {"type": "mrkdwn", "text": "ctx"},
-            {"type": "image", "image_url": "https://example.test/a.png", "alt_text": "a"}]},
-        {"type": "actions", "elements": [
-            {"type": "static_select", "action_id": "pick",
-             "placeholder": {"type": "plain_text", "text": "Pick"},
-             "options": [{"text": {"type": "plain_text", "text": "A"}, "value": "a"}]},
-            {"type": "button", "action_id": "sure", "text": {"type": "plain_text", "text": "?"},
-             "confirm": {"title": {"type": "plain_text", "text": "Sure?"},
-                         "text": {"type": "mrkdwn", "text": "Really"},
-                         "confirm": {"type": "plain_text", "text": "Yes"},
-                         "deny": {"type": "plain_text", "text": "No"}}}]},
-        {"type": "rich_text", "elements": [{"type": "rich_text_section", "elements": [
-            {"type": "text", "text": "bold", "style": {"bold": True}}]}]},
+        {
+            "type": "context",
+            "elements": [
+                {"type": "mrkdwn", "text": "ctx"},
+                {"type": "image", "image_url": "https://example.test/a.png", "alt_text": "a"},
+            ],
+        },
+        {
+            "type": "actions",
+            "elements": [
+                {
+                    "type": "static_select",
+                    "action_id": "pick",
+                    "placeholder": {"type": "plain_text", "text": "Pick"},
+                    "options": [{"text": {"type": "plain_text", "text": "A"}, "value": "a"}],
+                },
+                {
+                    "type": "button",
+                    "action_id": "sure",
+                    "text": {"type": "plain_text", "text": "?"},
+                    "confirm": {
+                        "title": {"type": "plain_text", "text": "Sure?"},
+                        "text": {"type": "mrkdwn", "text": "Really"},
+                        "confirm": {"type": "plain_text", "text": "Yes"},
+                        "deny": {"type": "plain_text", "text": "No"},
+                    },
+                },
+            ],
+        },
+        {
+            "type": "rich_text",
+            "elements": [
+                {
+                    "type": "rich_text_section",
+                    "elements": [{"type": "text", "text": "bold", "style": {"bold": True}}],
+                }
+            ],
+        },
     ]
     assert validate_blocks(blocks) == blocks
 
@@ -314,8 +409,11 @@ def test_valid_blocks_of_every_common_kind_accepted() -> None:
 
 
 def test_rate_limit_then_success_with_retry_handler(emu: SlackEmulator) -> None:
-    client = WebClient(token=TOKEN, base_url=emu.api_url,
-                       retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=2)])
+    client = WebClient(
+        token=TOKEN,
+        base_url=emu.api_url,
+        retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=2)],
+    )
     emu.fail(status=429, count=1, retry_after=0, methods=["chat.postMessage"])
     raw = httpx.post(emu.api_url + "auth.test", headers={"Authorization": f"Bearer {TOKEN}"})
     assert raw.status_code == 200  # fault limited to chat.postMessage
@@ -329,8 +427,11 @@ def test_rate_limit_then_success_with_retry_handler(emu: SlackEmulator) -> None:
 def test_rate_limit_wire_format(emu: SlackEmulator) -> None:
     emu.fail(status=429, count=2, retry_after=7)
     for _ in range(2):
-        resp = httpx.post(emu.api_url + "chat.postMessage", json={"channel": "C1", "text": "x"},
-                          headers={"Authorization": f"Bearer {TOKEN}"})
+        resp = httpx.post(
+            emu.api_url + "chat.postMessage",
+            json={"channel": "C1", "text": "x"},
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        )
         assert resp.status_code == 429 and resp.headers["Retry-After"] == "7"
         assert resp.json() == {"ok": False, "error": "ratelimited"}
     assert emu.messages == []
@@ -345,9 +446,15 @@ def test_server_error_then_success_with_retry_handler(emu: SlackEmulator, status
     assert err.value.response.status_code == status
     assert emu.messages == []
 
-    retrying = WebClient(token=TOKEN, base_url=emu.api_url, retry_handlers=[
-        ServerErrorRetryHandler(max_retry_count=2,
-                                interval_calculator=FixedValueRetryIntervalCalculator(0.01))])
+    retrying = WebClient(
+        token=TOKEN,
+        base_url=emu.api_url,
+        retry_handlers=[
+            ServerErrorRetryHandler(
+                max_retry_count=2, interval_calculator=FixedValueRetryIntervalCalculator(0.01)
+            )
+        ],
+    )
     emu.fail(status=status, count=2)
     assert retrying.chat_postMessage(channel="C0GENERAL", text="kept")["ok"]
     assert [m.text for m in emu.messages] == ["kept"]
@@ -385,15 +492,20 @@ def test_click_payload_is_signed_and_slack_shaped(
     assert p["user"]["id"] == USER and p["user"]["team_id"] == emu.team_id
     assert {"username", "name"} <= set(p["user"])
     assert p["api_app_id"] == emu.app_id and p["token"]
-    assert p["container"] == {"type": "message", "message_ts": ts, "channel_id": channel,
-                              "is_ephemeral": False}
+    assert p["container"] == {
+        "type": "message",
+        "message_ts": ts,
+        "channel_id": channel,
+        "is_ephemeral": False,
+    }
     assert p["channel"] == {"id": channel, "name": "directmessage"}
     assert p["message"]["ts"] == ts and p["message"]["bot_id"] == emu.bot_id
     # the stored blocks, with block_ids generated (as Slack does) where the app gave none
     assert p["message"]["blocks"][2] == DECISION_BLOCKS[2]
     assert all(b["block_id"] for b in p["message"]["blocks"])
-    assert [{k: v for k, v in b.items() if k != "block_id"} for b in p["message"]["blocks"][:2]] \
-        == DECISION_BLOCKS[:2]
+    assert [
+        {k: v for k, v in b.items() if k != "block_id"} for b in p["message"]["blocks"][:2]
+    ] == DECISION_BLOCKS[:2]
     assert p["response_url"].startswith(emu.base_url)
     [action] = p["actions"]
     assert action["action_id"] == "approve" and action["block_id"] == "decision"
@@ -432,8 +544,12 @@ def test_click_errors(client: WebClient, emu: SlackEmulator, receiver: Receiver)
         emu.click(receiver.url, USER, channel, ts, "aprove")
     with pytest.raises(NotFoundError, match="no message"):
         emu.click(receiver.url, USER, channel, "1.000001", "approve")
-    client.chat_update(channel=channel, ts=ts, text="done",
-                       blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": "done"}}])
+    client.chat_update(
+        channel=channel,
+        ts=ts,
+        text="done",
+        blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": "done"}}],
+    )
     with pytest.raises(NotFoundError):  # the latest version no longer has the button
         emu.click(receiver.url, USER, channel, ts, "approve")
     assert receiver.requests == []
@@ -442,8 +558,9 @@ def test_click_errors(client: WebClient, emu: SlackEmulator, receiver: Receiver)
 def test_click_on_ephemeral_message(
     client: WebClient, emu: SlackEmulator, receiver: Receiver
 ) -> None:
-    ts = client.chat_postEphemeral(channel="C0GENERAL", user=USER, text="t",
-                                   blocks=DECISION_BLOCKS)["message_ts"]
+    ts = client.chat_postEphemeral(
+        channel="C0GENERAL", user=USER, text="t", blocks=DECISION_BLOCKS
+    )["message_ts"]
     emu.click(receiver.url, USER, "C0GENERAL", ts, "approve")
     p = receiver.requests[0].payload
     assert p["container"]["is_ephemeral"] is True
@@ -455,8 +572,10 @@ def test_trigger_id_rules(client: WebClient, emu: SlackEmulator) -> None:
     emu.trigger_ttl = 0.2
     trigger = emu.issue_trigger_id(USER)
     assert client.views_open(trigger_id=trigger, view=REJECT_MODAL)["ok"]
-    for trigger_id, error in [(trigger, "exchanged_trigger_id"),
-                              ("123.456.abc", "invalid_trigger_id")]:
+    for trigger_id, error in [
+        (trigger, "exchanged_trigger_id"),
+        ("123.456.abc", "invalid_trigger_id"),
+    ]:
         with pytest.raises(SlackApiError) as err:
             client.views_open(trigger_id=trigger_id, view=REJECT_MODAL)
         assert err.value.response["error"] == error
@@ -490,8 +609,9 @@ def test_views_open_validates_and_update(client: WebClient, emu: SlackEmulator) 
 def test_submit_view_state_values(
     client: WebClient, emu: SlackEmulator, receiver: Receiver
 ) -> None:
-    view_id = client.views_open(trigger_id=emu.issue_trigger_id(USER),
-                                view=REJECT_MODAL)["view"]["id"]
+    view_id = client.views_open(trigger_id=emu.issue_trigger_id(USER), view=REJECT_MODAL)["view"][
+        "id"
+    ]
     with pytest.raises(NotFoundError, match="reason_inptu"):
         emu.submit_view(receiver.url, USER, view_id, {"reason_inptu": "x"})
     with pytest.raises(ClientValidationError):  # required input left empty
@@ -525,7 +645,8 @@ def test_submit_view_errors_keep_modal_open(
 ) -> None:
     client.views_open(trigger_id=emu.issue_trigger_id(USER), view=REJECT_MODAL)
     receiver.reply_body = json.dumps(
-        {"response_action": "errors", "errors": {"reason": "too vague"}}).encode()
+        {"response_action": "errors", "errors": {"reason": "too vague"}}
+    ).encode()
     emu.submit_view(receiver.url, USER, None, {"reason_input": "because reasons"})
     view = emu.latest_view_for(USER)
     assert view is not None and view.status == "open"
@@ -555,8 +676,12 @@ def test_real_bolt_app_round_trip(emu: SlackEmulator) -> None:
     @app.action("reject")
     def on_reject(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        view = {**REJECT_MODAL, "private_metadata": json.dumps(
-            [body["channel"]["id"], body["message"]["ts"], body["actions"][0]["value"]])}
+        view = {
+            **REJECT_MODAL,
+            "private_metadata": json.dumps(
+                [body["channel"]["id"], body["message"]["ts"], body["actions"][0]["value"]]
+            ),
+        }
         client.views_open(trigger_id=body["trigger_id"], view=view)
 
     @app.view("reject_modal")
@@ -611,20 +736,39 @@ def test_http_control_api(client: WebClient, emu: SlackEmulator, receiver: Recei
     assert [m["ts"] for m in messages] == [ts]
     assert http.get(f"{base}/calls", params={"method": "chat.postMessage"}).json()["calls"]
 
-    clicked = http.post(f"{base}/click", json={
-        "listener_url": receiver.url, "user_id": USER, "channel": channel, "ts": ts,
-        "action_id": "reject"}).json()
+    clicked = http.post(
+        f"{base}/click",
+        json={
+            "listener_url": receiver.url,
+            "user_id": USER,
+            "channel": channel,
+            "ts": ts,
+            "action_id": "reject",
+        },
+    ).json()
     assert clicked["ok"] and clicked["status"] == 200
     assert clicked["payload"]["actions"][0]["action_id"] == "reject"
     trigger = clicked["payload"]["trigger_id"]
     client.views_open(trigger_id=trigger, view=REJECT_MODAL)
-    submitted = http.post(f"{base}/submit", json={
-        "listener_url": receiver.url, "user_id": USER,
-        "values": {"reason_input": "ten characters at least"}}).json()
+    submitted = http.post(
+        f"{base}/submit",
+        json={
+            "listener_url": receiver.url,
+            "user_id": USER,
+            "values": {"reason_input": "ten characters at least"},
+        },
+    ).json()
     assert submitted["ok"] and submitted["payload"]["type"] == "view_submission"
-    bad = http.post(f"{base}/click", json={
-        "listener_url": receiver.url, "user_id": USER, "channel": channel, "ts": ts,
-        "action_id": "nope"})
+    bad = http.post(
+        f"{base}/click",
+        json={
+            "listener_url": receiver.url,
+            "user_id": USER,
+            "channel": channel,
+            "ts": ts,
+            "action_id": "nope",
+        },
+    )
     assert bad.status_code == 400 and bad.json()["error"] == "NotFoundError"
 
     assert http.post(f"{base}/fail", json={"status": 503, "count": 1}).json()["ok"]
@@ -636,14 +780,35 @@ def test_http_control_api(client: WebClient, emu: SlackEmulator, receiver: Recei
 
 def test_cli_standalone() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    helped = subprocess.run([sys.executable, "-m", "slackemu", "--help"], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=30, check=True)
+    helped = subprocess.run(
+        [sys.executable, "-m", "slackemu", "--help"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
     for flag in ("--port", "--signing-secret", "--bot-token", "--listener-url"):
         assert flag in helped.stdout
     proc = subprocess.Popen(
-        [sys.executable, "-m", "slackemu", "--port", "0", "--bot-token", "xoxb-cli",
-         "--signing-secret", "S"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "slackemu",
+            "--port",
+            "0",
+            "--bot-token",
+            "xoxb-cli",
+            "--signing-secret",
+            "S",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         api_url = proc.stdout.readline().strip()

@@ -9,7 +9,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from store import repo
+from store import flow_queue, pilots
+from store import gates as gates_store
 from store.models import AuditEntry, Base, ReminderSent, SignoffRequest, StageChange
 
 CIO = "U0CIO0001"
@@ -36,8 +37,9 @@ def to_readiness_review(stack: Any, **changes: Any) -> str:
     return pilot_id
 
 
-def sweep(stack: Any, now: datetime | None = None, *, drain: bool = True,
-          dry_run: bool = False) -> dict[str, Any]:
+def sweep(
+    stack: Any, now: datetime | None = None, *, drain: bool = True, dry_run: bool = False
+) -> dict[str, Any]:
     """One scheduled sweep at `now` (default: the stack's clock), then the follow-up flows."""
     from flows.sweep import sweep_flow
 
@@ -49,33 +51,38 @@ def sweep(stack: Any, now: datetime | None = None, *, drain: bool = True,
 
 def open_gate(stack: Any, pilot_id: str) -> Any:
     with stack.db.session() as session:
-        return repo.open_gate_for(session, pilot_id)
+        return gates_store.open_gate_for(session, pilot_id)
 
 
 def gates(stack: Any, pilot_id: str) -> list[Any]:
     with stack.db.session() as session:
-        return list(repo.gates_for(session, pilot_id))
+        return list(gates_store.gates_for(session, pilot_id))
 
 
 def requests(stack: Any, gate_id: int) -> list[Any]:
     with stack.db.session() as session:
-        return list(repo.requests_for(session, gate_id))
+        return list(gates_store.requests_for(session, gate_id))
 
 
 def pilot(stack: Any, pilot_id: str) -> Any:
     with stack.db.session() as session:
-        return repo.get_pilot(session, pilot_id)
+        return pilots.get_pilot(session, pilot_id)
 
 
 def history(stack: Any, pilot_id: str) -> list[Any]:
     with stack.db.session() as session:
-        return list(repo.stage_history(session, pilot_id))
+        return list(pilots.stage_history(session, pilot_id))
 
 
 def terminations(stack: Any, pilot_id: str) -> list[Any]:
     with stack.db.session() as session:
-        return list(session.execute(select(StageChange).where(
-            StageChange.pilot_id == pilot_id, StageChange.to_stage == "terminated")).scalars())
+        return list(
+            session.execute(
+                select(StageChange).where(
+                    StageChange.pilot_id == pilot_id, StageChange.to_stage == "terminated"
+                )
+            ).scalars()
+        )
 
 
 def audit_actions(stack: Any, action: str, pilot_id: str | None = None) -> list[Any]:
@@ -88,13 +95,15 @@ def audit_actions(stack: Any, action: str, pilot_id: str | None = None) -> list[
 
 def flow_requests(stack: Any, pilot_id: str) -> list[Any]:
     with stack.db.session() as session:
-        return list(repo.flow_requests(session, pilot_id))
+        return list(flow_queue.flow_requests(session, pilot_id))
 
 
 def row_counts(db: Any) -> dict[str, int]:
     with db.session() as session:
-        return {t.name: session.execute(select(func.count()).select_from(t)).scalar_one()
-                for t in Base.metadata.sorted_tables}
+        return {
+            t.name: session.execute(select(func.count()).select_from(t)).scalar_one()
+            for t in Base.metadata.sorted_tables
+        }
 
 
 # ---------------------------------------------------------------- the emulator's view
@@ -111,7 +120,7 @@ def has_buttons(message: Any) -> bool:
 
 def request_message(stack: Any, request: Any) -> Any:
     with stack.db.session() as session:
-        fresh = repo.get_request(session, request.id)
+        fresh = gates_store.get_request(session, request.id)
     assert fresh.message_ts, f"request {fresh.id} was never posted"
     message = stack.emulator.find_message(fresh.channel, fresh.message_ts)
     assert message is not None
@@ -121,9 +130,12 @@ def request_message(stack: Any, request: Any) -> Any:
 def thread_replies(stack: Any, request: Any) -> list[Any]:
     """Messages posted in the thread of a request's message (the reminders)."""
     with stack.db.session() as session:
-        fresh = repo.get_request(session, request.id)
-    return [m for m in stack.emulator.messages_in(fresh.channel)
-            if m.thread_ts == fresh.message_ts and m.ts != fresh.message_ts]
+        fresh = gates_store.get_request(session, request.id)
+    return [
+        m
+        for m in stack.emulator.messages_in(fresh.channel)
+        if m.thread_ts == fresh.message_ts and m.ts != fresh.message_ts
+    ]
 
 
 def digests(stack: Any) -> list[Any]:
@@ -179,12 +191,14 @@ def reminder_rows(stack: Any, gate_id: int) -> list[tuple[str, str]]:
         rows = session.execute(
             select(SignoffRequest.approver, ReminderSent.point)
             .join(ReminderSent, ReminderSent.request_id == SignoffRequest.id)
-            .where(SignoffRequest.gate_id == gate_id))
+            .where(SignoffRequest.gate_id == gate_id)
+        )
         return sorted((a, p) for a, p in rows)
 
 
-def assert_acted_once(stack: Any, scene: Busy, reminded_gate: int,
-                      results: list[dict[str, Any]]) -> None:
+def assert_acted_once(
+    stack: Any, scene: Busy, reminded_gate: int, results: list[dict[str, Any]]
+) -> None:
     """What two sweeps at once must have done, exactly once."""
     # The overdue pilot: one termination.
     assert pilot(stack, scene.overdue).stage == "terminated"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flows.sweep import sweep_flow
-from store import repo
+from store import pilots
 
 
 def test_a_proposal_never_advanced_is_terminated_after_proposal_days(stack: Any) -> None:
@@ -26,9 +26,9 @@ def test_a_proposal_never_advanced_is_terminated_after_proposal_days(stack: Any)
     stack.dispatcher.drain()
     assert stack.stage(forgotten) == "terminated"
     with stack.db.session() as session:
-        pilot = repo.get_pilot(session, forgotten)
+        pilot = pilots.get_pilot(session, forgotten)
         assert "never put to its proposal gate within 30 days" in (pilot.end_reason or "")
-        assert repo.active_count(session, "it-operations") == 0
+        assert pilots.active_count(session, "it-operations") == 0
     assert any(forgotten in line for line in result["terminated"])
     # the advanced proposal was judged by its gate instead (14 days: expired -> terminated)
     assert "deadline passed" in (repo_reason(stack, advanced) or "")
@@ -36,4 +36,4 @@ def test_a_proposal_never_advanced_is_terminated_after_proposal_days(stack: Any)
 
 def repo_reason(stack: Any, pilot_id: str) -> str | None:
     with stack.db.session() as session:
-        return repo.get_pilot(session, pilot_id).end_reason
+        return pilots.get_pilot(session, pilot_id).end_reason

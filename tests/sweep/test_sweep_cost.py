@@ -15,13 +15,24 @@ from sqlalchemy import event
 from sweep_scene import gates, pilot, sweep
 
 from lifecycle.proposal import load_proposal
-from store import repo
+from store import gates as gates_store
+from store import pilots
 from store.models import Gate, Pilot, SignoffRequest
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 #: Tables that grow with the portfolio and its history: never read whole.
-GROWING = {"pilots", "gates", "signoff_requests", "decisions", "stage_history", "outbox",
-           "flow_requests", "reminders_sent", "audit_log", "metric_observations"}
+GROWING = {
+    "pilots",
+    "gates",
+    "signoff_requests",
+    "decisions",
+    "stage_history",
+    "outbox",
+    "flow_requests",
+    "reminders_sent",
+    "audit_log",
+    "metric_observations",
+}
 
 
 def _many_pilots(stack: Any, n: int = 300) -> tuple[str, str, datetime]:
@@ -32,28 +43,52 @@ def _many_pilots(stack: Any, n: int = 300) -> tuple[str, str, datetime]:
     with stack.db.session() as session:
         for i in range(n):
             started = now - timedelta(days=30)
-            session.add(Pilot(
-                id=f"pg-m{i:06d}", title=f"Pilot {i}", portfolio=f"portfolio-{i % 75}",
-                risk_tier="low", customer_facing=False, proposer="U0PRO0001",
-                business_owner="U0BIZ0001", proposal=proposal, stage="pilot",
-                created_at=started, pilot_started_at=started,
-                deploy_by=now + timedelta(days=10 + i % 150)))
+            session.add(
+                Pilot(
+                    id=f"pg-m{i:06d}",
+                    title=f"Pilot {i}",
+                    portfolio=f"portfolio-{i % 75}",
+                    risk_tier="low",
+                    customer_facing=False,
+                    proposer="U0PRO0001",
+                    business_owner="U0BIZ0001",
+                    proposal=proposal,
+                    stage="pilot",
+                    created_at=started,
+                    pilot_started_at=started,
+                    deploy_by=now + timedelta(days=10 + i % 150),
+                )
+            )
         session.flush()
         for i in range(0, n, 3):
             opened = now - timedelta(days=1)
-            gate = Gate(pilot_id=f"pg-m{i:06d}", stage="pilot", target="readiness_review",
-                        status="open", quorum={"programme_office": 1}, excluded=[],
-                        any_rejection_rejects=True, opened_at=opened,
-                        deadline=opened + timedelta(days=14),
-                        next_reminder_at=opened + timedelta(days=7))
+            gate = Gate(
+                pilot_id=f"pg-m{i:06d}",
+                stage="pilot",
+                target="readiness_review",
+                status="open",
+                quorum={"programme_office": 1},
+                excluded=[],
+                any_rejection_rejects=True,
+                opened_at=opened,
+                deadline=opened + timedelta(days=14),
+                next_reminder_at=opened + timedelta(days=7),
+            )
             session.add(gate)
             session.flush()
-            session.add(SignoffRequest(gate_id=gate.id, approver="U0PMO0001",
-                                       role="programme_office", round=0, asked_at=opened))
+            session.add(
+                SignoffRequest(
+                    gate_id=gate.id,
+                    approver="U0PMO0001",
+                    role="programme_office",
+                    round=0,
+                    asked_at=opened,
+                )
+            )
         overdue = session.get(Pilot, "pg-m000001")
         assert overdue is not None
         overdue.deploy_by = now - timedelta(hours=1)
-        expiring = repo.open_gate_for(session, "pg-m000003")
+        expiring = gates_store.open_gate_for(session, "pg-m000003")
         assert expiring is not None
         expiring.deadline = now - timedelta(hours=1)
         expiring.opened_at = now - timedelta(days=15)
@@ -66,8 +101,9 @@ def _many_pilots(stack: Any, n: int = 300) -> tuple[str, str, datetime]:
 def _statements(engine: Any) -> Iterator[list[tuple[str, Any]]]:
     seen: list[tuple[str, Any]] = []
 
-    def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
-               executemany: bool) -> None:
+    def record(
+        conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+    ) -> None:
         if not executemany:
             seen.append((statement, parameters))
 
@@ -93,9 +129,10 @@ def _plan(db: Any, statement: str, parameters: Any) -> list[str]:
 
 def _full_scans(db: Any, lines: list[str]) -> list[str]:
     """The plan lines that read a growing table whole."""
-    pattern = (r"Seq Scan on (\w+)" if db.is_postgres else r"^SCAN (\w+)")
-    return [line for line in lines
-            if (m := re.search(pattern, line.strip())) and m.group(1) in GROWING]
+    pattern = r"Seq Scan on (\w+)" if db.is_postgres else r"^SCAN (\w+)"
+    return [
+        line for line in lines if (m := re.search(pattern, line.strip())) and m.group(1) in GROWING
+    ]
 
 
 def _explain(stack: Any, call: Any) -> list[str]:
@@ -109,13 +146,20 @@ def test_due_queries_use_their_indexes(stack: Any) -> None:
     _many_pilots(stack)
     now = stack.clock()
     # The detector does see a whole-table read when there is one.
-    assert _full_scans(stack.db, _explain(stack, lambda s: repo.list_pilots(s)))
+    assert _full_scans(stack.db, _explain(stack, lambda s: pilots.list_pilots(s)))
     # Each query's index is bounded by its deadline column, so it reads the due rows only.
     for name, column, call in [
-        ("open_gates_past_deadline", "deadline", lambda s: repo.open_gates_past_deadline(s, now)),
-        ("gates_due_for_reminder", "next_reminder_at",
-         lambda s: repo.gates_due_for_reminder(s, now)),
-        ("pilots_past_deploy_by", "deploy_by", lambda s: repo.pilots_past_deploy_by(s, now)),
+        (
+            "open_gates_past_deadline",
+            "deadline",
+            lambda s: gates_store.open_gates_past_deadline(s, now),
+        ),
+        (
+            "gates_due_for_reminder",
+            "next_reminder_at",
+            lambda s: gates_store.gates_due_for_reminder(s, now),
+        ),
+        ("pilots_past_deploy_by", "deploy_by", lambda s: pilots.pilots_past_deploy_by(s, now)),
     ]:
         lines = _explain(stack, call)
         text = "\n".join(lines)
@@ -124,8 +168,9 @@ def test_due_queries_use_their_indexes(stack: Any) -> None:
             assert re.search(r"Index (Only )?Scan (using|on) \w+", text), f"{name}:\n{text}"
             bounds = [line for line in lines if "Index Cond" in line]
         else:
-            bounds = [line for line in lines
-                      if re.search(r"SEARCH \w+ USING (COVERING )?INDEX", line)]
+            bounds = [
+                line for line in lines if re.search(r"SEARCH \w+ USING (COVERING )?INDEX", line)
+            ]
         assert any(column in line for line in bounds), f"{name}: not bounded by {column}\n{text}"
 
 
@@ -151,8 +196,11 @@ def test_among_300_pilots_the_sweep_sees_the_2_due_and_never_scans(stack: Any) -
     checked = 0
     for statement, parameters in executed:
         verb = statement.lstrip().split(None, 1)[0].upper()
-        if verb not in ("SELECT", "UPDATE", "DELETE") or "FROM" not in statement.upper() and \
-                verb == "SELECT":
+        if (
+            verb not in ("SELECT", "UPDATE", "DELETE")
+            or "FROM" not in statement.upper()
+            and verb == "SELECT"
+        ):
             continue
         lines = _plan(stack.db, statement, parameters)
         assert not _full_scans(stack.db, lines), (statement, "\n".join(lines))

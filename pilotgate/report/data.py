@@ -1,0 +1,627 @@
+"""The report's figures as typed, frozen data, computed from the register at `now`.
+
+`build_report` reads the register through `store.read_report` (no SQL here) and returns a
+`Report`: every figure the HTML, the Markdown and the terminal summary show, so the three
+renderings cannot disagree. Timestamps are aware datetimes; `Report.as_dict()` is the JSON
+export (`pilotgate report --json`), with timestamps as ISO 8601 strings and lists for tuples.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields, is_dataclass, replace
+from datetime import datetime
+from typing import Literal, TypeAlias
+
+from sqlalchemy.orm import Session
+
+from lifecycle.evidence import Observation
+from lifecycle.policy import Policy
+from lifecycle.proposal import Proposal
+from lifecycle.stages import ACTIVE, FORWARD, INITIAL, TERMINAL, Stage, stage_label
+from lifecycle.value import DELIVERING_STAGES, PROJECTED_STAGES, ValueEstimate, pilot_value, totals
+from store import read_report
+from store.models import Decision, Gate, Pilot, SignoffRequest, StageChange
+
+#: the forward path, in order: proposal, pilot, ..., production.
+PATH: tuple[Stage, ...] = (INITIAL, *FORWARD.values())
+LABELS = {s: stage_label(s) for s in Stage}
+DAY = 86400.0
+HOUR = 3600.0
+GATE_STATUSES = ("approved", "rejected", "expired", "cancelled", "open")
+
+JSONValue: TypeAlias = "str | int | float | bool | None | list[JSONValue] | dict[str, JSONValue]"
+AgeState = Literal["running", "overdue", "ended"]
+
+
+# ---------------------------------------------------------------- the data
+
+
+@dataclass(frozen=True)
+class FunnelRow:
+    """How many pilots ever reached a stage of the forward path, and how many are there now."""
+
+    stage: str
+    label: str
+    reached: int
+    current: int
+
+
+@dataclass(frozen=True)
+class CapRow:
+    """A portfolio's active pilots against its cap."""
+
+    portfolio: str
+    active: int
+    cap: int
+    free: int
+    at_cap: bool
+
+
+@dataclass(frozen=True)
+class AgeRow:
+    """A started pilot's age against its deploy-or-terminate date (days)."""
+
+    id: str
+    title: str
+    stage: str
+    started: datetime | None
+    deploy_by: datetime | None
+    age_days: float
+    limit_days: float
+    #: None once the pilot has ended.
+    days_left: float | None
+    state: AgeState
+
+
+@dataclass(frozen=True)
+class StageSegment:
+    """One stay in a stage, from the stage history; `ongoing` for the pilot's current stay."""
+
+    stage: str
+    days: float
+    ongoing: bool
+
+
+@dataclass(frozen=True)
+class PilotStageTime:
+    """Where one pilot's time went: each stay in order, and the days per stage."""
+
+    id: str
+    title: str
+    stage: str
+    segments: tuple[StageSegment, ...]
+    by_stage: Mapping[str, float]
+    total_days: float
+
+
+@dataclass(frozen=True)
+class StageTimeRow:
+    """Time spent in one non-terminal stage, over every pilot that was in it."""
+
+    stage: str
+    label: str
+    pilots: int
+    median_days: float | None
+    mean_days: float | None
+    total_days: float
+
+
+@dataclass(frozen=True)
+class StageTime:
+    pilots: tuple[PilotStageTime, ...]
+    stages: tuple[StageTimeRow, ...]
+
+
+@dataclass(frozen=True)
+class GateRow:
+    """One gate's lead time: first sign-off request (asked) to its decision, or to now."""
+
+    id: int
+    pilot_id: str
+    title: str
+    stage: str
+    target: str
+    status: str
+    asked_at: datetime
+    decided_at: datetime | None
+    lead_hours: float
+    open: bool
+    escalated: bool
+    extended: bool
+
+
+@dataclass(frozen=True)
+class GateStageRow:
+    """The gates out of one stage of the forward path: counts per outcome and lead times."""
+
+    stage: str
+    label: str
+    gates: int
+    decided: int
+    median_lead_hours: float | None
+    max_lead_hours: float | None
+    approved: int
+    rejected: int
+    expired: int
+    cancelled: int
+    open: int
+
+
+@dataclass(frozen=True)
+class ApproverRow:
+    """One approver's responsiveness over every sign-off request sent to them."""
+
+    approver: str
+    roles: tuple[str, ...]
+    asked: int
+    answered: int
+    approved: int
+    rejected: int
+    waiting: int
+    unanswered_closed: int
+    median_response_hours: float | None
+    max_response_hours: float | None
+    response_rate: float
+
+
+@dataclass(frozen=True)
+class TerminationRow:
+    """A terminated pilot: the stage it ended in, when, by whom, after how long, and why."""
+
+    id: str
+    title: str
+    portfolio: str
+    from_stage: str | None
+    at: datetime | None
+    by: str | None
+    after_days: float | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class PilotValue:
+    """A pilot's value estimates (figures rounded to 2 decimals) and whether they count."""
+
+    id: str
+    title: str
+    stage: str
+    #: "delivering", "projected" or "<stage>, not counted".
+    status: str
+    estimates: tuple[ValueEstimate, ...]
+
+
+@dataclass(frozen=True)
+class ValueTotals:
+    """Value per year per unit (hours/year, USD/year, ...), delivering and projected."""
+
+    delivering: Mapping[str, float]
+    projected: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class ValueReport:
+    pilots: tuple[PilotValue, ...]
+    totals: ValueTotals
+
+
+@dataclass(frozen=True)
+class Totals:
+    """The headline figures."""
+
+    pilots: int
+    active: int
+    production: int
+    terminated: int
+    open_gates: int
+    median_gate_lead_hours: float | None
+    value_delivering: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class Report:
+    """Every figure of the portfolio report, as of `generated_at`."""
+
+    generated_at: datetime
+    funnel: tuple[FunnelRow, ...]
+    caps: tuple[CapRow, ...]
+    ages: tuple[AgeRow, ...]
+    stage_time: StageTime
+    gates: tuple[GateRow, ...]
+    gate_stages: tuple[GateStageRow, ...]
+    approvers: tuple[ApproverRow, ...]
+    terminations: tuple[TerminationRow, ...]
+    value: ValueReport
+    totals: Totals
+
+    def as_dict(self) -> dict[str, JSONValue]:
+        """The report as JSON-safe data: field names as keys, in field order."""
+        out = plain(self)
+        assert isinstance(out, dict)
+        return out
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.as_dict(), indent=indent)
+
+
+def plain(value: object) -> JSONValue:
+    """Report data as JSON-safe values: dataclasses to dicts, tuples to lists, datetimes ISO."""
+    if isinstance(value, ValueEstimate):
+        return plain(value.to_dict())
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if value is None or isinstance(value, str | int | float):
+        return value
+    raise TypeError(f"not report data: {value!r}")
+
+
+# ---------------------------------------------------------------- figures
+
+
+def _days(a: datetime, b: datetime) -> float:
+    return (b - a).total_seconds() / DAY
+
+
+def _hours(a: datetime, b: datetime) -> float:
+    return (b - a).total_seconds() / HOUR
+
+
+def _median(values: Sequence[float]) -> float | None:
+    return round(statistics.median(values), 2) if values else None
+
+
+def _value_status(stage: str) -> str:
+    if stage in DELIVERING_STAGES:
+        return "delivering"
+    if stage in PROJECTED_STAGES:
+        return "projected"
+    return f"{stage.replace('_', ' ')}, not counted"
+
+
+def build_report(session: Session, policy: Policy, now: datetime) -> Report:
+    """Every figure of the report, computed from the database at `now`."""
+    pilots = list(read_report.pilots(session))
+    history: dict[str, list[StageChange]] = defaultdict(list)
+    for change in read_report.stage_changes(session):
+        history[change.pilot_id].append(change)
+    gates = list(read_report.gates(session))
+    requests: dict[int, list[SignoffRequest]] = defaultdict(list)
+    for r in read_report.signoff_requests(session):
+        requests[r.gate_id].append(r)
+    decided = {d.request_id: d for d in read_report.decisions(session)}
+    observations: dict[str, list[Observation]] = defaultdict(list)
+    for o in read_report.metric_observations(session):
+        observations[o.pilot_id].append(Observation(o.metric, o.value, o.unit, o.observed_at))
+    by_id = {p.id: p for p in pilots}
+
+    gate_rows, gate_stages = _gates(gates, requests, by_id, now)
+    value = _value(pilots, observations, policy)
+    return Report(
+        generated_at=now,
+        funnel=_funnel(pilots, history),
+        caps=_caps(pilots, policy),
+        ages=_ages(pilots, now),
+        stage_time=_stage_time(pilots, history, now),
+        gates=gate_rows,
+        gate_stages=gate_stages,
+        approvers=_approvers(gates, requests, decided),
+        terminations=_terminations(pilots, history),
+        value=value,
+        totals=Totals(
+            pilots=len(pilots),
+            active=sum(1 for p in pilots if Stage(p.stage) in ACTIVE),
+            production=sum(1 for p in pilots if p.stage == Stage.PRODUCTION.value),
+            terminated=sum(1 for p in pilots if p.stage == Stage.TERMINATED.value),
+            open_gates=sum(1 for g in gates if g.status == "open"),
+            median_gate_lead_hours=_median(
+                [g.lead_hours for g in gate_rows if g.status in ("approved", "rejected")]
+            ),
+            value_delivering=value.totals.delivering,
+        ),
+    )
+
+
+def _funnel(
+    pilots: Sequence[Pilot], history: Mapping[str, list[StageChange]]
+) -> tuple[FunnelRow, ...]:
+    rows = []
+    for stage in PATH:
+        reached = {
+            pid
+            for pid, changes in history.items()
+            if any(c.to_stage == stage.value for c in changes)
+        }
+        rows.append(
+            FunnelRow(
+                stage=stage.value,
+                label=LABELS[stage],
+                reached=len(reached),
+                current=sum(1 for p in pilots if p.stage == stage.value),
+            )
+        )
+    return tuple(rows)
+
+
+def _caps(pilots: Sequence[Pilot], policy: Policy) -> tuple[CapRow, ...]:
+    portfolios = sorted({p.portfolio for p in pilots} | set(policy.portfolio.caps))
+    rows = []
+    for name in portfolios:
+        active = sum(1 for p in pilots if p.portfolio == name and Stage(p.stage) in ACTIVE)
+        cap = policy.portfolio.cap_for(name)
+        rows.append(
+            CapRow(
+                portfolio=name,
+                active=active,
+                cap=cap,
+                free=max(cap - active, 0),
+                at_cap=active >= cap,
+            )
+        )
+    return tuple(rows)
+
+
+def _ages(pilots: Sequence[Pilot], now: datetime) -> tuple[AgeRow, ...]:
+    rows = []
+    for p in pilots:
+        if p.pilot_started_at is None or p.deploy_by is None:
+            continue
+        end = p.ended_at or now
+        ended = p.ended_at is not None
+        overdue = not ended and now > p.deploy_by
+        state: AgeState = "ended" if ended else ("overdue" if overdue else "running")
+        rows.append(
+            AgeRow(
+                id=p.id,
+                title=p.title,
+                stage=p.stage,
+                started=p.pilot_started_at,
+                deploy_by=p.deploy_by,
+                age_days=round(_days(p.pilot_started_at, end), 1),
+                limit_days=round(_days(p.pilot_started_at, p.deploy_by), 1),
+                days_left=None if ended else round(_days(now, p.deploy_by), 1),
+                state=state,
+            )
+        )
+    return tuple(rows)
+
+
+def _stage_time(
+    pilots: Sequence[Pilot], history: Mapping[str, list[StageChange]], now: datetime
+) -> StageTime:
+    per_pilot = []
+    spent: dict[str, list[float]] = defaultdict(list)
+    for p in pilots:
+        changes = history.get(p.id, [])
+        totals_: dict[str, float] = defaultdict(float)
+        segments = []
+        for i, change in enumerate(changes):
+            if Stage(change.to_stage) in TERMINAL:
+                continue
+            end = changes[i + 1].at if i + 1 < len(changes) else now
+            days = _days(change.at, end)
+            segments.append(
+                StageSegment(
+                    stage=change.to_stage, days=round(days, 2), ongoing=i + 1 == len(changes)
+                )
+            )
+            totals_[change.to_stage] += days
+        for stage, days in totals_.items():
+            spent[stage].append(days)
+        per_pilot.append(
+            PilotStageTime(
+                id=p.id,
+                title=p.title,
+                stage=p.stage,
+                segments=tuple(segments),
+                by_stage={k: round(v, 2) for k, v in totals_.items()},
+                total_days=round(sum(totals_.values()), 2),
+            )
+        )
+    stages = []
+    for stage in PATH:
+        if stage in TERMINAL:
+            continue
+        values = spent.get(stage.value, [])
+        stages.append(
+            StageTimeRow(
+                stage=stage.value,
+                label=LABELS[stage],
+                pilots=len(values),
+                median_days=_median(values),
+                mean_days=round(statistics.fmean(values), 2) if values else None,
+                total_days=round(sum(values), 2),
+            )
+        )
+    return StageTime(pilots=tuple(per_pilot), stages=tuple(stages))
+
+
+def _gates(
+    gates: Sequence[Gate],
+    requests: Mapping[int, list[SignoffRequest]],
+    pilots: Mapping[str, Pilot],
+    now: datetime,
+) -> tuple[tuple[GateRow, ...], tuple[GateStageRow, ...]]:
+    rows: list[GateRow] = []
+    for g in gates:
+        first = [r.asked_at for r in requests.get(g.id, []) if r.round == 0]
+        asked = min(first) if first else g.opened_at
+        closed = g.status != "open"
+        end = (g.resolved_at or now) if closed else now
+        rows.append(
+            GateRow(
+                id=g.id,
+                pilot_id=g.pilot_id,
+                title=pilots[g.pilot_id].title,
+                stage=g.stage,
+                target=g.target,
+                status=g.status,
+                asked_at=asked,
+                decided_at=g.resolved_at if closed else None,
+                lead_hours=round(_hours(asked, end), 2),
+                open=not closed,
+                escalated=g.escalated_at is not None,
+                extended=g.extended_at is not None,
+            )
+        )
+    summary = []
+    for stage in PATH:
+        if stage not in FORWARD:
+            continue
+        mine = [r for r in rows if r.stage == stage.value]
+        decided_ = [r.lead_hours for r in mine if r.status in ("approved", "rejected")]
+        count = {status: sum(1 for r in mine if r.status == status) for status in GATE_STATUSES}
+        summary.append(
+            GateStageRow(
+                stage=stage.value,
+                label=f"{LABELS[stage]} -> {LABELS[FORWARD[stage]]}",
+                gates=len(mine),
+                decided=len(decided_),
+                median_lead_hours=_median(decided_),
+                max_lead_hours=round(max(decided_), 2) if decided_ else None,
+                approved=count["approved"],
+                rejected=count["rejected"],
+                expired=count["expired"],
+                cancelled=count["cancelled"],
+                open=count["open"],
+            )
+        )
+    return tuple(rows), tuple(summary)
+
+
+@dataclass
+class _Tally:
+    """One approver's counts while the sign-off requests are read (frozen into ApproverRow)."""
+
+    roles: list[str] = field(default_factory=list)
+    asked: int = 0
+    answered: int = 0
+    approved: int = 0
+    rejected: int = 0
+    waiting: int = 0
+    unanswered_closed: int = 0
+    times: list[float] = field(default_factory=list)
+
+
+def _approvers(
+    gates: Sequence[Gate],
+    requests: Mapping[int, list[SignoffRequest]],
+    decided: Mapping[int, Decision],
+) -> tuple[ApproverRow, ...]:
+    status = {g.id: g.status for g in gates}
+    people: dict[str, _Tally] = {}
+    for gate_id, asks in requests.items():
+        for r in asks:
+            tally = people.setdefault(r.approver, _Tally())
+            if r.role not in tally.roles:
+                tally.roles.append(r.role)
+            tally.asked += 1
+            d = decided.get(r.id)
+            if d is not None:
+                tally.answered += 1
+                if d.verdict == "approve":
+                    tally.approved += 1
+                else:
+                    tally.rejected += 1
+                tally.times.append(_hours(r.asked_at, d.decided_at))
+            elif status.get(gate_id) == "open":
+                tally.waiting += 1
+            else:
+                tally.unanswered_closed += 1
+    rows = []
+    for approver in sorted(people):
+        tally = people[approver]
+        rows.append(
+            ApproverRow(
+                approver=approver,
+                roles=tuple(sorted(tally.roles)),
+                asked=tally.asked,
+                answered=tally.answered,
+                approved=tally.approved,
+                rejected=tally.rejected,
+                waiting=tally.waiting,
+                unanswered_closed=tally.unanswered_closed,
+                median_response_hours=_median(tally.times),
+                max_response_hours=round(max(tally.times), 2) if tally.times else None,
+                response_rate=round(tally.answered / tally.asked, 3),
+            )
+        )
+    return tuple(rows)
+
+
+def _terminations(
+    pilots: Sequence[Pilot], history: Mapping[str, list[StageChange]]
+) -> tuple[TerminationRow, ...]:
+    rows = []
+    for p in pilots:
+        if p.stage != Stage.TERMINATED.value:
+            continue
+        last = next(
+            (c for c in reversed(history.get(p.id, [])) if c.to_stage == Stage.TERMINATED.value),
+            None,
+        )
+        at = p.ended_at or (last.at if last else None)
+        rows.append(
+            TerminationRow(
+                id=p.id,
+                title=p.title,
+                portfolio=p.portfolio,
+                from_stage=last.from_stage if last else None,
+                at=at,
+                by=last.actor if last else None,
+                after_days=round(_days(p.created_at, at), 1) if at else None,
+                reason=p.end_reason or (last.reason if last else ""),
+            )
+        )
+    # undated first, then oldest first (UTC timestamps: the order of their ISO strings)
+    rows.sort(key=lambda r: (r.at is not None, r.at))
+    return tuple(rows)
+
+
+def _value(
+    pilots: Sequence[Pilot], observations: Mapping[str, list[Observation]], policy: Policy
+) -> ValueReport:
+    rows = []
+    by_status: dict[str, list[ValueEstimate]] = {"delivering": [], "projected": []}
+    for p in pilots:
+        proposal = Proposal.model_validate(p.proposal)
+        estimates = pilot_value(proposal, observations.get(p.id, []), policy.evidence.last_n)
+        if not estimates:
+            continue
+        status = _value_status(p.stage)
+        if status in by_status:
+            by_status[status].extend(estimates)
+        rows.append(
+            PilotValue(
+                id=p.id,
+                title=p.title,
+                stage=p.stage,
+                status=status,
+                estimates=tuple(_rounded(e) for e in estimates),
+            )
+        )
+    summed = {k: {u: round(v, 1) for u, v in totals(v_).items()} for k, v_ in by_status.items()}
+    return ValueReport(
+        pilots=tuple(rows),
+        totals=ValueTotals(delivering=summed["delivering"], projected=summed["projected"]),
+    )
+
+
+def _rounded(e: ValueEstimate) -> ValueEstimate:
+    """The estimate with its figures rounded to 2 decimals (its formula keeps the exact sum)."""
+    return replace(
+        e,
+        baseline=round(e.baseline, 2),
+        current=round(e.current, 2),
+        volume_per_year=round(e.volume_per_year, 2),
+        improvement=round(e.improvement, 2),
+        per_year=round(e.per_year, 2),
+    )

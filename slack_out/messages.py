@@ -1,0 +1,222 @@
+"""What pilotgate says in Slack, queued in the outbox in the caller's transaction.
+
+Nothing here calls Slack: each function renders a template and writes an outbox row next to
+the state change it reports, so a message is sent if and only if that change committed. The
+relay (slack_out.relay) delivers the rows.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from config.names import Keys
+from lifecycle.gates import Verdict
+from lifecycle.stages import Stage, stage_label
+from slack_out.render import render_blocks
+from store import outbox, pilots
+from store.models import Gate, Pilot, SignoffRequest
+
+WHAT_IS_APPROVED = {
+    Stage.PROPOSAL: "Approving starts the pilot and its deploy-or-terminate clock; the success "
+    "metrics and readiness criteria below are fixed from now on.",
+    Stage.PILOT: "Approving ends the pilot phase and opens the readiness review.",
+    Stage.READINESS_REVIEW: "Approving confirms the readiness criteria are met and releases the "
+    "pilot to internal users.",
+    Stage.INTERNAL_ROLLOUT: "Approving confirms internal targets held and releases the pilot to "
+    "customers.",
+    Stage.CUSTOMER_ROLLOUT: "Approving hands the service to its operations owner in production.",
+}
+
+
+def label(stage: str | Stage) -> str:
+    return stage_label(stage)
+
+
+def pilot_context(pilot: Pilot) -> dict[str, Any]:
+    proposal = pilots.proposal_of(pilot)
+    owner = proposal.business_owner
+    return {
+        "id": pilot.id,
+        "title": pilot.title,
+        "portfolio": pilot.portfolio,
+        "risk_tier": pilot.risk_tier,
+        "owner_name": owner.name,
+        "owner_slack_id": owner.slack_id,
+        "budget": f"{owner.currency} {owner.budget:,.0f}",
+    }
+
+
+def gate_context(gate: Gate) -> dict[str, Any]:
+    return {
+        "id": gate.id,
+        "stage": gate.stage,
+        "target": gate.target,
+        "stage_label": label(gate.stage),
+        "target_label": label(gate.target),
+        "deadline": gate.deadline,
+        "what": WHAT_IS_APPROVED[Stage(gate.stage)],
+    }
+
+
+def evidence_context(pilot: Pilot, gate: Gate) -> dict[str, Any]:
+    """Metrics and criteria as the gate recorded them when it opened (or the bare targets)."""
+    evidence = gate.evidence or {}
+    metrics = evidence.get("metrics")
+    if metrics is None:
+        proposal = pilots.proposal_of(pilot)
+        metrics = [
+            {
+                "name": m.name,
+                "unit": m.unit,
+                "baseline": m.baseline,
+                "target": m.target,
+                "better": m.better,
+                "current": None,
+                "status": "missing",
+                "how": None,
+            }
+            for m in proposal.success_metrics
+        ]
+    return {
+        "metrics": metrics,
+        "criteria": evidence.get("criteria", []),
+        "warnings": evidence.get("warnings", []),
+    }
+
+
+def request_blocks(pilot: Pilot, gate: Gate, request: SignoffRequest) -> list[dict[str, Any]]:
+    return render_blocks(
+        "signoff_request.json.j2",
+        pilot=pilot_context(pilot),
+        gate=gate_context(gate),
+        request={"id": request.id, "role": request.role, "round": request.round},
+        **evidence_context(pilot, gate),
+    )
+
+
+def ask(session: Session, pilot: Pilot, gate: Gate, request: SignoffRequest, now: datetime) -> None:
+    """Post the Approve / Reject message to the approver's DM."""
+    outbox.enqueue(
+        session,
+        "chat.postMessage",
+        {
+            "user": request.approver,
+            "text": f"Sign-off requested: {pilot.title} "
+            f"({label(gate.stage)} -> {label(gate.target)}), "
+            f"due {gate.deadline:%Y-%m-%d %H:%M} UTC",
+            "blocks": request_blocks(pilot, gate, request),
+        },
+        now=now,
+        ref_kind="request",
+        ref_id=request.id,
+        dedupe_key=Keys.ask(request.id),
+    )
+
+
+def close_request(
+    session: Session, pilot: Pilot, gate: Gate, request: SignoffRequest, outcome: str, now: datetime
+) -> None:
+    """Replace the buttons of a request message with what happened, so nobody can still click."""
+    blocks = render_blocks(
+        "signoff_closed.json.j2",
+        pilot=pilot_context(pilot),
+        gate=gate_context(gate),
+        request={"id": request.id, "role": request.role},
+        outcome=outcome,
+    )
+    outbox.enqueue(
+        session,
+        "chat.update",
+        {"text": outcome, "blocks": blocks},
+        now=now,
+        ref_kind="request_update",
+        ref_id=request.id,
+    )
+
+
+def decision_outcome(approver: str, verdict: str, reason: str | None, at: datetime) -> str:
+    mark = ":white_check_mark: Approved" if verdict == Verdict.APPROVE else ":x: Rejected"
+    text = f"{mark} by <@{approver}> on {at:%Y-%m-%d %H:%M} UTC"
+    if reason:
+        text += "\n>" + reason.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text
+
+
+def not_yours(session: Session, channel: str, user: str, text: str, now: datetime) -> None:
+    outbox.enqueue(
+        session, "chat.postEphemeral", {"channel": channel, "user": user, "text": text}, now=now
+    )
+
+
+def remind(
+    session: Session, pilot: Pilot, gate: Gate, request: SignoffRequest, point: float, now: datetime
+) -> None:
+    blocks = render_blocks(
+        "reminder.json.j2",
+        title=pilot.title,
+        stage_label=label(gate.stage),
+        target_label=label(gate.target),
+        deadline=gate.deadline,
+        point=point,
+    )
+    outbox.enqueue(
+        session,
+        "chat.postMessage",
+        {
+            "text": f"Reminder: sign-off on {pilot.title} due {gate.deadline:%Y-%m-%d %H:%M} UTC",
+            "blocks": blocks,
+        },
+        now=now,
+        ref_kind="reminder",
+        ref_id=request.id,
+        dedupe_key=Keys.remind(request.id, point),
+    )
+
+
+def notify(
+    session: Session,
+    user: str,
+    headline: str,
+    detail: str | None,
+    now: datetime,
+    dedupe_key: str | None = None,
+) -> None:
+    blocks = render_blocks("notice.json.j2", headline=headline, detail=detail)
+    outbox.enqueue(
+        session,
+        "chat.postMessage",
+        {"user": user, "text": headline, "blocks": blocks},
+        now=now,
+        ref_kind="notice",
+        dedupe_key=dedupe_key,
+    )
+
+
+def digest(
+    session: Session,
+    channel: str,
+    *,
+    now: datetime,
+    terminated: list[str],
+    due: list[str],
+    caps: list[str],
+    dedupe_key: str | None = None,
+) -> None:
+    blocks = render_blocks(
+        "digest.json.j2",
+        now=now,
+        terminated=[{"line": x} for x in terminated],
+        due=[{"line": x} for x in due],
+        caps=[{"line": x} for x in caps],
+    )
+    outbox.enqueue(
+        session,
+        "chat.postMessage",
+        {"channel": channel, "text": "pilotgate digest", "blocks": blocks},
+        now=now,
+        ref_kind="digest",
+        dedupe_key=dedupe_key,
+    )

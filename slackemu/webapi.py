@@ -1,0 +1,101 @@
+"""The Web API front door: routing, authentication, faults and call recording.
+
+One entry point per kind of request the HTTP server receives from the app:
+``/api/<method>`` (answered in Slack's wire format: HTTP 200 with ``ok`` true
+or false, or the status of an injected fault) and POSTs to a response_url.
+The method handlers themselves live in one module per Slack method family.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .auth import AuthApi
+from .chat import ChatApi
+from .conversations import ConversationsApi
+from .errors import ApiError
+from .faults import FAULT_ERRORS, FaultInjection
+from .response_urls import ResponseUrls
+from .views import ViewsApi
+from .wire import Headers, Params, Reply, bearer, parse_params
+
+__all__ = ["WebApi"]
+
+
+class WebApi(AuthApi, ConversationsApi, ChatApi, ViewsApi, ResponseUrls, FaultInjection):
+    """Serve Web API and response_url requests (called by the HTTP handler)."""
+
+    def handle_api(self, method: str, query: str, headers: Mapping[str, str], body: bytes) -> Reply:
+        """Serve one Web API request (called by the HTTP handler)."""
+        try:
+            params = parse_params(query, headers, body)
+        except ApiError as exc:
+            return 200, {}, {"ok": False, "error": exc.error}
+        token = bearer(headers) or params.pop("token", None)
+        params.pop("token", None)
+        with self._lock:
+            fault = self._take_fault(method)
+            if fault is not None:
+                error = FAULT_ERRORS.get(fault.status, "fatal_error")
+                extra: Headers = {}
+                if fault.retry_after is not None and (fault.status == 429 or fault.status >= 500):
+                    extra["Retry-After"] = str(fault.retry_after)
+                self._record_call(method, params, fault.status, False, error)
+                return fault.status, extra, {"ok": False, "error": error}
+            handler = _API_METHODS.get(method)
+            if handler is None:
+                reply: dict[str, Any] = {
+                    "ok": False,
+                    "error": "unknown_method",
+                    "req_method": method,
+                }
+            elif method != "api.test" and not token:  # api.test needs no auth, as in Slack
+                reply = {"ok": False, "error": "not_authed"}
+            elif method != "api.test" and token != self.bot_token:
+                reply = {"ok": False, "error": "invalid_auth"}
+            else:
+                try:
+                    reply = {"ok": True, **handler(self, params)}
+                except ApiError as exc:
+                    reply = {"ok": False, "error": exc.error, **exc.extra}
+            self._record_call(method, params, 200, bool(reply["ok"]), reply.get("error"))
+            return 200, {}, reply
+
+    def handle_response_url(self, path: str, headers: Mapping[str, str], body: bytes) -> Reply:
+        """Serve a POST to a ``response_url`` handed out in a click payload."""
+        try:
+            params = parse_params("", headers, body)
+        except ApiError as exc:
+            return 400, {}, {"ok": False, "error": exc.error}
+        with self._lock:
+            fault = self._take_fault("response_url")
+            if fault is not None:
+                self._record_call("response_url", params, fault.status, False, "fault")
+                return fault.status, {}, {"ok": False, "error": "fault"}
+            target = self._response_urls.get(path)
+            if target is None:
+                self._record_call("response_url", params, 404, False, "expired_url")
+                return 404, {}, {"ok": False, "error": "expired_url"}
+            try:
+                self._respond(target, params)
+            except ApiError as exc:
+                self._record_call("response_url", params, 400, False, exc.error)
+                return 400, {}, {"ok": False, "error": exc.error, **exc.extra}
+            self._record_call("response_url", params, 200, True, None)
+            return 200, {}, {"ok": True}
+
+
+# Slack method name -> handler; handlers run with the lock held and raise
+# ApiError for {"ok": false, "error": ...}.
+_API_METHODS: dict[str, Callable[[WebApi, Params], dict[str, Any]]] = {
+    "api.test": AuthApi._api_test,
+    "auth.test": AuthApi._auth_test,
+    "conversations.open": ConversationsApi._conversations_open,
+    "chat.postMessage": ChatApi._chat_post_message,
+    "chat.update": ChatApi._chat_update,
+    "chat.delete": ChatApi._chat_delete,
+    "chat.postEphemeral": ChatApi._chat_post_ephemeral,
+    "views.open": ViewsApi._views_open,
+    "views.update": ViewsApi._views_update,
+}

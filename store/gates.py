@@ -1,0 +1,471 @@
+"""Gates, their sign-off requests, decisions and reminders.
+
+One decision per request and approver (a unique constraint, ON CONFLICT DO NOTHING), so double
+clicks and redeliveries record once; resolving a gate and claiming its follow-up are conditional
+updates with exactly one winner, on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, select, update
+from sqlalchemy.orm import Session
+
+from lifecycle.gates import (
+    DecisionView,
+    Evaluation,
+    GatePlan,
+    GateState,
+    GateStatus,
+    RequestView,
+    Verdict,
+    evaluate_gate,
+)
+from lifecycle.statuses import SETTLED, GatePhase
+from store import audit
+from store._rows import fetch_all, get_or_raise, insert_ignore
+from store.errors import Conflict, NotFound
+from store.models import (
+    Decision,
+    Gate,
+    Pilot,
+    ReminderSent,
+    SignoffRequest,
+)
+
+
+def open_gate_for(session: Session, pilot_id: str) -> Gate | None:
+    return (
+        session.execute(
+            select(Gate)
+            .where(Gate.pilot_id == pilot_id, Gate.status == GatePhase.OPEN)
+            .order_by(Gate.id.desc())
+        )
+        .scalars()
+        .first()
+    )
+
+
+def settled_gate_awaiting_follow_up(session: Session, pilot_id: str) -> Gate | None:
+    """A gate that was decided (or expired) but whose outcome nobody has applied yet."""
+    return (
+        session.execute(
+            select(Gate).where(
+                Gate.pilot_id == pilot_id,
+                Gate.continued_at.is_(None),
+                Gate.status.in_(SETTLED),
+            )
+        )
+        .scalars()
+        .first()
+    )
+
+
+def gates_for(session: Session, pilot_id: str) -> Sequence[Gate]:
+    return fetch_all(session, select(Gate).where(Gate.pilot_id == pilot_id).order_by(Gate.id))
+
+
+def get_gate(session: Session, gate_id: int) -> Gate:
+    return get_or_raise(session, Gate, gate_id, f"no gate with id {gate_id}")
+
+
+def open_gate(
+    session: Session,
+    pilot_id: str,
+    plan: GatePlan,
+    *,
+    deadline: datetime,
+    escalation_role: str | None,
+    now: datetime,
+    actor: str,
+    evidence: dict[str, Any] | None = None,
+    next_reminder_at: datetime | None = None,
+) -> Gate:
+    """Open a gate and one sign-off request per ask. One open gate per pilot at a time."""
+    pilot = session.execute(
+        select(Pilot).where(Pilot.id == pilot_id).with_for_update()
+    ).scalar_one_or_none()
+    if pilot is None:
+        raise NotFound(f"no pilot with id {pilot_id!r}")
+    if pilot.stage != plan.stage.value:
+        raise Conflict(f"pilot {pilot_id} is in {pilot.stage}, not {plan.stage.value}")
+    settling = settled_gate_awaiting_follow_up(session, pilot_id)
+    if settling is not None:
+        raise Conflict(
+            f"pilot {pilot_id}'s gate {settling.stage} -> {settling.target} was just "
+            f"{settling.status}; its follow-up is still running (see `pilotgate status`)"
+        )
+    existing = open_gate_for(session, pilot_id)
+    if existing is not None:
+        raise Conflict(
+            f"pilot {pilot_id} already has an open gate ({existing.stage} -> "
+            f"{existing.target}, deadline {existing.deadline:%Y-%m-%d %H:%M} UTC)"
+        )
+    gate = Gate(
+        pilot_id=pilot_id,
+        stage=plan.stage.value,
+        target=plan.target.value,
+        status=GatePhase.OPEN,
+        quorum=dict(plan.quorum),
+        excluded=sorted(plan.excluded),
+        firm_roles=sorted(plan.firm),
+        any_rejection_rejects=plan.any_rejection_rejects,
+        opened_at=now,
+        deadline=deadline,
+        escalation_role=escalation_role,
+        evidence=evidence,
+        next_reminder_at=next_reminder_at,
+    )
+    session.add(gate)
+    session.flush()
+    for ask in plan.asks:
+        session.add(
+            SignoffRequest(
+                gate_id=gate.id, approver=ask.approver, role=ask.role, round=0, asked_at=now
+            )
+        )
+    session.flush()
+    audit.append(
+        session,
+        actor=actor,
+        action="gate.opened",
+        pilot_id=pilot_id,
+        data={
+            "gate_id": gate.id,
+            "stage": plan.stage.value,
+            "target": plan.target.value,
+            "quorum": dict(plan.quorum),
+            "deadline": deadline.isoformat(),
+            "asked": [[a.approver, a.role] for a in plan.asks],
+        },
+        now=now,
+    )
+    return gate
+
+
+def requests_for(session: Session, gate_id: int) -> Sequence[SignoffRequest]:
+    return fetch_all(
+        session,
+        select(SignoffRequest).where(SignoffRequest.gate_id == gate_id).order_by(SignoffRequest.id),
+    )
+
+
+def unanswered_requests(session: Session, gate_id: int) -> list[SignoffRequest]:
+    """The gate's sign-off requests nobody has answered yet."""
+    answered = {d.request_id for d in decisions_for(session, gate_id)}
+    return [r for r in requests_for(session, gate_id) if r.id not in answered]
+
+
+def get_request(session: Session, request_id: int) -> SignoffRequest:
+    return get_or_raise(
+        session, SignoffRequest, request_id, f"no sign-off request with id {request_id}"
+    )
+
+
+def find_request(session: Session, request_id: int) -> SignoffRequest | None:
+    return session.get(SignoffRequest, request_id)
+
+
+def decisions_for(session: Session, gate_id: int) -> Sequence[Decision]:
+    return fetch_all(
+        session,
+        select(Decision)
+        .where(Decision.gate_id == gate_id)
+        .order_by(Decision.decided_at, Decision.id),
+    )
+
+
+def gate_state(gate: Gate) -> GateState:
+    return GateState(
+        quorum=dict(gate.quorum),
+        deadline=gate.deadline,
+        any_rejection_rejects=gate.any_rejection_rejects,
+        excluded=frozenset(gate.excluded),
+        escalation_role=gate.escalation_role if gate.escalated_at else None,
+        firm=frozenset(gate.firm_roles or []),
+    )
+
+
+def evaluate(session: Session, gate: Gate, now: datetime) -> Evaluation:
+    requests = [
+        RequestView(r.id, r.approver, r.role, r.round) for r in requests_for(session, gate.id)
+    ]
+    decisions = [
+        DecisionView(d.request_id, d.approver, Verdict(d.verdict), d.decided_at, d.reason)
+        for d in decisions_for(session, gate.id)
+    ]
+    return evaluate_gate(gate_state(gate), requests, decisions, now)
+
+
+@dataclass(frozen=True)
+class DecisionOutcome:
+    recorded: bool
+    gate: Gate
+    evaluation: Evaluation
+    #: this call moved the gate from open to a final status.
+    resolved_now: bool
+
+
+def record_decision(
+    session: Session,
+    request: SignoffRequest,
+    *,
+    verdict: Verdict,
+    reason: str | None,
+    now: datetime,
+    source: str,
+) -> DecisionOutcome:
+    """Record a decision once (redeliveries are no-ops) and resolve the gate if it is decided."""
+    # Lock the gate row: of two last approvals, the second waits and then sees the first.
+    gate = session.execute(
+        select(Gate).where(Gate.id == request.gate_id).with_for_update()
+    ).scalar_one()
+    recorded = False
+    if gate.status == GatePhase.OPEN:
+        recorded = insert_ignore(
+            session,
+            Decision.__table__,
+            {
+                "request_id": request.id,
+                "gate_id": gate.id,
+                "approver": request.approver,
+                "verdict": verdict.value,
+                "reason": reason,
+                "decided_at": now,
+                "source": source,
+            },
+            ["request_id", "approver"],
+        )
+        if recorded:
+            audit.append(
+                session,
+                actor=request.approver,
+                action=f"decision.{verdict.value}",
+                pilot_id=gate.pilot_id,
+                data={
+                    "gate_id": gate.id,
+                    "request_id": request.id,
+                    "role": request.role,
+                    "reason": reason,
+                    "source": source,
+                },
+                now=now,
+            )
+    evaluation = evaluate(session, gate, now)
+    resolved_now = False
+    if recorded and evaluation.status in (GateStatus.APPROVED, GateStatus.REJECTED):
+        resolved_now = resolve_gate(
+            session,
+            gate,
+            evaluation.status.value,
+            "; ".join(evaluation.reasons),
+            now=now,
+            actor=request.approver,
+        )
+    return DecisionOutcome(recorded, gate, evaluation, resolved_now)
+
+
+def resolve_gate(
+    session: Session, gate: Gate, status: str, reason: str, *, now: datetime, actor: str
+) -> bool:
+    result = session.execute(
+        update(Gate)
+        .where(Gate.id == gate.id, Gate.status == GatePhase.OPEN)
+        .values(status=status, resolved_at=now, outcome_reason=reason)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    audit.append(
+        session,
+        actor=actor,
+        action=f"gate.{status}",
+        pilot_id=gate.pilot_id,
+        data={"gate_id": gate.id, "reason": reason},
+        now=now,
+    )
+    session.refresh(gate)
+    return True
+
+
+def claim_continuation(session: Session, gate_id: int, now: datetime) -> bool:
+    """Exactly one caller gets to act on a resolved gate (transition, terminate)."""
+    result = session.execute(
+        update(Gate)
+        .where(Gate.id == gate_id, Gate.status != GatePhase.OPEN, Gate.continued_at.is_(None))
+        .values(continued_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def unclaimed_resolved_gates(
+    session: Session, limit: int = 100, resolved_before: datetime | None = None
+) -> Sequence[Gate]:
+    return fetch_all(
+        session,
+        select(Gate)
+        .where(
+            Gate.continued_at.is_(None),
+            Gate.status.in_(SETTLED),
+            *([Gate.resolved_at < resolved_before] if resolved_before else []),
+        )
+        .order_by(Gate.resolved_at)
+        .limit(limit),
+    )
+
+
+def gates_whose_termination_stalled(
+    session: Session, acted_before: datetime, limit: int = 100
+) -> Sequence[Gate]:
+    """Rejected or expired gates acted on a while ago whose pilot is still in the gate's stage:
+    the termination they asked for never happened."""
+    return fetch_all(
+        session,
+        select(Gate)
+        .join(Pilot, Pilot.id == Gate.pilot_id)
+        .where(
+            Gate.status.in_([GatePhase.REJECTED, GatePhase.EXPIRED]),
+            Gate.continued_at < acted_before,
+            Pilot.stage == Gate.stage,
+        )
+        .order_by(Gate.continued_at)
+        .limit(limit),
+    )
+
+
+def open_gates_past_deadline(session: Session, now: datetime, limit: int = 500) -> Sequence[Gate]:
+    return fetch_all(
+        session,
+        select(Gate)
+        .where(Gate.status == GatePhase.OPEN, Gate.deadline < now)
+        .order_by(Gate.deadline)
+        .limit(limit),
+    )
+
+
+def gates_due_for_reminder(session: Session, now: datetime, limit: int = 500) -> Sequence[Gate]:
+    return fetch_all(
+        session,
+        select(Gate)
+        .where(Gate.status == GatePhase.OPEN, Gate.next_reminder_at <= now)
+        .order_by(Gate.next_reminder_at)
+        .limit(limit),
+    )
+
+
+def advance_reminder(
+    session: Session, gate: Gate, *, expected: datetime, next_at: datetime | None
+) -> bool:
+    """Move a gate's reminder clock on; conditional so two sweeps remind once."""
+    result = session.execute(
+        update(Gate)
+        .where(Gate.id == gate.id, Gate.next_reminder_at == expected)
+        .values(next_reminder_at=next_at)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def open_gates(session: Session) -> Sequence[Gate]:
+    return fetch_all(
+        session, select(Gate).where(Gate.status == GatePhase.OPEN).order_by(Gate.deadline)
+    )
+
+
+def gates_due_between(session: Session, start: datetime, end: datetime) -> Sequence[Gate]:
+    return fetch_all(
+        session,
+        select(Gate)
+        .where(Gate.status == GatePhase.OPEN, Gate.deadline >= start, Gate.deadline < end)
+        .order_by(Gate.deadline),
+    )
+
+
+def change_deadline(
+    session: Session,
+    gate: Gate,
+    *,
+    deadline: datetime,
+    kind: str,
+    now: datetime,
+    actor: str,
+    expected_deadline: datetime,
+    next_reminder_at: datetime | None = None,
+) -> bool:
+    """Escalate or extend a gate once; conditional so two sweeps cannot both do it."""
+    values: dict[str, Any] = {"deadline": deadline, "next_reminder_at": next_reminder_at}
+    guard = [Gate.id == gate.id, Gate.status == GatePhase.OPEN, Gate.deadline == expected_deadline]
+    if kind == "escalate":
+        values["escalated_at"] = now
+        guard.append(Gate.escalated_at.is_(None))
+    else:
+        values["extended_at"] = now
+        guard.append(Gate.extended_at.is_(None))
+    result = session.execute(
+        update(Gate)
+        .where(and_(*guard))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    audit.append(
+        session,
+        actor=actor,
+        action={"extend": "gate.extended", "escalate": "gate.escalated"}[kind],
+        pilot_id=gate.pilot_id,
+        data={
+            "gate_id": gate.id,
+            "old_deadline": expected_deadline.isoformat(),
+            "new_deadline": deadline.isoformat(),
+        },
+        now=now,
+    )
+    session.refresh(gate)
+    return True
+
+
+def add_requests(
+    session: Session, gate: Gate, approvers: Sequence[str], role: str, round_: int, now: datetime
+) -> list[SignoffRequest]:
+    added = []
+    for approver in approvers:
+        request = SignoffRequest(
+            gate_id=gate.id, approver=approver, role=role, round=round_, asked_at=now
+        )
+        session.add(request)
+        added.append(request)
+    session.flush()
+    return added
+
+
+def set_request_message(session: Session, request_id: int, channel: str, ts: str) -> None:
+    session.execute(
+        update(SignoffRequest)
+        .where(SignoffRequest.id == request_id)
+        .values(channel=channel, message_ts=ts)
+    )
+
+
+def mark_reminder(session: Session, request_id: int, point: float, now: datetime) -> bool:
+    """True if this call is the first to send this reminder."""
+    return insert_ignore(
+        session,
+        ReminderSent.__table__,
+        {"request_id": request_id, "point": f"{point:.3f}", "sent_at": now},
+        ["request_id", "point"],
+    )
+
+
+def reminders_sent(session: Session, request_id: int) -> list[float]:
+    return [
+        float(p)
+        for p in session.execute(
+            select(ReminderSent.point).where(ReminderSent.request_id == request_id)
+        ).scalars()
+    ]
