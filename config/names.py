@@ -24,7 +24,10 @@ SWEEP = "sweep"
 ALL_FLOWS: tuple[str, ...] = (*STAGE_FLOWS.values(), RESOLVE_GATE, TERMINATE, SWEEP)
 
 #: every flow is deployed under this name: `resolve-gate/pilotgate`, `sweep/pilotgate`, ...
+#: (deployments/prefect.yaml declares them)
 DEPLOYMENT = "pilotgate"
+#: the tag every pilotgate deployment carries; the recovery automation matches it.
+DEPLOYMENT_TAG = "pilotgate"
 #: who acts when a programme manager or a flow does not say.
 DEFAULT_ACTOR = "pilotgate"
 

@@ -30,4 +30,3 @@ class Settings(BaseSettings):
     run_mode: str = Field(default="local", validation_alias="PILOTGATE_RUN_MODE")
     #: how often `serve` relays the outbox and looks for resolved or expired gates.
     tick_seconds: float = Field(default=1.0, validation_alias="PILOTGATE_TICK_SECONDS")
-    sweep_cron: str = Field(default="0 * * * *", validation_alias="PILOTGATE_SWEEP_CRON")

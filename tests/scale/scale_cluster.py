@@ -231,7 +231,7 @@ class Processes:
 
 
 class PrefectAPI:
-    """The few REST calls the test makes (explicit limits: see deployments/deploy.py)."""
+    """The few REST calls the test makes."""
 
     def __init__(self, url: str) -> None:
         self.url = url.rstrip("/")

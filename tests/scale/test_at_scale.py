@@ -186,10 +186,22 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
             )
             for i in (1, 2)
         ]
+        # The deployments as data, then the automation YAML cannot say (README, "At scale").
         procs.run(
-            [str(BIN / "python"), "-m", "deployments.deploy", "--pool", POOL],
+            [
+                str(BIN / "prefect"),
+                "--no-prompt",
+                "deploy",
+                "--all",
+                "--prefect-file",
+                str(ROOT / "deployments" / "prefect.yaml"),
+            ],
+            timeout=300,
             **common,
-            **app,
+        )
+        procs.run(
+            [str(BIN / "python"), "-m", "deployments.automation"],
+            **common,
             PILOTGATE_UNRESPONSIVE_AFTER=str(UNRESPONSIVE_AFTER),
         )
         timings["deployed"] = round(time.monotonic() - t0, 1)
@@ -452,6 +464,17 @@ def test_lifecycle_survives_a_killed_worker(cluster: Cluster) -> None:
     c.pilotgate("audit", "verify")
     status = json.loads(c.pilotgate("status", pilot_id, "--json"))
     assert status["stage"] == "production", status
+
+    # Prefect's own CLI reads this server (prefect 3.9: no 422 on `"limit": null`).
+    prefect_cli = {
+        args[0]: c.procs.run(
+            [str(BIN / "prefect"), *args], timeout=120, **{**c.cli_env, "COLUMNS": "250"}
+        ).stdout
+        for args in (["deployment", "ls"], ["flow", "ls"], ["flow-run", "ls", "--limit", "50"])
+    }
+    assert "resolve-gate/pilotgate" in prefect_cli["deployment"], prefect_cli["deployment"]
+    assert "readiness-review" in prefect_cli["flow"], prefect_cli["flow"]
+    assert "COMPLETED" in prefect_cli["flow-run"], prefect_cli["flow-run"]
 
     runs = summarize_runs(c.api)
     report["runs"] = [
