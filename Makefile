@@ -17,14 +17,16 @@ demo: $(STAMP)
 	$(BIN)/python -m pilotgate.demo
 
 test: $(STAMP)
+	bash scripts/test-services.sh
 	PREFECT_SERVER_ANALYTICS_ENABLED=false $(BIN)/python -m pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy lifecycle config store pilotgate slack_out slack_in tasks flows deployments slackemu
+	$(BIN)/mypy lifecycle config store pilotgate slack_out slack_in web tasks flows deployments slackemu
 
 bench: $(STAMP)
 	$(BIN)/python bench/listener.py
+	$(BIN)/python bench/cli.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -7,6 +7,7 @@ the code that writes one and the code that looks for one must build the key the 
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from lifecycle.stages import Stage
@@ -87,3 +88,92 @@ class Keys:
     @staticmethod
     def digest_hour(now: datetime) -> str:
         return f"digest:{now:%Y%m%dT%H}"
+
+    @staticmethod
+    def refusal(user_id: str, now: datetime) -> str:
+        """One refusal notice per person per 10 minutes: a stranger's 60 clicks are one notice."""
+        return f"refused:{user_id}:{now:%Y%m%dT%H}{now.minute // 10}"
+
+
+# ---------------------------------------------------------------- what Prefect shows
+#
+# Platform engineers find pilotgate's runs in Prefect's UI and CLI by these names, tags and
+# artifact keys; the flows, the launchers that create runs and the CLI must build them alike.
+
+_TAG_VALUE_JUNK = re.compile(r"[^a-z0-9_.-]+")
+_KEY_JUNK = re.compile(r"[^a-z0-9-]+")
+#: a run tag's value is cut to this many characters (pilot ids and portfolios are far shorter).
+TAG_VALUE_MAX = 64
+
+
+def tag_value(value: object) -> str:
+    """One token Prefect's tag filters and the UI's tag chips take as it is: lowercase letters,
+    digits, `_`, `.` and `-` (anything else becomes `-`), at most TAG_VALUE_MAX characters."""
+    text = _TAG_VALUE_JUNK.sub("-", str(getattr(value, "value", value)).strip().lower())
+    return text.strip("-")[:TAG_VALUE_MAX] or "unknown"
+
+
+class Tags:
+    """Tags on flow runs: `kind:value`, e.g. `pilot:pg-1a2b3c4d`, `portfolio:it-operations`,
+    `stage:readiness_review` (the stored stage, as `pilotgate list --stage` takes it), `gate:12`;
+    the sweep's runs carry `sweep` (and `dry-run`)."""
+
+    SWEEP = "sweep"
+    DRY_RUN = "dry-run"
+
+    @staticmethod
+    def pilot(pilot_id: str) -> str:
+        return f"pilot:{tag_value(pilot_id)}"
+
+    @staticmethod
+    def portfolio(portfolio: str) -> str:
+        return f"portfolio:{tag_value(portfolio)}"
+
+    @staticmethod
+    def stage(stage: Stage | str) -> str:
+        return f"stage:{tag_value(stage)}"
+
+    @staticmethod
+    def gate(gate_id: int) -> str:
+        return f"gate:{int(gate_id)}"
+
+    @staticmethod
+    def sweep(dry_run: bool = False) -> list[str]:
+        return [Tags.SWEEP, Tags.DRY_RUN] if dry_run else [Tags.SWEEP]
+
+
+class RunNames:
+    """Flow-run names say what the run does and for whom: `readiness-review · pg-1a2b3c4d`,
+    `resolve-gate · pg-1a2b3c4d gate 12`, `terminate · pg-1a2b3c4d`, `sweep (dry run)`."""
+
+    SEPARATOR = " · "
+
+    @staticmethod
+    def for_pilot(flow: str, pilot_id: str) -> str:
+        """A stage flow's or terminate's run."""
+        return f"{flow}{RunNames.SEPARATOR}{pilot_id}"
+
+    @staticmethod
+    def resolve_gate(gate_id: int, pilot_id: str | None = None) -> str:
+        """resolve-gate's run; without the pilot (not found) `resolve-gate · gate 12`."""
+        who = f"{pilot_id} gate {gate_id}" if pilot_id else f"gate {gate_id}"
+        return f"{RESOLVE_GATE}{RunNames.SEPARATOR}{who}"
+
+    @staticmethod
+    def sweep(dry_run: bool = False) -> str:
+        return f"{SWEEP} (dry run)" if dry_run else SWEEP
+
+
+class ArtifactKeys:
+    """Keys of the Prefect artifacts the runs publish. Prefect allows lowercase letters, digits
+    and dashes only (`prefect.types.names.raise_on_name_alphanumeric_dashes_only`); each key's
+    versions are the history of one thing (one pilot's gates, the sweeps)."""
+
+    SWEEP_REPORT = "sweep-report"
+    SWEEP_DRY_RUN = "sweep-dry-run"
+
+    @staticmethod
+    def gate(pilot_id: str) -> str:
+        """`gate-pg-1a2b3c4d`: the latest version is the pilot's current (or last) gate."""
+        slug = _KEY_JUNK.sub("-", pilot_id.lower()).strip("-") or "unknown"
+        return f"gate-{slug}"

@@ -7,12 +7,16 @@ from datetime import datetime
 from prefect import flow
 
 from config.names import STAGE_FLOWS
-from flows.common import stage_gate
+from flows.common import run_name, stage_gate
 from lifecycle.stages import Stage
 from tasks.inputs import GateOpened
 
 
-@flow(name=STAGE_FLOWS[Stage.INTERNAL_ROLLOUT], persist_result=False)
+@flow(
+    name=STAGE_FLOWS[Stage.INTERNAL_ROLLOUT],
+    flow_run_name=run_name(STAGE_FLOWS[Stage.INTERNAL_ROLLOUT]),
+    persist_result=False,
+)
 def internal_rollout_flow(
     pilot_id: str, now: datetime | None = None, actor: str = "pilotgate"
 ) -> GateOpened:

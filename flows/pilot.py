@@ -9,12 +9,16 @@ from datetime import datetime
 from prefect import flow
 
 from config.names import STAGE_FLOWS
-from flows.common import stage_gate
+from flows.common import run_name, stage_gate
 from lifecycle.stages import Stage
 from tasks.inputs import GateOpened
 
 
-@flow(name=STAGE_FLOWS[Stage.PILOT], persist_result=False)
+@flow(
+    name=STAGE_FLOWS[Stage.PILOT],
+    flow_run_name=run_name(STAGE_FLOWS[Stage.PILOT]),
+    persist_result=False,
+)
 def pilot_flow(pilot_id: str, now: datetime | None = None, actor: str = "pilotgate") -> GateOpened:
     """Open the gate that leaves the pilot stage and ask its approvers."""
     return stage_gate(pilot_id, Stage.PILOT, now, actor)

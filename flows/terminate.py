@@ -8,16 +8,26 @@ from datetime import datetime
 from prefect import flow
 
 from config.names import TERMINATE
+from flows.common import run_name
+from tasks.artifacts import publish_gate_report
 from tasks.gates import deliver_messages
 from tasks.inputs import Terminated, TerminateInput
 from tasks.terminate import terminate_pilot
 
 
-@flow(name=TERMINATE, persist_result=False, retries=2, retry_delay_seconds=5)
+@flow(
+    name=TERMINATE,
+    flow_run_name=run_name(TERMINATE),
+    persist_result=False,
+    retries=2,
+    retry_delay_seconds=5,
+)
 def terminate_flow(
     pilot_id: str, reason: str, actor: str = "pilotgate", now: datetime | None = None
 ) -> Terminated:
     result = terminate_pilot(TerminateInput(pilot_id=pilot_id, reason=reason, actor=actor, now=now))
     if result.terminated:
         deliver_messages()
+        for gate_id in result.closed_gate_ids:
+            publish_gate_report(gate_id, "cancelled", now=now)
     return result

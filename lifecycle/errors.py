@@ -6,6 +6,7 @@ one go rather than by trial and error.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
@@ -34,7 +35,7 @@ def _loc(loc: tuple[Any, ...]) -> str:
             parts.append(f"[{item}]")
         else:
             parts.append(("." if parts else "") + str(item))
-    return "".join(parts) or "(top level)"
+    return "".join(parts)
 
 
 def describe(err: ValidationError) -> list[str]:
@@ -43,8 +44,28 @@ def describe(err: ValidationError) -> list[str]:
         msg = e["msg"]
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, ") :]
-        problems.append(f"{_loc(tuple(e['loc']))}: {msg}")
+        where = _loc(tuple(e["loc"]))
+        # A rule across fields (a model validator) has no field path: its message says it all.
+        problems.append(f"{where}: {msg}" if where else msg)
     return problems
+
+
+def read_source(path: str | Path) -> tuple[str, str]:
+    """A policy or proposal file's text and its name for messages; unreadable or non-UTF-8
+    files are an InputError naming the file, never a traceback."""
+    path = Path(path)
+    try:
+        return path.read_text(encoding="utf-8"), str(path)
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            str(path),
+            [
+                f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
+                "save the file as UTF-8"
+            ],
+        ) from None
+    except OSError as exc:
+        raise InputError(str(path), [f"cannot read the file ({exc.strerror})"]) from None
 
 
 def parse_yaml_text(text: str, source: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from lifecycle.errors import InputError, parse_yaml_text, validate_model
+from lifecycle.errors import parse_yaml_text, read_source, validate_model
 from lifecycle.stages import FORWARD, SEND_BACK, Stage
 
 SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
@@ -244,9 +244,4 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
 
 
 def load_policy(path: str | Path) -> Policy:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(str(path), [f"cannot read the file ({exc.strerror})"]) from None
-    return parse_policy(text, str(path))
+    return parse_policy(*read_source(path))

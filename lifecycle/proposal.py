@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from lifecycle.errors import InputError, parse_yaml_text, validate_model
+from lifecycle.errors import InputError, parse_yaml_text, read_source, validate_model
 from lifecycle.policy import SLACK_USER_ID, Policy, RiskTier
 
 
@@ -134,9 +134,4 @@ def parse_proposal(text: str, source: str = "proposal") -> Proposal:
 
 
 def load_proposal(path: str | Path) -> Proposal:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(str(path), [f"cannot read the file ({exc.strerror})"]) from None
-    return parse_proposal(text, str(path))
+    return parse_proposal(*read_source(path))

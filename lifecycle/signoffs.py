@@ -8,6 +8,10 @@ from enum import StrEnum
 
 from lifecycle.statuses import GatePhase
 
+#: a rejection goes on record with a reason of at least this many characters (after trimming),
+#: wherever it is given (Slack's modal, the web page).
+MIN_REASON = 10
+
 
 class Refusal(StrEnum):
     #: the proposer or the business owner, even on a request addressed to them.
@@ -18,6 +22,8 @@ class Refusal(StrEnum):
     CLOSED = "closed"
     #: the gate is open but its deadline has passed; a late answer would not count.
     LATE = "late"
+    #: the request was handed to someone else (a delegate, a reassignment): closed.
+    HANDED_OVER = "handed_over"
 
 
 def refusal(
@@ -28,6 +34,7 @@ def refusal(
     deadline: datetime,
     user_id: str,
     now: datetime,
+    superseded: bool = False,
 ) -> Refusal | None:
     """Why `user_id` may not answer a request now (None: they may)."""
     if user_id in excluded:
@@ -37,6 +44,8 @@ def refusal(
         return Refusal.NOT_YOURS
     if status != GatePhase.OPEN:
         return Refusal.CLOSED
+    if superseded:
+        return Refusal.HANDED_OVER
     if now > deadline:
         return Refusal.LATE
     return None

@@ -13,7 +13,9 @@ from typing import Annotated
 
 import typer
 from pydantic import ValidationError
-from rich.table import Table
+from rich.markup import escape
+from rich.table import Column, Table
+from rich.text import Text
 
 from config.clock import utcnow
 from lifecycle.errors import InputError, describe
@@ -21,7 +23,7 @@ from lifecycle.gates import check_satisfiable
 from lifecycle.policy import load_policy
 from lifecycle.proposal import load_proposal
 from lifecycle.stages import parse_stage
-from pilotgate import commands, metrics_cli
+from pilotgate import __version__, commands, metrics_cli, people_cli
 from pilotgate.console import (
     EXIT_CHECK_FAILED,
     JsonFlag,
@@ -31,12 +33,13 @@ from pilotgate.console import (
     guarded,
     out,
     runtime,
+    settings,
 )
 from pilotgate.views import pilot_row, pilot_status
 from store import audit, pilots
-from store.db import redact_url
-from store.migrate import upgrade
-from tasks.runtime import Runtime
+from store.db import missing_sqlite_file, redact_url
+from store.errors import Conflict
+from store.migrate import current, upgrade
 
 app = typer.Typer(
     help="Move AI pilots to production or shut them down, on time, on record.",
@@ -47,6 +50,24 @@ app = typer.Typer(
 db_app = typer.Typer(help="The pilotgate database.", no_args_is_help=True)
 policy_app = typer.Typer(help="Governance policy files.", no_args_is_help=True)
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"pilotgate {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Move AI pilots to production or shut them down, on time, on record."""
+
+
 app.add_typer(db_app, name="db")
 app.add_typer(policy_app, name="policy")
 app.add_typer(audit_app, name="audit")
@@ -55,9 +76,19 @@ app.add_typer(audit_app, name="audit")
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the schema at PILOTGATE_DATABASE_URL."""
-    rt = Runtime()
-    upgrade(rt.settings.database_url)
-    out.print(f"database at {redact_url(rt.settings.database_url)} is up to date")
+    with guarded():
+        url = settings().database_url
+    where = redact_url(url)
+    with guarded():
+        before = None if missing_sqlite_file(url) else current(url)
+        upgrade(url)
+        after = current(url)
+    if before is None:
+        out.print(f"created the pilotgate schema (revision {after}) at {where}")
+    elif before != after:
+        out.print(f"migrated {where} from revision {before} to {after}")
+    else:
+        out.print(f"database at {where} is already up to date (revision {after})")
 
 
 @policy_app.command("check")
@@ -89,7 +120,15 @@ def policy_check(file: Annotated[Path, typer.Argument(help="Policy YAML file.")]
 
 @app.command()
 def propose(
-    file: Annotated[Path, typer.Argument(help="Proposal YAML file.")], as_json: JsonFlag = False
+    file: Annotated[Path, typer.Argument(help="Proposal YAML file.")],
+    allow_duplicate: Annotated[
+        bool,
+        typer.Option(
+            "--allow-duplicate",
+            help="Record it even if a pilot with the same title is in the same portfolio.",
+        ),
+    ] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Validate a proposal, enforce the portfolio cap, record it and print its id."""
     with guarded():
@@ -101,6 +140,13 @@ def propose(
         if unsatisfiable:
             raise InputError(str(file), unsatisfiable)
         with rt.db.session() as session:
+            twin = pilots.same_title(session, proposal.portfolio, proposal.title)
+            if twin is not None and not allow_duplicate:
+                raise Conflict(
+                    f"{twin.id} already has the title {proposal.title!r} in portfolio "
+                    f"{proposal.portfolio} ({twin.stage}); pass --allow-duplicate if this is "
+                    "really a second pilot"
+                )
             pilot = pilots.create_pilot(session, proposal, rt.policy, actor="cli", now=utcnow())
             pilot_id = pilot.id
     if as_json:
@@ -132,7 +178,9 @@ def list_cmd(
     if as_json:
         emit_json(rows)
         return
-    table = Table("id", "title", "portfolio", "stage", "open gate", "gate deadline", "deploy by")
+    table = Table("title", "portfolio", "stage", "open gate", "gate deadline", "deploy by")
+    # Ids are what people copy into the next command: never wrapped, never cut.
+    table.columns.insert(0, Column("id", no_wrap=True, min_width=11, overflow="ignore"))
     for r in rows:
         table.add_row(
             r["id"],
@@ -160,12 +208,17 @@ def status(
         emit_json(data)
         return
     out.print(
-        f"[bold]{data['title']}[/] ({data['id']}), portfolio {data['portfolio']}, "
+        f"[bold]{escape(data['title'])}[/] ({data['id']}), portfolio {data['portfolio']}, "
         f"risk {data['risk_tier']}"
     )
+    out.print(f"page: {data['url']}", highlight=False, markup=False)
     out.print(
         f"stage: [bold]{data['stage']}[/]"
-        + (f"  ended {data['ended_at'][:16]}: {data['end_reason']}" if data["ended_at"] else "")
+        + (
+            f"  ended {data['ended_at'][:16]}: {escape(data['end_reason'] or '')}"
+            if data["ended_at"]
+            else ""
+        )
     )
     if data["deploy_by"]:
         left = data["days_to_deploy_by"]
@@ -188,14 +241,14 @@ def status(
                 r["role"] + (" (escalation)" if r["round"] else ""),
                 r["answer"] or "waiting",
                 (r["answered_at"] or "")[:16],
-                r["reason"] or "",
+                Text(r["reason"] or ""),
             )
         out.print(table)
     else:
         out.print("no open gate")
     history = Table("when", "from", "to", "by", "reason", title="history")
     for h in data["history"]:
-        history.add_row(h["at"][:16], h["from"] or "-", h["to"], h["actor"], h["reason"])
+        history.add_row(h["at"][:16], h["from"] or "-", h["to"], h["actor"], Text(h["reason"]))
     out.print(history)
 
 
@@ -219,22 +272,59 @@ def set_operations_owner(
 
 
 @audit_app.command("verify")
-def audit_verify() -> None:
-    """Check the audit chain; exit 1 and name the first bad row if it was altered."""
+def audit_verify(
+    expect: Annotated[
+        str | None,
+        typer.Option(
+            "--expect",
+            help="A head published earlier (ROWS:HASH, as this command and the digest print "
+            "it): fail if the chain no longer holds that row with that hash.",
+        ),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Check the audit chain and the register against it (decisions, stage history, stages);
+    exit 1 and name what was altered. Prints the head to record outside the database."""
+    with guarded():
+        try:
+            anchor = audit.Anchor.parse(expect) if expect is not None else None
+        except ValueError as exc:
+            raise InputError("--expect", [str(exc)]) from None
     rt = runtime()
-    with rt.db.session() as session:
-        report = audit.verify(session)
-    if not report.ok:
-        fail(
-            f"audit chain broken at row {report.first_bad_id}: {report.problem}", EXIT_CHECK_FAILED
+    with guarded(), rt.db.session() as session:
+        report = audit.verify(session, expect=anchor)
+    if as_json:
+        emit_json(
+            {
+                "ok": report.ok,
+                "rows": report.rows,
+                "head": str(report.head) if report.head else None,
+                "first_bad_id": report.first_bad_id,
+                "problem": report.problem,
+            }
         )
-    out.print(f"audit chain intact: {report.rows} row(s)")
+        if not report.ok:
+            raise typer.Exit(EXIT_CHECK_FAILED)
+        return
+    if not report.ok:
+        if report.first_bad_id is not None:
+            fail(
+                f"audit chain broken at row {report.first_bad_id}: {report.problem}",
+                EXIT_CHECK_FAILED,
+            )
+        fail(f"the register disagrees with the audit log: {report.problem}", EXIT_CHECK_FAILED)
+    out.print(
+        f"audit chain intact: {report.rows} row(s), and the register agrees with it\n"
+        f"head: {report.head}  (record it; check later with --expect)",
+        highlight=False,
+    )
 
 
 # The commands that run flows, talk to Slack or handle metrics and the report live in their own
 # modules; each registers itself here.
 commands.register(app)
 metrics_cli.register(app)
+people_cli.register(app)
 
 
 def main() -> None:

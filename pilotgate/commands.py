@@ -1,28 +1,74 @@
 """Commands that run flows or talk to Slack: advance, terminate, sweep, serve.
 
 Prefect is imported only inside these commands, so `pilotgate list` and `status` start
-without it.
+without it. The commands that run a flow say at once what they are doing (on stderr), because
+starting Prefect and its temporary local API takes seconds.
+
+Hand-over: where `pilotgate serve` runs against the same register (its `GET /healthz` at
+PILOTGATE_SERVE_URL names the register's fingerprint), `advance` and `terminate` do not start
+Prefect here: they queue the flow request `serve`'s dispatcher drains anyway, wake it, wait
+until it is done or failed, and print what they would have printed had they run the flow. Not
+reachable (or Socket Mode / `--no-listener`, which have no HTTP port), another register, or
+deployments mode: the flow runs as before. `sweep` always runs here: what it prints is the
+flow's own result, which a flow request does not carry back.
 """
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
+import logging
+import os
 import sys
 import threading
+import time
+import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, NoReturn, cast
+from urllib.parse import urlsplit
 
 import typer
 
 from config.clock import utcnow
-from config.names import STAGE_FLOWS
+from config.names import DEPLOYMENT, STAGE_FLOWS, SWEEP, TERMINATE
 from config.prefect_env import apply_defaults
 from lifecycle.errors import InputError
 from lifecycle.stages import TERMINAL, Stage
-from pilotgate.console import EXIT_CONFLICT, err, fail, guarded, out, runtime
-from store import gates, pilots
+from lifecycle.statuses import FlowRequestStatus
+from pilotgate.console import (
+    EXIT_CONFLICT,
+    EXIT_FOR_KIND,
+    Progress,
+    err,
+    fail,
+    guarded,
+    out,
+    runtime,
+)
+from store import flow_queue, gates, pilots
+from store.db import register_fingerprint
 from store.errors import Conflict
+from tasks.run_tags import labels_for, tags_for
 from tasks.runtime import Runtime, set_runtime
+
+#: how `pilotgate serve` names itself in `GET /healthz` (slack_in.server.SERVE_SERVICE, not
+#: imported here: it would bring slack-bolt).
+SERVE_SERVICE = "pilotgate serve"
+#: the probe (stdlib http.client, already loaded by every `pilotgate` process; httpx would add
+#: about 0.2 s): connecting is refused at once where nothing listens; a serve busy running a
+#: flow may take a moment to answer.
+PROBE_CONNECT_SECONDS = 0.3
+PROBE_READ_SECONDS = 0.7
+#: how often a command that handed a flow over looks at its request, and at serve.
+POLL_SECONDS = 0.1
+REPROBE_SECONDS = 2.0
+
+
+def _starting_prefect() -> str:
+    if os.environ.get("PREFECT_API_URL"):
+        return "starting Prefect..."
+    return "starting Prefect (the flow run also starts its temporary local API)..."
 
 
 def _parse_now(value: str | None) -> datetime | None:
@@ -53,8 +99,9 @@ def _flow_runtime() -> Runtime:
     return rt
 
 
-def _drain_local(rt: Runtime) -> None:
-    """Run the follow-up flows a local command queued (in deployments mode `serve` does)."""
+def _drain_local(rt: Runtime, at: datetime | None = None) -> None:
+    """Run the follow-up flows a local command queued (in deployments mode `serve` does), as
+    of `at` if given (a simulated time), else as of now."""
     if rt.settings.run_mode == "deployments":
         return
     # Deferred: brings slack_sdk (~0.15 s), which `list` and `status` never need.
@@ -68,7 +115,195 @@ def _drain_local(rt: Runtime) -> None:
         client = make_client(rt.settings)
     except Exception:
         client = None
-    Dispatcher(rt, client=client, launcher=LocalLauncher(), sweep_every=None).drain()
+    if at is None:
+        dispatcher = Dispatcher(rt, client=client, launcher=LocalLauncher(), sweep_every=None)
+    else:
+        dispatcher = Dispatcher(
+            rt,
+            client=client,
+            launcher=LocalLauncher(clock=lambda: at),
+            clock=lambda: at,
+            sweep_every=None,
+        )
+    dispatcher.drain()
+
+
+# ---------------------------------------------------------------- hand-over to `pilotgate serve`
+
+
+def _shown(url: str) -> str:
+    """A URL fit to print: no user or password."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]).geturl()
+
+
+def _connect(url: str, timeout: float) -> http.client.HTTPConnection:
+    """A connection to serve (never through a proxy: serve is on loopback or the internal
+    network). Raises OSError if nothing accepts it within `timeout`."""
+    parts = urlsplit(url)
+    kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    conn = kind(parts.hostname or "127.0.0.1", parts.port, timeout=timeout)
+    try:
+        conn.connect()
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _call(method: str, url: str) -> tuple[int, bytes]:
+    """One small request to serve: a short connect (refused at once where nothing listens), a
+    little longer to answer (a serve busy running a flow may take a moment)."""
+    conn = _connect(url, PROBE_CONNECT_SECONDS)
+    try:
+        if conn.sock is not None:
+            conn.sock.settimeout(PROBE_READ_SECONDS)
+        parts = urlsplit(url)
+        conn.request(method, parts.path or "/", headers={"Accept": "application/json"})
+        response = conn.getresponse()
+        return response.status, response.read(1 << 16)
+    finally:
+        conn.close()
+
+
+def serve_for(rt: Runtime) -> str | None:
+    """The base URL of a `pilotgate serve` whose dispatcher runs this register's flows in its
+    own process, or None: nothing answers at PILOTGATE_SERVE_URL, it serves another register,
+    or flows run as deployments (then `advance` works as before)."""
+    mine = register_fingerprint(rt.db.url)
+    if rt.settings.run_mode != "local" or not mine:
+        return None
+    base = rt.settings.serve_url.rstrip("/")
+    try:
+        status, body = _call("GET", base + "/healthz")
+        data = json.loads(body)
+    except (OSError, http.client.HTTPException, ValueError):
+        return None
+    if status != 200 or not isinstance(data, dict):
+        return None
+    if (
+        data.get("service") != SERVE_SERVICE
+        or data.get("register") != mine
+        or data.get("run_mode") != "local"
+        or data.get("dispatcher") is not True
+    ):
+        return None
+    return base
+
+
+def _serve_gone(base: str) -> bool:
+    """Nothing listens at serve's address any more (a busy serve that answers slowly is not
+    gone)."""
+    try:
+        _connect(base + "/healthz", REPROBE_SECONDS).close()
+    except OSError:
+        return True
+    return False
+
+
+def _wake(base: str) -> None:
+    """Ask serve's dispatcher to look at the queue now rather than at its next tick. Best
+    effort: the request is in the database, and the tick finds it anyway."""
+    with contextlib.suppress(OSError, http.client.HTTPException):
+        _call("POST", base + "/internal/wake")
+
+
+def _fail_from_serve(flow: str, error: str | None) -> NoReturn:
+    """A flow that failed in serve, reported as if it had failed here: the same message and
+    exit code (the dispatcher puts the kind of refusal first: `[conflict] module.Class: ...`)."""
+    text = (error or "").strip()
+    kind = None
+    if text.startswith("[") and "] " in text:
+        kind, text = text[1:].split("] ", 1)
+    if kind in EXIT_FOR_KIND:
+        _, sep, message = text.partition(": ")
+        message = message.strip() if sep else text
+        if kind == "database":
+            message = f"the database is unreachable (in pilotgate serve): {message}"
+        fail(message, EXIT_FOR_KIND[kind])
+    fail(f"the {flow} flow failed in pilotgate serve: {text or 'no error recorded'}", 1)
+
+
+def hand_over(
+    rt: Runtime,
+    progress: Progress,
+    flow: str,
+    parameters: dict[str, Any],
+    *,
+    pilot_id: str,
+    doing: str,
+) -> bool:
+    """Run `flow` in `pilotgate serve` if one serves this register: True once it is done (a
+    failure exits as the flow would have here); False if there is no serve to hand it to, or
+    serve went away before starting it (the request is withdrawn): run it here."""
+    base = serve_for(rt)
+    if base is None:
+        return False
+    key = f"{flow_queue.WAITED_PREFIX}{flow}:{pilot_id}:{uuid.uuid4().hex[:12]}"
+    with rt.db.session() as session:
+        request_id = flow_queue.request_flow(
+            session, flow, parameters, now=utcnow(), pilot_id=pilot_id, dedupe_key=key
+        )
+    if request_id is None:  # the key is new, so this cannot happen; run here rather than wait
+        return False
+    _wake(base)
+    progress.say(
+        f"handed over to pilotgate serve at {_shown(base)} (flow request {request_id}); "
+        f"waiting for it to {doing}..."
+    )
+    timeout = rt.settings.handover_timeout
+    deadline = time.monotonic() + timeout
+    next_probe = time.monotonic() + REPROBE_SECONDS
+    seen_started = False
+    while True:
+        with rt.db.session() as session:
+            request = flow_queue.get_flow_request(session, request_id)
+            status = request.status if request else FlowRequestStatus.FAILED
+            error = request.error if request else "the flow request disappeared"
+        if status == FlowRequestStatus.DONE:
+            return True
+        if status == FlowRequestStatus.FAILED:
+            _fail_from_serve(flow, error)
+        if status == FlowRequestStatus.STARTED and not seen_started:
+            seen_started = True
+            progress.say(f"pilotgate serve is running the {flow} flow: {doing}...")
+        now = time.monotonic()
+        if now >= deadline or (now >= next_probe and _serve_gone(base)):
+            gone = now < deadline
+            with rt.db.session() as session:
+                withdrawn = flow_queue.withdraw_flow_request(
+                    session,
+                    request_id,
+                    now=utcnow(),
+                    why="withdrawn: the command that queued it stopped waiting",
+                )
+            if withdrawn and gone:
+                progress.say("pilotgate serve went away before starting the flow; running it here")
+                return False
+            if withdrawn:
+                fail(
+                    f"pilotgate serve at {_shown(base)} did not start the {flow} flow within "
+                    f"{timeout:g} s (PILOTGATE_HANDOVER_TIMEOUT); the request was withdrawn and "
+                    "nothing changed: try again, or stop serve to run flows here",
+                    EXIT_CONFLICT,
+                )
+            if not gone or status != FlowRequestStatus.PENDING:
+                fail(
+                    f"pilotgate serve {'stopped while running' if gone else 'is still running'}"
+                    f" the {flow} flow (flow request {request_id}); "
+                    + ("it runs again when serve restarts" if gone else "it finishes there")
+                    + f"; see `pilotgate status {pilot_id}`",
+                    EXIT_CONFLICT,
+                )
+            continue  # serve took it in the same instant: read how it went
+        if now >= next_probe:
+            next_probe = now + REPROBE_SECONDS
+        time.sleep(POLL_SECONDS)
+
+
+# ---------------------------------------------------------------- the commands
 
 
 def advance(
@@ -77,7 +312,7 @@ def advance(
 ) -> None:
     """Start the flow for the pilot's current stage; return once its gate is open."""
     rt = _flow_runtime()
-    with guarded():
+    with guarded(), Progress() as progress:
         with rt.db.session() as session:
             pilot = pilots.get_pilot(session, pilot_id)
             stage = Stage(pilot.stage)
@@ -97,16 +332,24 @@ def advance(
                     " see `pilotgate status`"
                 )
         flow_name = STAGE_FLOWS[stage]
+        opening = f"open the {stage.value} gate and ask its approvers"
         if rt.settings.run_mode == "deployments":
+            progress.say(_starting_prefect())
             # Deferred: Prefect (~2 s) loads only to run flows, after apply_defaults().
             from prefect.client.schemas.objects import FlowRun
             from prefect.deployments import run_deployment
 
+            progress.say(
+                f"creating a {flow_name} run on the Prefect server; a worker will {opening}..."
+            )
+            labels = labels_for(flow_name, {"pilot_id": pilot_id})
             run = cast(
                 FlowRun,
                 run_deployment(
-                    f"{flow_name}/pilotgate",
+                    f"{flow_name}/{DEPLOYMENT}",
                     parameters={"pilot_id": pilot_id},
+                    flow_run_name=labels.name,
+                    tags=labels.tags,
                     timeout=300,
                     poll_interval=1,
                 ),
@@ -117,11 +360,23 @@ def advance(
                 state = run.state.name if run.state else "unknown"
                 why = (run.state.message or "") if run.state else ""
                 fail(f"flow run {run.id} ended {state}: {why}".rstrip(": "), EXIT_CONFLICT)
-        else:
+        elif not hand_over(
+            rt,
+            progress,
+            flow_name,
+            {"pilot_id": pilot_id, "actor": "cli"},
+            pilot_id=pilot_id,
+            doing=opening,
+        ):
+            progress.say(_starting_prefect())
             # Deferred: flows bring Prefect (~2 s), loaded after apply_defaults().
+            from prefect import tags
+
             from flows.registry import flows
 
-            flows()[flow_name](pilot_id=pilot_id, actor="cli")
+            progress.say(f"running the {flow_name} flow: {opening}...")
+            with tags(*tags_for(flow_name, {"pilot_id": pilot_id})):
+                flows()[flow_name](pilot_id=pilot_id, actor="cli")
         with rt.db.session() as session:
             gate = gates.open_gate_for(session, pilot_id)
             if gate is None:
@@ -157,26 +412,46 @@ def terminate(
     if len(reason.strip()) < 5:
         fail("--reason: give a reason of at least 5 characters; it goes on record", 2)
     rt = _flow_runtime()
-    with guarded():
+    doing = "terminate the pilot, close its gates and Slack buttons"
+    with guarded(), Progress() as progress:
         with rt.db.session() as session:
             pilot = pilots.get_pilot(session, pilot_id)
             if Stage(pilot.stage) in TERMINAL:
                 raise Conflict(f"pilot {pilot_id} is already {pilot.stage}")
         if rt.settings.run_mode == "deployments":
+            progress.say(_starting_prefect())
             # Deferred: Prefect (~2 s) loads only to run flows, after apply_defaults().
             from prefect.deployments import run_deployment
 
+            progress.say(
+                f"creating a terminate run on the Prefect server; a worker will {doing}..."
+            )
+            labels = labels_for(TERMINATE, {"pilot_id": pilot_id})
             run_deployment(
-                "terminate/pilotgate",
+                f"{TERMINATE}/{DEPLOYMENT}",
                 parameters={"pilot_id": pilot_id, "reason": reason, "actor": "cli"},
+                flow_run_name=labels.name,
+                tags=labels.tags,
                 timeout=300,
                 poll_interval=1,
             )
-        else:
+        elif not hand_over(
+            rt,
+            progress,
+            TERMINATE,
+            {"pilot_id": pilot_id, "reason": reason, "actor": "cli"},
+            pilot_id=pilot_id,
+            doing=doing,
+        ):
+            progress.say(_starting_prefect())
             # Deferred: flows bring Prefect (~2 s), loaded after apply_defaults().
+            from prefect import tags
+
             from flows.terminate import terminate_flow
 
-            terminate_flow(pilot_id=pilot_id, reason=reason, actor="cli")
+            progress.say(f"running the terminate flow: {doing}...")
+            with tags(*tags_for(TERMINATE, {"pilot_id": pilot_id})):
+                terminate_flow(pilot_id=pilot_id, reason=reason, actor="cli")
         with rt.db.session() as session:
             pilot = pilots.get_pilot(session, pilot_id)
             if pilot.stage != Stage.TERMINATED.value:
@@ -198,36 +473,26 @@ def sweep(
 ) -> None:
     """Enforce deadlines, terminate overdue pilots, remind approvers, post the digest."""
     rt = _flow_runtime()
-    with guarded():
+    with guarded(), Progress() as progress:
         at = _parse_now(now) or utcnow()
+        progress.say(_starting_prefect())
         # Deferred: flows bring Prefect (~2 s), loaded after apply_defaults().
+        from prefect import tags
+
         from flows.sweep import sweep_flow
 
-        with out.status("sweeping..."):
+        progress.say(
+            f"sweeping as of {at:%Y-%m-%d %H:%M} UTC"
+            + (" (dry run: changing nothing)" if dry_run else "")
+            + "..."
+        )
+        with tags(*tags_for(SWEEP, {"dry_run": dry_run})):
             result = sweep_flow(now=at, dry_run=dry_run)
-            if not dry_run and now is None:
-                _drain_local(rt)
-            elif not dry_run and rt.settings.run_mode != "deployments":
-                # A sweep as of --now: its follow-up flows and its messages (queued at that
-                # time) run as of the same time, as they would have then.
-                # Deferred: brings slack_sdk (~0.15 s), which `list` and `status` never need.
-                from pilotgate.dispatcher import Dispatcher, LocalLauncher
-
-                client = None
-                try:
-                    # Deferred: slack_sdk loads only for commands that talk to Slack.
-                    from slack_out.client import make_client
-
-                    client = make_client(rt.settings)
-                except Exception:
-                    client = None
-                Dispatcher(
-                    rt,
-                    client=client,
-                    launcher=LocalLauncher(clock=lambda: at),
-                    clock=lambda: at,
-                    sweep_every=None,
-                ).drain()
+        if not dry_run and rt.settings.run_mode != "deployments":
+            progress.say("running the follow-up flows the sweep queued...")
+            # A sweep as of --now: its follow-up flows and its messages (queued at that time)
+            # run as of the same time, as they would have then.
+            _drain_local(rt, at=None if now is None else at)
     if as_json:
         sys.stdout.write(json.dumps(result, indent=2, default=str) + "\n")
         return
@@ -288,6 +553,7 @@ def serve(
     from pilotgate.dispatcher import Dispatcher
     from slack_out.client import make_client
 
+    _log_to_stderr()
     rt = _flow_runtime()
     settings = rt.settings
     if settings.slack_bot_token is None or settings.slack_signing_secret is None:
@@ -304,7 +570,11 @@ def serve(
         target=dispatcher.run_forever, args=(settings.tick_seconds,), name="dispatcher", daemon=True
     )
     thread.start()
-    err.print(f"pilotgate serving: dispatcher running ({settings.run_mode} flows)", highlight=False)
+    err.print(
+        f"pilotgate serving: dispatcher running ({settings.run_mode} flows), register "
+        f"{register_fingerprint(rt.db.url) or '(not shareable)'}",
+        highlight=False,
+    )
     if no_listener:
         try:
             thread.join()
@@ -313,6 +583,7 @@ def serve(
         return
     # Deferred: slack-bolt, starlette and uvicorn load only for `serve`.
     from slack_in import server
+    from web.app import create_routes
 
     try:
         if socket_mode:
@@ -321,11 +592,38 @@ def serve(
                 rt, settings.slack_app_token.get_secret_value(), on_wake=dispatcher.wake.set
             )
         else:
-            err.print(f"listening on http://{host}:{port}/slack/events", highlight=False)
-            server.serve_http(rt, host=host, port=port, on_wake=dispatcher.wake.set)
+            err.print(
+                f"listening on http://{host}:{port}/slack/events; pages at "
+                f"{settings.base_url.rstrip('/')}/",
+                highlight=False,
+            )
+            pages = create_routes(rt, on_wake=dispatcher.wake.set)
+            server.serve_http(
+                rt,
+                host=host,
+                port=port,
+                on_wake=dispatcher.wake.set,
+                serving=True,
+                routes=pages,
+            )
     finally:
         dispatcher.stop.set()
         dispatcher.wake.set()
+
+
+def _log_to_stderr() -> None:
+    """`serve` logs one line per decision, delivery and flow start (the `pilotgate.*` loggers,
+    INFO) on stderr, on its own handler: Prefect, once loaded, configures only its own loggers
+    and the root. Bolt's logger stays at WARNING: at INFO it would print request bodies."""
+    logger = logging.getLogger("pilotgate")
+    if not any(getattr(h, "_pilotgate", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        handler._pilotgate = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    logging.getLogger("pilotgate.bolt").setLevel(logging.WARNING)
 
 
 def register(app: typer.Typer) -> None:

@@ -11,13 +11,17 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import TracebackType
 from typing import Annotated, Any, NoReturn
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
+from rich.status import Status
 from sqlalchemy.exc import OperationalError
 
+from config.settings import Settings
 from lifecycle.errors import InputError
 from lifecycle.gates import GateUnsatisfiable
 from lifecycle.stages import IllegalTransition
@@ -53,15 +57,79 @@ def guarded() -> Iterator[None]:
     except NotMigrated as exc:
         fail(str(exc), EXIT_CONFLICT)
     except OperationalError as exc:
-        fail(f"the database is unreachable: {exc.orig}", EXIT_UNAVAILABLE)
+        fail(f"the database is unreachable: {' '.join(str(exc.orig).split())}", EXIT_UNAVAILABLE)
+
+
+#: what kind of refusal an exception is (as `guarded` sees it), for an error that crossed a
+#: process boundary as text (a flow `serve` ran for this command), and each kind's exit code.
+ERROR_KINDS: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str], ...] = (
+    (InputError, "input"),
+    (NotFound, "not-found"),
+    ((Conflict, IllegalTransition, GateUnsatisfiable, NotMigrated), "conflict"),
+    (OperationalError, "database"),
+)
+EXIT_FOR_KIND = {
+    "input": EXIT_BAD_INPUT,
+    "not-found": EXIT_NOT_FOUND,
+    "conflict": EXIT_CONFLICT,
+    "database": EXIT_UNAVAILABLE,
+}
+
+
+def error_kind(exc: BaseException) -> str | None:
+    return next((kind for types, kind in ERROR_KINDS if isinstance(exc, types)), None)
+
+
+class Progress:
+    """Says at once what a slow command is doing, on stderr: a spinner on a terminal, one line
+    per step otherwise (a log, CI), so nobody waits in front of a silent terminal."""
+
+    def __init__(self) -> None:
+        self._status: Status | None = None
+
+    def say(self, message: str) -> None:
+        if not err.is_terminal:
+            err.print(message, highlight=False, markup=False, soft_wrap=True)
+        elif self._status is None:
+            self._status = err.status(escape(message))
+            self._status.start()
+        else:
+            self._status.update(escape(message))
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
 
 
 def runtime() -> Runtime:
-    rt = Runtime()
+    with guarded():
+        rt = Runtime(settings())
     with guarded():
         rt.require_schema()
         _ = rt.policy
     return rt
+
+
+def settings() -> Settings:
+    """The settings from the environment; a bad value is exit 2 naming the variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: "
+            f"{str(e['msg']).removeprefix('Value error, ')}"
+            for e in exc.errors()
+        ]
+        raise InputError("environment", problems) from None
 
 
 def emit_json(data: Any) -> None:

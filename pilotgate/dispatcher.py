@@ -22,12 +22,14 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 from slack_sdk import WebClient
 
 from config.clock import utcnow
-from config.names import SWEEP, Keys
+from config.names import DEPLOYMENT, SWEEP, Keys
 from lifecycle.statuses import FlowRequestStatus
+from pilotgate.console import error_kind
 from slack_out import messages
 from slack_out.relay import relay_outbox
 from store import flow_queue, gates, outbox, pilots
 from store.errors import NotFound
+from tasks.run_tags import labels_for, tags_for
 from tasks.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -55,12 +57,16 @@ class LocalLauncher:
     def launch(self, flow: str, parameters: dict[str, Any], key: str) -> str | None:
         # Deferred: Prefect loads only when a flow runs, after config.prefect_env has set its
         # defaults (and `pilotgate list` never pays for it).
+        from prefect import tags
+
         from flows.registry import flows
 
         params = dict(parameters)
         if self.clock is not None:
             params.setdefault("now", self.clock())
-        state: State[Any] = cast("State[Any]", flows()[flow](**params, return_state=True))
+        # Tagged where it is created (pilot:, portfolio:, stage:, gate:), found by tag in the UI.
+        with tags(*tags_for(flow, parameters)):
+            state: State[Any] = cast("State[Any]", flows()[flow](**params, return_state=True))
         if state.is_failed():
             state.result()  # raises the flow's exception
         return str(state.state_details.flow_run_id) if state.state_details.flow_run_id else None
@@ -71,7 +77,7 @@ class DeploymentLauncher:
 
     retry_on_error = True
 
-    def __init__(self, deployment_name: str = "pilotgate") -> None:
+    def __init__(self, deployment_name: str = DEPLOYMENT) -> None:
         self.deployment_name = deployment_name
 
     def launch(self, flow: str, parameters: dict[str, Any], key: str) -> str | None:
@@ -79,17 +85,35 @@ class DeploymentLauncher:
         from prefect.client.schemas.objects import FlowRun
         from prefect.deployments import run_deployment
 
+        # Named and tagged as it is created, so it is found while it waits for a worker.
+        labels = labels_for(flow, parameters)
         run = cast(
             FlowRun,
             run_deployment(
                 f"{flow}/{self.deployment_name}",
                 parameters=parameters,
                 timeout=0,
+                flow_run_name=labels.name,
+                tags=labels.tags,
                 # One run per flow request, even if a restarted dispatcher launches it again.
                 idempotency_key=key,
             ),
         )
         return str(run.id)
+
+
+def _what(flow: str, pilot_id: str | None, request_id: int, params: dict[str, Any]) -> str:
+    """The `key=value` words naming a flow request in the log (no parameter values beyond who
+    asked: a reason stays in the database)."""
+    return (
+        f"flow={flow} pilot={pilot_id or '-'} request={request_id} "
+        f"actor={params.get('actor') or '-'}"
+    )
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return f"{type(exc).__name__}: {text[:300]}"
 
 
 @dataclass
@@ -142,10 +166,11 @@ class Dispatcher:
         else:
             with self.runtime.db.session() as session:
                 claimed = [
-                    (fr.id, fr.flow, dict(fr.parameters), fr.pilot_id)
+                    (fr.id, fr.flow, dict(fr.parameters), fr.pilot_id, fr.dedupe_key)
                     for fr in flow_queue.claim_flow_requests(session, self.clock())
                 ]
-        for request_id, flow, params, pilot_id in claimed:
+        for request_id, flow, params, pilot_id, dedupe_key in claimed:
+            what = _what(flow, pilot_id, request_id, params)
             try:
                 run_id = self.launcher.launch(
                     flow, params, key=f"pilotgate-flow-request-{request_id}"
@@ -158,31 +183,42 @@ class Dispatcher:
                         seconds=self._launch_backoff
                     )
                     log.warning(
-                        "could not create a %s run (%s); retrying in %.0f s",
-                        flow,
-                        exc,
+                        "flow deferred %s outcome=retry retry_in=%.0fs error=%s",
+                        what,
                         self._launch_backoff,
+                        _one_line(exc),
                     )
                     report.errors.append(f"{flow}: {exc}")
                     with self.runtime.db.session() as session:
                         flow_queue.requeue_flow_request(session, request_id, error=str(exc)[:2000])
                     continue
-                log.error("flow %s %s failed: %s", flow, params, exc)
+                log.error("flow failed %s outcome=failed error=%s", what, _one_line(exc))
                 report.flows_failed += 1
                 report.errors.append(f"{flow}: {exc}")
+                # The kind of refusal leads the recorded error, so a command that handed the flow
+                # over exits as if it had run the flow itself (see pilotgate.console).
+                kind = error_kind(exc)
                 with self.runtime.db.session() as session:
                     flow_queue.finish_flow_request(
                         session,
                         request_id,
                         now=self.clock(),
                         ok=False,
-                        error="".join(traceback.format_exception_only(exc)),
+                        error=(f"[{kind}] " if kind else "")
+                        + "".join(traceback.format_exception_only(exc)),
                     )
-                    if pilot_id is not None:
+                    # A command waiting for this request tells the person who asked instead.
+                    if pilot_id is not None and not flow_queue.is_waited(dedupe_key):
                         self._tell_owner(session, pilot_id, flow, exc)
                 continue
             report.flows_started += 1
             self._launch_backoff = 0.0
+            log.info(
+                "flow started %s run=%s outcome=%s",
+                what,
+                run_id or "-",
+                "created" if self.launcher.retry_on_error else "completed",
+            )
             with self.runtime.db.session() as session:
                 flow_queue.finish_flow_request(
                     session, request_id, now=self.clock(), ok=True, flow_run_id=run_id

@@ -114,7 +114,8 @@ def _pilot_for_metrics(session: Session, pilot_id: str) -> tuple[Pilot, Proposal
     return pilot, pilots.proposal_of(pilot)
 
 
-@metric_app.command("record")
+# A negative value ("-5") is a value, not an unknown option.
+@metric_app.command("record", context_settings={"ignore_unknown_options": True})
 def record(
     pilot_id: Annotated[str, typer.Argument(help="Pilot id.")],
     name: Annotated[str, typer.Argument(help="Metric name, as in the proposal.")],
@@ -400,10 +401,21 @@ def report(
     rt = runtime()
     with guarded(), rt.db.session() as session:
         data = portfolio.build_report(session, rt.policy, utcnow())
-    if html is not None:
-        portfolio.write_html(html, data)
-    if markdown is not None:
-        markdown.write_text(portfolio.render_markdown(data), encoding="utf-8")
+    with guarded():
+        for flag, path, write in (
+            ("--html", html, lambda p: portfolio.write_html(p, data)),
+            (
+                "--markdown",
+                markdown,
+                lambda p: p.write_text(portfolio.render_markdown(data), encoding="utf-8"),
+            ),
+        ):
+            if path is None:
+                continue
+            try:
+                write(path)
+            except OSError as exc:
+                raise InputError(flag, [f"cannot write {path} ({exc.strerror})"]) from None
     if as_json:
         sys.stdout.write(json.dumps(data.as_dict(), indent=2) + "\n")
     else:

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from config.links import pilot_url
 from lifecycle.deadlines import days_left
 from lifecycle.policy import Policy
 from store import gates, pilots
@@ -22,6 +23,7 @@ def pilot_row(pilot: Pilot, session: Session, now: datetime) -> dict[str, Any]:
     return {
         "id": pilot.id,
         "title": pilot.title,
+        "url": pilot_url(pilot.id),
         "portfolio": pilot.portfolio,
         "risk_tier": pilot.risk_tier,
         "stage": pilot.stage,

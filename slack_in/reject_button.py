@@ -14,11 +14,12 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from slack_in import payload
-from slack_in.decide import ALREADY_ANSWERED, screen, tell
+from slack_in.decide import tell
 from slack_in.deps import ListenerDeps
 from slack_out import messages
 from slack_out.render import render_view
 from store.read_models import pilot_title
+from tasks.answers import ALREADY_ANSWERED, screen
 
 log = logging.getLogger("pilotgate.listener")
 

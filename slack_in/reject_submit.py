@@ -10,6 +10,7 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from lifecycle.gates import Verdict
+from lifecycle.signoffs import MIN_REASON
 from slack_in import payload
 from slack_in.decide import decide
 from slack_in.deps import ListenerDeps
@@ -17,7 +18,6 @@ from slack_in.deps import ListenerDeps
 log = logging.getLogger("pilotgate.listener")
 
 REJECT_MODAL = "pilotgate_reject_modal"
-MIN_REASON = 10
 REASON_ERROR = f"Give a reason of at least {MIN_REASON} characters"
 
 

@@ -6,6 +6,13 @@ synchronous `App.dispatch` in the thread pool (`run_in_threadpool`), so a handle
 database never blocks the event loop; `GET /healthz` answers `{"ok": true}`. Point the Slack
 app's "Interactivity & Shortcuts" request URL at `https://<host>/slack/events`.
 
+Run by `pilotgate serve` (`serving=True`: a dispatcher in the same process drains the register's
+flow requests), `/healthz` also says so and names the register by a fingerprint of its database
+URL (a hash; never the URL or its password), so a `pilotgate advance` on the same register can
+queue its flow for this process instead of starting Prefect itself; `POST /internal/wake`
+(loopback only, nothing through a proxy) then wakes the dispatcher at once instead of at its
+next tick. Waking is all it does: the request itself is a row in the database.
+
 Socket Mode: `serve_socket_mode` connects out to Slack with an app-level token (`xapp-...`,
 scope `connections:write`) and dispatches the same payloads to the same App and listeners.
 Bolt skips signature verification there (the websocket is authenticated by the app token). It
@@ -15,12 +22,14 @@ needs Slack itself and is not exercised by the test suite beyond construction.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
 import uvicorn
 from pydantic import SecretStr
@@ -31,17 +40,45 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from config.clock import utcnow
 from slack_in.app import build_app
+from store.db import register_fingerprint
 from tasks.runtime import Runtime
 
 log = logging.getLogger("pilotgate.listener")
 
 EVENTS_PATH = "/slack/events"
+WAKE_PATH = "/internal/wake"
+#: how `/healthz` of `pilotgate serve` names the service (the CLI looks for exactly this).
+SERVE_SERVICE = "pilotgate serve"
 #: Slack's interaction payloads are a few kB; anything far larger is not from Slack.
 MAX_BODY = 1 << 20
+
+
+def health(runtime: Runtime, *, serving: bool) -> dict[str, Any]:
+    """What `GET /healthz` answers. Only `pilotgate serve` (`serving`) says which register it
+    serves and that its dispatcher takes flow requests."""
+    if not serving:
+        return {"ok": True}
+    return {
+        "ok": True,
+        "service": SERVE_SERVICE,
+        "register": register_fingerprint(runtime.db.url),
+        "run_mode": runtime.settings.run_mode,
+        "dispatcher": True,
+        "wake": WAKE_PATH,
+    }
+
+
+def is_loopback(host: str | None) -> bool:
+    try:
+        address = ipaddress.ip_address(host or "")
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return bool(address.is_loopback or (mapped is not None and mapped.is_loopback))
 
 
 def create_asgi_app(
@@ -50,9 +87,13 @@ def create_asgi_app(
     *,
     clock: Callable[[], datetime] = utcnow,
     app: App | None = None,
+    serving: bool = False,
+    routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
-    """The HTTP face of the listener; `app` defaults to `build_app(runtime, ...)`."""
+    """The HTTP face of the listener; `app` defaults to `build_app(runtime, ...)`. `serving`:
+    this is `pilotgate serve`, whose dispatcher `on_wake` wakes (see the module's docstring)."""
     bolt_app = app or build_app(runtime, on_wake=on_wake, clock=clock)
+    health_body = health(runtime, serving=serving)
 
     async def slack_events(request: Request) -> Response:
         length = request.headers.get("content-length")
@@ -75,12 +116,26 @@ def create_asgi_app(
         return to_starlette_response(bolt_response)
 
     async def healthz(request: Request) -> Response:
-        return JSONResponse({"ok": True})
+        return JSONResponse(health_body)
+
+    async def wake(request: Request) -> Response:
+        if not serving or on_wake is None:
+            return JSONResponse({"error": "not found"}, status_code=404)
+        client = request.client
+        proxied = "x-forwarded-for" in request.headers or "forwarded" in request.headers
+        if client is None or not is_loopback(client.host) or proxied:
+            return JSONResponse({"error": "loopback only"}, status_code=403)
+        on_wake()
+        return JSONResponse({"ok": True}, status_code=202)
 
     return Starlette(
         routes=[
             Route(EVENTS_PATH, slack_events, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
+            Route(WAKE_PATH, wake, methods=["POST"]),
+            # The web pages (web.app.create_routes), composed by the entry point: after ours,
+            # because they mount at "" and take every other path.
+            *routes,
         ]
     )
 
@@ -90,9 +145,18 @@ def serve_http(
     host: str = "127.0.0.1",
     port: int = 3000,
     on_wake: Callable[[], None] | None = None,
+    *,
+    serving: bool = False,
+    routes: Sequence[BaseRoute] = (),
 ) -> None:
-    """Run the listener over HTTP until interrupted (blocking)."""
-    uvicorn.run(create_asgi_app(runtime, on_wake), host=host, port=port, log_level="warning")
+    """Run the listener (and the `routes` given, e.g. the web pages) over HTTP until
+    interrupted (blocking)."""
+    uvicorn.run(
+        create_asgi_app(runtime, on_wake, serving=serving, routes=routes),
+        host=host,
+        port=port,
+        log_level="warning",
+    )
 
 
 def socket_mode_handler(
@@ -129,13 +193,17 @@ class ListenerThread:
         port: int = 0,
         on_wake: Callable[[], None] | None = None,
         clock: Callable[[], datetime] = utcnow,
+        serving: bool = False,
+        routes: Sequence[BaseRoute] = (),
     ) -> None:
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((host, port))
         self.host, self.port = self._sock.getsockname()[:2]
         config = uvicorn.Config(
-            create_asgi_app(runtime, on_wake, clock=clock), log_level="warning", lifespan="off"
+            create_asgi_app(runtime, on_wake, clock=clock, serving=serving, routes=routes),
+            log_level="warning",
+            lifespan="off",
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name=f"listener:{self.port}", daemon=True)
@@ -193,7 +261,11 @@ def start_in_thread(
     *,
     on_wake: Callable[[], None] | None = None,
     clock: Callable[[], datetime] = utcnow,
+    serving: bool = False,
+    routes: Sequence[BaseRoute] = (),
 ) -> ListenerThread:
     """Start the listener on 127.0.0.1:`port` (0: any free port); `.url` is its events URL,
     `.stop()` shuts it down."""
-    return ListenerThread(runtime, port=port, on_wake=on_wake, clock=clock).start()
+    return ListenerThread(
+        runtime, port=port, on_wake=on_wake, clock=clock, serving=serving, routes=routes
+    ).start()

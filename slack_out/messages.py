@@ -7,15 +7,18 @@ relay (slack_out.relay) delivers the rows.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from config.links import pilot_url
 from config.names import Keys
 from lifecycle.gates import Verdict
 from lifecycle.stages import Stage, stage_label
-from slack_out.render import render_blocks
+from lifecycle.statuses import GatePhase
+from slack_out.render import Mrkdwn, mention, mrkdwn, mrkdwn_escape, render_blocks
 from store import outbox, pilots
 from store.models import Gate, Pilot, SignoffRequest
 
@@ -46,6 +49,7 @@ def pilot_context(pilot: Pilot) -> dict[str, Any]:
         "owner_name": owner.name,
         "owner_slack_id": owner.slack_id,
         "budget": f"{owner.currency} {owner.budget:,.0f}",
+        "url": pilot_url(pilot.id),
     }
 
 
@@ -92,7 +96,12 @@ def request_blocks(pilot: Pilot, gate: Gate, request: SignoffRequest) -> list[di
         "signoff_request.json.j2",
         pilot=pilot_context(pilot),
         gate=gate_context(gate),
-        request={"id": request.id, "role": request.role, "round": request.round},
+        request={
+            "id": request.id,
+            "role": request.role,
+            "round": request.round,
+            "on_behalf_of": request.on_behalf_of,
+        },
         **evidence_context(pilot, gate),
     )
 
@@ -104,7 +113,7 @@ def ask(session: Session, pilot: Pilot, gate: Gate, request: SignoffRequest, now
         "chat.postMessage",
         {
             "user": request.approver,
-            "text": f"Sign-off requested: {pilot.title} "
+            "text": f"Sign-off requested: {mrkdwn_escape(pilot.title)} "
             f"({label(gate.stage)} -> {label(gate.target)}), "
             f"due {gate.deadline:%Y-%m-%d %H:%M} UTC",
             "blocks": request_blocks(pilot, gate, request),
@@ -117,9 +126,18 @@ def ask(session: Session, pilot: Pilot, gate: Gate, request: SignoffRequest, now
 
 
 def close_request(
-    session: Session, pilot: Pilot, gate: Gate, request: SignoffRequest, outcome: str, now: datetime
+    session: Session,
+    pilot: Pilot,
+    gate: Gate,
+    request: SignoffRequest,
+    outcome: Mrkdwn,
+    now: datetime,
 ) -> None:
-    """Replace the buttons of a request message with what happened, so nobody can still click."""
+    """Replace the buttons of a request message with what happened, so nobody can still click.
+    `outcome` is `Mrkdwn` (built with `mrkdwn()`), so a reason cannot smuggle markup in."""
+    if not isinstance(outcome, Mrkdwn):
+        raise TypeError("close_request needs Mrkdwn: build the outcome with render.mrkdwn()")
+    outcome = Mrkdwn(outcome[:2900])
     blocks = render_blocks(
         "signoff_closed.json.j2",
         pilot=pilot_context(pilot),
@@ -130,24 +148,55 @@ def close_request(
     outbox.enqueue(
         session,
         "chat.update",
-        {"text": outcome, "blocks": blocks},
+        {"text": str(outcome), "blocks": blocks},
         now=now,
         ref_kind="request_update",
         ref_id=request.id,
     )
 
 
-def decision_outcome(approver: str, verdict: str, reason: str | None, at: datetime) -> str:
+def decision_outcome(
+    approver: str,
+    verdict: str,
+    reason: str | None,
+    at: datetime,
+    on_behalf_of: str | None = None,
+) -> Mrkdwn:
+    """`:white_check_mark: Approved by <@Lee> on behalf of <@Sam> on ...` (mentions escaped)."""
     mark = ":white_check_mark: Approved" if verdict == Verdict.APPROVE else ":x: Rejected"
-    text = f"{mark} by <@{approver}> on {at:%Y-%m-%d %H:%M} UTC"
-    if reason:
-        text += "\n>" + reason.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return text
+    who = mention(approver) + (f" on behalf of {mention(on_behalf_of)}" if on_behalf_of else "")
+    text = f"{mark} by {who} on {at:%Y-%m-%d %H:%M} UTC"
+    return Mrkdwn(text + (mrkdwn("\n>{}", reason) if reason else ""))
+
+
+def handed_over(to: str, reason: str, *, away: bool) -> Mrkdwn:
+    """What the buttons of a request handed to someone else are replaced with."""
+    what = "Handed to {} while you are away: " if away else "Reassigned to {}: "
+    return Mrkdwn(":arrow_right: " + what.format(mention(to)) + mrkdwn("{}", reason))
+
+
+#: how a settled gate closes the buttons nobody pressed.
+_GATE_OUTCOME = {
+    GatePhase.APPROVED: ":white_check_mark: Gate approved: {}",
+    GatePhase.REJECTED: ":x: Gate rejected: {}",
+    GatePhase.EXPIRED: ":hourglass: Gate expired: {}",
+    GatePhase.CANCELLED: ":no_entry: Pilot terminated: {}",
+}
+
+
+def gate_outcome(status: str, reason: str) -> Mrkdwn:
+    """What a settled (or cancelled) gate says on the requests nobody answered."""
+    return mrkdwn(_GATE_OUTCOME[GatePhase(status)], reason)
 
 
 def not_yours(session: Session, channel: str, user: str, text: str, now: datetime) -> None:
+    """An ephemeral refusal, at most one per person per 10 minutes (`Keys.refusal`)."""
     outbox.enqueue(
-        session, "chat.postEphemeral", {"channel": channel, "user": user, "text": text}, now=now
+        session,
+        "chat.postEphemeral",
+        {"channel": channel, "user": user, "text": text},
+        now=now,
+        dedupe_key=Keys.refusal(user, now),
     )
 
 
@@ -161,12 +210,14 @@ def remind(
         target_label=label(gate.target),
         deadline=gate.deadline,
         point=point,
+        url=pilot_url(pilot.id),
     )
     outbox.enqueue(
         session,
         "chat.postMessage",
         {
-            "text": f"Reminder: sign-off on {pilot.title} due {gate.deadline:%Y-%m-%d %H:%M} UTC",
+            "text": f"Reminder: sign-off on {mrkdwn_escape(pilot.title)} "
+            f"due {gate.deadline:%Y-%m-%d %H:%M} UTC",
             "blocks": blocks,
         },
         now=now,
@@ -183,16 +234,36 @@ def notify(
     detail: str | None,
     now: datetime,
     dedupe_key: str | None = None,
+    pilot_id: str | None = None,
 ) -> None:
-    blocks = render_blocks("notice.json.j2", headline=headline, detail=detail)
+    """A notice to one person; about a pilot, it links to the pilot's page."""
+    blocks = render_blocks(
+        "notice.json.j2",
+        headline=headline,
+        detail=detail,
+        url=pilot_url(pilot_id) if pilot_id else None,
+    )
     outbox.enqueue(
         session,
         "chat.postMessage",
-        {"user": user, "text": headline, "blocks": blocks},
+        {"user": user, "text": mrkdwn_escape(headline), "blocks": blocks},
         now=now,
         ref_kind="notice",
         dedupe_key=dedupe_key,
     )
+
+
+_PILOT_ID = re.compile(r"^(pg-[0-9a-f]{8})\b")
+
+
+def _linked(line: str) -> Mrkdwn:
+    """A digest line, escaped, whose leading pilot id links to the pilot's page."""
+    text = mrkdwn("{}", line)
+    found = _PILOT_ID.match(line)
+    if found is None:
+        return text
+    pid = found.group(1)
+    return Mrkdwn(f"<{pilot_url(pid)}|{pid}>" + text[len(pid) :])
 
 
 def digest(
@@ -203,14 +274,18 @@ def digest(
     terminated: list[str],
     due: list[str],
     caps: list[str],
+    audit_head: str | None = None,
     dedupe_key: str | None = None,
 ) -> None:
+    """The portfolio channel's digest; it also publishes the audit log's head (`ROWS:HASH`)
+    outside the database, so a later `audit verify --expect` can catch a truncated log."""
     blocks = render_blocks(
         "digest.json.j2",
         now=now,
-        terminated=[{"line": x} for x in terminated],
-        due=[{"line": x} for x in due],
-        caps=[{"line": x} for x in caps],
+        terminated=[{"line": _linked(x)} for x in terminated],
+        due=[{"line": _linked(x)} for x in due],
+        caps=[{"line": mrkdwn("{}", x)} for x in caps],
+        audit_head=audit_head,
     )
     outbox.enqueue(
         session,

@@ -157,6 +157,7 @@ def _report_undeliverable_ask(
         "programme office can update the policy's roles.",
         at,
         dedupe_key=Keys.undeliverable(request.id),
+        pilot_id=pilot.id,
     )
 
 
@@ -209,10 +210,26 @@ def relay_outbox(
                 if fresh.ref_kind == "request" and channel and ts:
                     gates.set_request_message(session, int(fresh.ref_id or 0), channel, ts)
                 report.sent += 1
+                log.info(
+                    "delivered outbox=%s method=%s ref=%s:%s channel=%s ts=%s",
+                    row_id,
+                    fresh.method,
+                    fresh.ref_kind or "-",
+                    fresh.ref_id or "-",
+                    channel or "-",
+                    ts or "-",
+                )
             elif outcome == "dead":
                 outbox.mark_dead(session, fresh, error=error)
                 report.dead += 1
-                log.error("outbox row %s (%s) dead: %s", row_id, fresh.method, error)
+                log.error(
+                    "delivery failed outbox=%s method=%s ref=%s:%s outcome=dead error=%s",
+                    row_id,
+                    fresh.method,
+                    fresh.ref_kind or "-",
+                    fresh.ref_id or "-",
+                    error,
+                )
                 if fresh.ref_kind == "request":
                     _report_undeliverable_ask(session, int(fresh.ref_id or 0), error, now())
             else:
@@ -227,6 +244,10 @@ def relay_outbox(
                     report.errors.append(error or "")
                 report.waiting += 1
         if outcome == "transient":
-            log.warning("slack unavailable, outbox row %s waits: %s", row_id, error)
+            log.warning(
+                "delivery deferred outbox=%s outcome=retry error=%s (Slack unavailable)",
+                row_id,
+                error,
+            )
             break  # Slack is struggling: stop this round and keep the order.
     return report

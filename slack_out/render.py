@@ -21,12 +21,36 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 def mrkdwn_escape(value: object) -> str:
+    """The one escape for text people wrote (titles, names, reasons, notes) wherever Slack
+    reads mrkdwn: `<!channel>`, `<https://...|label>` and `&` come out as plain text."""
     return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+class Mrkdwn(str):
+    """Text that is already Slack mrkdwn: markup pilotgate meant (mentions, emoji, bold) with
+    every user-written part escaped. Built only by `mrkdwn()`, so an unescaped string cannot
+    pass for one."""
+
+
+def mrkdwn(template: str, *parts: object) -> Mrkdwn:
+    """`template.format(*parts)` with every part escaped: `mrkdwn("Rejected: {}", reason)`."""
+    return Mrkdwn(template.format(*(mrkdwn_escape(p) for p in parts)))
+
+
+def mention(user_id: str) -> Mrkdwn:
+    """A mention of a Slack user id (ids are checked as U/W... by the policy models)."""
+    return Mrkdwn(f"<@{mrkdwn_escape(user_id)}>")
+
+
 def _j(value: object) -> str:
-    """Escape for mrkdwn and quote as a JSON string."""
+    """Escape for mrkdwn (unless it already is `Mrkdwn`) and quote as a JSON string."""
+    if isinstance(value, Mrkdwn):
+        return json.dumps(str(value))
     return json.dumps(mrkdwn_escape("" if value is None else value))
+
+
+def _md(value: object) -> str:
+    return "" if value is None else mrkdwn_escape(value)
 
 
 def _raw_json(value: object) -> str:
@@ -49,6 +73,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["j"] = _j
+    env.filters["md"] = _md
     env.filters["json"] = _raw_json
     env.filters["num"] = _num
     env.filters["when"] = lambda d: d.strftime("%Y-%m-%d %H:%M UTC") if d else "n/a"

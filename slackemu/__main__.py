@@ -26,7 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
             "the first stdout line and serves until SIGINT/SIGTERM. Control API: "
             "GET /_emu/messages, /_emu/calls, /_emu/views, /_emu/interactions; "
             "POST /_emu/fail, /_emu/outage, /_emu/recover, /_emu/reset, /_emu/click, "
-            "/_emu/submit, /_emu/trigger."
+            "/_emu/submit, /_emu/trigger, /_emu/signin. Sign in with Slack: "
+            "GET /openid/connect/authorize."
         ),
     )
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default: %(default)s)")
@@ -59,6 +60,22 @@ def build_parser() -> argparse.ArgumentParser:
         default=3.0,
         help="seconds a trigger_id stays valid for views.open (default: %(default)s, as Slack)",
     )
+    parser.add_argument(
+        "--client-id",
+        default="emu-client-id",
+        help="the app's client id for Sign in with Slack (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--client-secret",
+        default="emu-client-secret",
+        help="the app's client secret for openid.connect.token (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--signin-user",
+        default=None,
+        help="the user /openid/connect/authorize signs in when no login_hint names one "
+        "(also POST /_emu/signin)",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every Web API call to stderr")
     return parser
 
@@ -73,6 +90,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         listener_url=args.listener_url,
         trigger_ttl=args.trigger_ttl,
         verbose=args.verbose,
+        client_id=args.client_id,
+        client_secret=args.client_secret,
+        signin_user=args.signin_user,
     )
     stop = threading.Event()
 

@@ -1,10 +1,11 @@
 """HTTP plumbing for the Slack emulator (stdlib ``http.server``, no extra deps).
 
 Routes ``/api/<method>`` to the Web API emulation, ``/actions/...`` to
-response_url handling, and ``/_emu/...`` to the control API that lets another
+response_url handling, ``GET /openid/connect/authorize`` to Sign in with Slack
+(a browser redirect), and ``/_emu/...`` to the control API that lets another
 process (a demo script, a test driving a standalone emulator) inspect
 recordings, inject faults and act as a user.  It knows the emulator only
-through the three entry points of :class:`EmulatorApp`, so it imports nothing
+through the four entry points of :class:`EmulatorApp`, so it imports nothing
 else of slackemu.
 """
 
@@ -31,6 +32,8 @@ class EmulatorApp(Protocol):
     def handle_response_url(self, path: str, headers: Mapping[str, str], body: bytes) -> Reply: ...
 
     def handle_control(self, verb: str, path: str, query: str, body: bytes) -> Reply: ...
+
+    def handle_authorize(self, query: str) -> Reply: ...
 
 
 class EmulatorHTTPServer(ThreadingHTTPServer):
@@ -69,6 +72,8 @@ class _Handler(BaseHTTPRequestHandler):
                 reply: Reply = emu.handle_api(url.path[len("/api/") :], url.query, headers, body)
             elif url.path.startswith("/actions/") and verb == "POST":
                 reply = emu.handle_response_url(url.path, headers, body)
+            elif url.path == "/openid/connect/authorize" and verb == "GET":
+                reply = emu.handle_authorize(url.query)
             elif url.path.startswith("/_emu/"):
                 reply = emu.handle_control(verb, url.path[len("/_emu/") :], url.query, body)
             else:

@@ -15,6 +15,7 @@ import httpx
 
 from .errors import EmulatorError
 from .faults import FaultInjection
+from .openid import OpenIdApi
 from .recordings import Recordings
 from .simulated_users import SimulatedUsers
 from .wire import Reply
@@ -22,7 +23,7 @@ from .wire import Reply
 __all__ = ["ControlApi"]
 
 
-class ControlApi(SimulatedUsers, FaultInjection, Recordings):
+class ControlApi(SimulatedUsers, OpenIdApi, FaultInjection, Recordings):
     """Serve ``/_emu/<path>`` requests (called by the HTTP handler)."""
 
     def handle_control(self, verb: str, path: str, query: str, body: bytes) -> Reply:
@@ -87,6 +88,9 @@ class ControlApi(SimulatedUsers, FaultInjection, Recordings):
             if route == ("POST", "reset"):
                 self.reset()
                 return 200, {}, {"ok": True}
+            if route == ("POST", "signin"):
+                self.sign_in_as(args.get("user_id"))
+                return 200, {}, {"ok": True, "authorize_url": self.openid_authorize_url}
             if route == ("POST", "trigger"):
                 return 200, {}, {"ok": True, "trigger_id": self.issue_trigger_id(args["user_id"])}
             if route == ("POST", "click"):

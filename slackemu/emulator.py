@@ -14,7 +14,7 @@ This module assembles the emulator from its parts and owns its lifecycle
 module: the shared state (:mod:`.state`), recordings (:mod:`.recordings`),
 fault injection (:mod:`.faults`), the Web API front door (:mod:`.webapi`) and
 method families (:mod:`.auth`, :mod:`.conversations`, :mod:`.chat`,
-:mod:`.views`, :mod:`.response_urls`), simulated users
+:mod:`.views`, :mod:`.response_urls`, Sign in with Slack in :mod:`.openid`), simulated users
 (:mod:`.simulated_users`), the interaction sender (:mod:`.sender`) and the
 ``/_emu/`` control API (:mod:`.control`).  The HTTP server is :mod:`._server`.
 """

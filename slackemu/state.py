@@ -24,7 +24,7 @@ from .errors import ApiError, EmulatorError
 from .records import CallRecord, InteractionRecord, MessageRecord, ViewRecord
 from .wire import CHANNEL_ID, USER_ID, Params
 
-__all__ = ["EmulatorState", "Fault", "ResponseUrl", "Trigger"]
+__all__ = ["EmulatorState", "Fault", "OpenIdGrant", "ResponseUrl", "Trigger"]
 
 
 @dataclass
@@ -49,6 +49,18 @@ class Fault:
         if self.methods is None:
             return method != "response_url"
         return method in self.methods
+
+
+@dataclass
+class OpenIdGrant:
+    """An authorization code handed out by ``/openid/connect/authorize``: whom it signs in, for
+    which client and redirect URI, and the nonce its id_token must carry. Used once."""
+
+    user_id: str
+    client_id: str
+    redirect_uri: str
+    nonce: str | None
+    issued: float  # time.monotonic()
 
 
 @dataclass
@@ -83,6 +95,9 @@ class EmulatorState:
         verification_token: str = "emu-verification-token",
         http_timeout: float = 10.0,
         verbose: bool = False,
+        client_id: str = "emu-client-id",
+        client_secret: str = "emu-client-secret",
+        signin_user: str | None = None,
     ) -> None:
         self.bot_token = bot_token
         self.signing_secret = signing_secret
@@ -100,6 +115,9 @@ class EmulatorState:
         self.verification_token = verification_token
         self.http_timeout = http_timeout
         self.verbose = verbose
+        #: the Slack app's OAuth credentials (Sign in with Slack, openid.connect.token).
+        self.client_id = client_id
+        self.client_secret = client_secret
 
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
@@ -114,6 +132,12 @@ class EmulatorState:
         self._user_names: dict[str, str] = {}
         self._disabled_users: set[str] = set()
         self._response_urls: dict[str, ResponseUrl] = {}
+        self._real_names: dict[str, str] = {}
+        self._user_emails: dict[str, str] = {}
+        #: whom ``/openid/connect/authorize`` signs in when the request names nobody.
+        self._signin_user: str | None = signin_user
+        self._openid_codes: dict[str, OpenIdGrant] = {}
+        self._user_tokens: dict[str, str] = {}  # xoxp- token -> user id
         self._last_ts_us = 0
         self._server: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -138,10 +162,17 @@ class EmulatorState:
         with self._lock:
             self._channel_names[channel_id] = name
 
-    def add_user(self, user_id: str, name: str) -> None:
-        """Set the user name that appears in interaction payloads (default: lower-cased id)."""
+    def add_user(
+        self, user_id: str, name: str, *, real_name: str | None = None, email: str | None = None
+    ) -> None:
+        """Set the user name that appears in interaction payloads (default: lower-cased id) and,
+        for Sign in with Slack, the person's full name and email."""
         with self._lock:
             self._user_names[user_id] = name
+            if real_name is not None:
+                self._real_names[user_id] = real_name
+            if email is not None:
+                self._user_emails[user_id] = email
 
     def deactivate_user(self, user_id: str) -> None:
         """Make ``user_id`` a deactivated account: ``conversations.open`` with them answers
@@ -160,8 +191,11 @@ class EmulatorState:
             return channel
 
     def reset(self) -> None:
-        """Forget messages, calls, views, interactions, triggers and faults."""
+        """Forget messages, calls, views, interactions, triggers, faults and sign-in codes and
+        tokens."""
         with self._lock:
+            self._openid_codes.clear()
+            self._user_tokens.clear()
             self._messages.clear()
             self._calls.clear()
             self._views.clear()

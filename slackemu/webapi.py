@@ -2,7 +2,8 @@
 
 One entry point per kind of request the HTTP server receives from the app:
 ``/api/<method>`` (answered in Slack's wire format: HTTP 200 with ``ok`` true
-or false, or the status of an injected fault) and POSTs to a response_url.
+or false, or the status of an injected fault), POSTs to a response_url, and the
+browser's ``GET /openid/connect/authorize`` (:mod:`.openid`).
 The method handlers themselves live in one module per Slack method family.
 """
 
@@ -16,14 +17,15 @@ from .chat import ChatApi
 from .conversations import ConversationsApi
 from .errors import ApiError
 from .faults import FAULT_ERRORS, FaultInjection
+from .openid import OpenIdApi
 from .response_urls import ResponseUrls
 from .views import ViewsApi
-from .wire import Headers, Params, Reply, bearer, parse_params
+from .wire import Headers, Params, Reply, basic, bearer, parse_params
 
 __all__ = ["WebApi"]
 
 
-class WebApi(AuthApi, ConversationsApi, ChatApi, ViewsApi, ResponseUrls, FaultInjection):
+class WebApi(AuthApi, ConversationsApi, ChatApi, ViewsApi, ResponseUrls, OpenIdApi, FaultInjection):
     """Serve Web API and response_url requests (called by the HTTP handler)."""
 
     def handle_api(self, method: str, query: str, headers: Mapping[str, str], body: bytes) -> Reply:
@@ -44,17 +46,25 @@ class WebApi(AuthApi, ConversationsApi, ChatApi, ViewsApi, ResponseUrls, FaultIn
                 self._record_call(method, params, fault.status, False, error)
                 return fault.status, extra, {"ok": False, "error": error}
             handler = _API_METHODS.get(method)
+            auth = _METHOD_AUTH.get(method, "bot")
             if handler is None:
                 reply: dict[str, Any] = {
                     "ok": False,
                     "error": "unknown_method",
                     "req_method": method,
                 }
-            elif method != "api.test" and not token:  # api.test needs no auth, as in Slack
+            elif auth in ("bot", "user") and not token:
                 reply = {"ok": False, "error": "not_authed"}
-            elif method != "api.test" and token != self.bot_token:
+            elif (auth == "bot" and token != self.bot_token) or (
+                auth == "user" and token not in self._user_tokens
+            ):
                 reply = {"ok": False, "error": "invalid_auth"}
             else:
+                # Handed to the handler, which pops them before the call is recorded.
+                if auth == "user":
+                    params["_user_id"] = self._user_tokens[str(token)]
+                elif auth == "client" and basic(headers) is not None:
+                    params["_basic"] = basic(headers)
                 try:
                     reply = {"ok": True, **handler(self, params)}
                 except ApiError as exc:
@@ -98,4 +108,15 @@ _API_METHODS: dict[str, Callable[[WebApi, Params], dict[str, Any]]] = {
     "chat.postEphemeral": ChatApi._chat_post_ephemeral,
     "views.open": ViewsApi._views_open,
     "views.update": ViewsApi._views_update,
+    "openid.connect.token": OpenIdApi._openid_connect_token,
+    "openid.connect.userInfo": OpenIdApi._openid_connect_user_info,
+}
+
+# How a method is authenticated: the bot token unless listed here. "none": nothing (api.test,
+# as in Slack); "client": the app's client id and secret, checked by the handler; "user": a
+# user token that openid.connect.token issued.
+_METHOD_AUTH: dict[str, str] = {
+    "api.test": "none",
+    "openid.connect.token": "client",
+    "openid.connect.userInfo": "user",
 }

@@ -7,6 +7,8 @@ and JSON-encoded arguments.  Nothing here touches emulator state.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import copy
 import hashlib
 import json
@@ -25,6 +27,7 @@ __all__ = [
     "Headers",
     "Params",
     "Reply",
+    "basic",
     "bearer",
     "coerce_json",
     "fill_block_ids",
@@ -50,6 +53,19 @@ def bearer(headers: Mapping[str, str]) -> str | None:
     if value and value.lower().startswith("bearer "):
         return value[7:].strip()
     return None
+
+
+def basic(headers: Mapping[str, str]) -> tuple[str, str] | None:
+    """HTTP Basic credentials (``client_id``, ``client_secret`` for the OAuth methods)."""
+    value = headers.get("Authorization") or headers.get("authorization")
+    if not value or not value.lower().startswith("basic "):
+        return None
+    try:
+        decoded = base64.b64decode(value[6:].strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user, sep, password = decoded.partition(":")
+    return (user, password) if sep else None
 
 
 def parse_params(query: str, headers: Mapping[str, str], body: bytes) -> Params:

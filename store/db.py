@@ -7,6 +7,7 @@ halfway through its work.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -79,3 +80,29 @@ def missing_sqlite_file(url: str) -> bool:
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return False
     return not Path(parsed.database).exists()
+
+
+def register_fingerprint(url: str) -> str:
+    """A short hash naming the register a URL points at, for a process to tell another which
+    database it serves without showing the URL: the backend, user, host, port and database (a
+    SQLite file as its absolute path), never the password or the query string. Empty for a
+    register no other process can share (in-memory SQLite) or a URL that does not parse."""
+    try:
+        parsed = make_url(url)
+    except Exception:
+        return ""
+    database = parsed.database or ""
+    if parsed.get_backend_name() == "sqlite":
+        if database in ("", ":memory:") or "mode=memory" in str(parsed.query):
+            return ""
+        database = str(Path(database).resolve())
+    ident = "\n".join(
+        [
+            parsed.get_backend_name(),
+            parsed.username or "",
+            parsed.host or "",
+            str(parsed.port or ""),
+            database,
+        ]
+    )
+    return hashlib.sha256(b"pilotgate-register\n" + ident.encode()).hexdigest()[:16]

@@ -138,3 +138,27 @@ def flow_requests(session: Session, pilot_id: str | None = None) -> Sequence[Flo
     if pilot_id is not None:
         query = query.where(FlowRequest.pilot_id == pilot_id)
     return fetch_all(session, query)
+
+
+#: the dedupe-key prefix of a request a `pilotgate` command queued and waits for (it hands the
+#: flow to `serve`): the command reports the outcome to the person who asked.
+WAITED_PREFIX = "cli:"
+
+
+def is_waited(dedupe_key: str | None) -> bool:
+    return bool(dedupe_key and dedupe_key.startswith(WAITED_PREFIX))
+
+
+def get_flow_request(session: Session, request_id: int) -> FlowRequest | None:
+    return session.get(FlowRequest, request_id)
+
+
+def withdraw_flow_request(session: Session, request_id: int, *, now: datetime, why: str) -> bool:
+    """Take back a request nobody has started (the command that queued it stops waiting):
+    True if it was still pending and is now failed with `why`, False if a dispatcher has it."""
+    result = session.execute(
+        update(FlowRequest)
+        .where(FlowRequest.id == request_id, FlowRequest.status == FlowRequestStatus.PENDING)
+        .values(status=FlowRequestStatus.FAILED, finished_at=now, error=why)
+    )
+    return int(result.rowcount) == 1  # type: ignore[attr-defined]

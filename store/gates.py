@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
 
+from lifecycle.delegation import Assignee, DelegationError, assignee
 from lifecycle.gates import (
     DecisionView,
     Evaluation,
@@ -26,7 +27,7 @@ from lifecycle.gates import (
     evaluate_gate,
 )
 from lifecycle.statuses import SETTLED, GatePhase
-from store import audit
+from store import audit, delegations
 from store._rows import fetch_all, get_or_raise, insert_ignore
 from store.errors import Conflict, NotFound
 from store.models import (
@@ -122,13 +123,34 @@ def open_gate(
     )
     session.add(gate)
     session.flush()
+    in_force = delegations.active(session, now, {a.approver for a in plan.asks})
+    taken: dict[str, set[str]] = {}
     for ask in plan.asks:
+        taken.setdefault(ask.role, set()).add(ask.approver)
+    delegated: list[list[str]] = []
+    passed_over: list[str] = []
+    for ask in plan.asks:
+        who = _assign(ask.approver, ask.role, in_force, plan.excluded, taken, now)
+        if who.passed_over:
+            passed_over.append(f"{ask.approver} ({ask.role}): {who.passed_over}")
+        if who.on_behalf_of:
+            delegated.append([who.asked, ask.role, who.on_behalf_of])
         session.add(
             SignoffRequest(
-                gate_id=gate.id, approver=ask.approver, role=ask.role, round=0, asked_at=now
+                gate_id=gate.id,
+                approver=who.asked,
+                role=ask.role,
+                round=0,
+                asked_at=now,
+                on_behalf_of=who.on_behalf_of,
             )
         )
     session.flush()
+    extra: dict[str, Any] = {}
+    if delegated:
+        extra["delegated"] = delegated
+    if passed_over:
+        extra["delegate_passed_over"] = passed_over
     audit.append(
         session,
         actor=actor,
@@ -141,10 +163,41 @@ def open_gate(
             "quorum": dict(plan.quorum),
             "deadline": deadline.isoformat(),
             "asked": [[a.approver, a.role] for a in plan.asks],
+            **extra,
         },
         now=now,
     )
     return gate
+
+
+def _assign(
+    approver: str,
+    role: str,
+    in_force: Sequence[Any],
+    excluded: frozenset[str],
+    taken: dict[str, set[str]],
+    now: datetime,
+) -> Assignee:
+    """Who is asked for `approver`'s sign-off in `role` (`lifecycle.delegation.assignee`);
+    `taken[role]` (everyone asked, or to be asked, in that role) grows with the delegate."""
+    in_role = taken.setdefault(role, set())
+    try:
+        who = assignee(
+            approver,
+            delegations=in_force,
+            at=now,
+            excluded=excluded,
+            asked_in_role=frozenset(in_role - {approver}),
+        )
+    except DelegationError as exc:  # a cycle in the register: the approver is asked
+        return Assignee(approver, chain=(approver,), passed_over=str(exc))
+    in_role.add(who.asked)
+    return who
+
+
+def active_requests_for(session: Session, gate_id: int) -> list[SignoffRequest]:
+    """The gate's requests that still count (not handed to someone else)."""
+    return [r for r in requests_for(session, gate_id) if r.superseded_at is None]
 
 
 def requests_for(session: Session, gate_id: int) -> Sequence[SignoffRequest]:
@@ -155,9 +208,9 @@ def requests_for(session: Session, gate_id: int) -> Sequence[SignoffRequest]:
 
 
 def unanswered_requests(session: Session, gate_id: int) -> list[SignoffRequest]:
-    """The gate's sign-off requests nobody has answered yet."""
+    """The gate's sign-off requests nobody has answered yet (and not handed to someone else)."""
     answered = {d.request_id for d in decisions_for(session, gate_id)}
-    return [r for r in requests_for(session, gate_id) if r.id not in answered]
+    return [r for r in active_requests_for(session, gate_id) if r.id not in answered]
 
 
 def get_request(session: Session, request_id: int) -> SignoffRequest:
@@ -192,7 +245,8 @@ def gate_state(gate: Gate) -> GateState:
 
 def evaluate(session: Session, gate: Gate, now: datetime) -> Evaluation:
     requests = [
-        RequestView(r.id, r.approver, r.role, r.round) for r in requests_for(session, gate.id)
+        RequestView(r.id, r.approver, r.role, r.round)
+        for r in active_requests_for(session, gate.id)
     ]
     decisions = [
         DecisionView(d.request_id, d.approver, Verdict(d.verdict), d.decided_at, d.reason)
@@ -208,6 +262,8 @@ class DecisionOutcome:
     evaluation: Evaluation
     #: this call moved the gate from open to a final status.
     resolved_now: bool
+    #: the request had been handed to someone else before this answer took the lock.
+    superseded: bool = False
 
 
 def record_decision(
@@ -221,11 +277,19 @@ def record_decision(
 ) -> DecisionOutcome:
     """Record a decision once (redeliveries are no-ops) and resolve the gate if it is decided."""
     # Lock the gate row: of two last approvals, the second waits and then sees the first.
+    # populate_existing: a Gate this session loaded before the lock must not hide the status
+    # the first approval committed (a stale "open" would let a late decision count).
     gate = session.execute(
-        select(Gate).where(Gate.id == request.gate_id).with_for_update()
+        select(Gate)
+        .where(Gate.id == request.gate_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).scalar_one()
     recorded = False
-    if gate.status == GatePhase.OPEN:
+    superseded_at = session.execute(
+        select(SignoffRequest.superseded_at).where(SignoffRequest.id == request.id)
+    ).scalar_one()
+    if gate.status == GatePhase.OPEN and superseded_at is None:
         recorded = insert_ignore(
             session,
             Decision.__table__,
@@ -252,6 +316,7 @@ def record_decision(
                     "role": request.role,
                     "reason": reason,
                     "source": source,
+                    **({"on_behalf_of": request.on_behalf_of} if request.on_behalf_of else {}),
                 },
                 now=now,
             )
@@ -266,7 +331,7 @@ def record_decision(
             now=now,
             actor=request.approver,
         )
-    return DecisionOutcome(recorded, gate, evaluation, resolved_now)
+    return DecisionOutcome(recorded, gate, evaluation, resolved_now, superseded_at is not None)
 
 
 def resolve_gate(
@@ -433,15 +498,141 @@ def change_deadline(
 def add_requests(
     session: Session, gate: Gate, approvers: Sequence[str], role: str, round_: int, now: datetime
 ) -> list[SignoffRequest]:
+    """Ask `approvers` in `role` (an escalation); an approver away is replaced by their
+    delegate (on_behalf_of), as when the gate opened."""
+    in_force = delegations.active(session, now, approvers)
+    taken = {role: {r.approver for r in requests_for(session, gate.id) if r.role == role}}
+    taken[role] |= set(approvers)
     added = []
     for approver in approvers:
+        who = _assign(approver, role, in_force, frozenset(gate.excluded), taken, now)
         request = SignoffRequest(
-            gate_id=gate.id, approver=approver, role=role, round=round_, asked_at=now
+            gate_id=gate.id,
+            approver=who.asked,
+            role=role,
+            round=round_,
+            asked_at=now,
+            on_behalf_of=who.on_behalf_of,
         )
         session.add(request)
         added.append(request)
     session.flush()
     return added
+
+
+def handed_to(session: Session, request: SignoffRequest) -> SignoffRequest | None:
+    """The request that replaced a superseded one (same gate, role and round, later, standing
+    in for the same approver)."""
+    principal = request.on_behalf_of or request.approver
+    return (
+        session.execute(
+            select(SignoffRequest)
+            .where(
+                SignoffRequest.gate_id == request.gate_id,
+                SignoffRequest.role == request.role,
+                SignoffRequest.round == request.round,
+                SignoffRequest.id > request.id,
+                SignoffRequest.on_behalf_of == principal,
+            )
+            .order_by(SignoffRequest.id)
+        )
+        .scalars()
+        .first()
+    )
+
+
+def hand_over(
+    session: Session,
+    request: SignoffRequest,
+    *,
+    to: str,
+    now: datetime,
+    actor: str,
+    reason: str,
+    action: str,
+) -> SignoffRequest:
+    """Supersede an open, unanswered request and ask `to` in its place (same role and round,
+    on behalf of the approver the original stood for). Locks the gate row, so a click on the
+    original either lands first (then this refuses) or is refused as handed over."""
+    gate = session.execute(
+        select(Gate)
+        .where(Gate.id == request.gate_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+    session.refresh(request)
+    if gate.status != GatePhase.OPEN:
+        raise Conflict(f"request {request.id}'s gate is {gate.status}; nothing to hand over")
+    if request.superseded_at is not None:
+        raise Conflict(f"request {request.id} was already handed to someone else")
+    if any(d.request_id == request.id for d in decisions_for(session, gate.id)):
+        raise Conflict(f"request {request.id} is already answered by {request.approver}")
+    if any(
+        r.approver == to and r.role == request.role and r.round == request.round
+        for r in requests_for(session, gate.id)
+    ):
+        raise Conflict(
+            f"{to} is already asked in role {request.role} of gate {gate.id} (nobody counts twice)"
+        )
+    result = session.execute(
+        update(SignoffRequest)
+        .where(SignoffRequest.id == request.id, SignoffRequest.superseded_at.is_(None))
+        .values(superseded_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(f"request {request.id} was already handed to someone else")
+    principal = request.on_behalf_of or request.approver
+    new = SignoffRequest(
+        gate_id=gate.id,
+        approver=to,
+        role=request.role,
+        round=request.round,
+        asked_at=now,
+        on_behalf_of=principal,
+    )
+    session.add(new)
+    session.flush()
+    session.refresh(request)
+    audit.append(
+        session,
+        actor=actor,
+        action=action,
+        pilot_id=gate.pilot_id,
+        data={
+            "gate_id": gate.id,
+            "request_id": request.id,
+            "from": request.approver,
+            "to": to,
+            "on_behalf_of": principal,
+            "role": request.role,
+            "new_request_id": new.id,
+            "reason": reason,
+        },
+        now=now,
+    )
+    return new
+
+
+def open_unanswered_requests_of(session: Session, approver: str) -> list[SignoffRequest]:
+    """`approver`'s requests in open gates, unanswered and not handed over, oldest first."""
+    rows = fetch_all(
+        session,
+        select(SignoffRequest)
+        .join(Gate, Gate.id == SignoffRequest.gate_id)
+        .where(
+            Gate.status == GatePhase.OPEN,
+            SignoffRequest.approver == approver,
+            SignoffRequest.superseded_at.is_(None),
+        )
+        .order_by(SignoffRequest.id),
+    )
+    answered = set(
+        session.execute(
+            select(Decision.request_id).where(Decision.request_id.in_([r.id for r in rows]))
+        ).scalars()
+    )
+    return [r for r in rows if r.id not in answered]
 
 
 def set_request_message(session: Session, request_id: int, channel: str, ts: str) -> None:

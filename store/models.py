@@ -158,6 +158,30 @@ class SignoffRequest(Base):
     asked_at: Mapped[datetime]
     channel: Mapped[str | None] = mapped_column(String(32))
     message_ts: Mapped[str | None] = mapped_column(String(32))
+    #: the approver this request stands in for (a delegate or a reassignee); None: asked in
+    #: their own right.
+    on_behalf_of: Mapped[str | None] = mapped_column(String(32))
+    #: the request was handed to someone else (a delegate, a reassignment): it no longer counts.
+    superseded_at: Mapped[datetime | None]
+
+
+class Delegation(Base):
+    """An out-of-office delegation: `delegate` is asked in `approver`'s place during
+    [starts_at, ends_at). Never deleted: a revoked one keeps its row (revoked_at, revoked_by)."""
+
+    __tablename__ = "delegations"
+    __table_args__ = (Index("ix_delegations_approver_period", "approver", "ends_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    approver: Mapped[str] = mapped_column(String(32))
+    delegate: Mapped[str] = mapped_column(String(32))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[str | None] = mapped_column(String(64))
 
 
 class Decision(Base):

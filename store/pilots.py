@@ -263,3 +263,12 @@ def entered_stage_at(session: Session, pilot_id: str, stage: Stage) -> datetime 
         .scalars()
         .first()
     )
+
+
+def same_title(session: Session, portfolio: str, title: str) -> Pilot | None:
+    """A pilot of `portfolio` with exactly this title (case and spaces aside), if any."""
+    wanted = " ".join(title.split()).casefold()
+    for pilot in fetch_all(session, select(Pilot).where(Pilot.portfolio == portfolio)):
+        if " ".join(pilot.title.split()).casefold() == wanted:
+            return pilot
+    return None

@@ -30,6 +30,10 @@ class ClickTarget:
     deadline: datetime
     excluded: frozenset[str]
     answered: bool
+    #: the request was handed to someone else (a delegate, a reassignment): closed to clicks.
+    superseded: bool = False
+    #: the approver this request stands in for, if any.
+    on_behalf_of: str | None = None
 
 
 #: Built once: this runs for every click, so it skips statement construction and ORM loading.
@@ -44,6 +48,8 @@ _CLICK_TARGET = (
         Gate.deadline,
         Gate.excluded,
         Decision.id,
+        SignoffRequest.superseded_at,
+        SignoffRequest.on_behalf_of,
     )
     .join(Gate, Gate.id == SignoffRequest.gate_id)
     .outerjoin(
@@ -61,7 +67,19 @@ def click_target(session: Session, request_id: int) -> ClickTarget | None:
     row = session.connection().execute(_CLICK_TARGET, {"request_id": request_id}).first()
     if row is None:
         return None
-    gate_id, approver, channel, pilot_id, stage, status, deadline, excluded, decision_id = row
+    (
+        gate_id,
+        approver,
+        channel,
+        pilot_id,
+        stage,
+        status,
+        deadline,
+        excluded,
+        decision_id,
+        superseded_at,
+        on_behalf_of,
+    ) = row
     return ClickTarget(
         request_id,
         gate_id,
@@ -73,6 +91,8 @@ def click_target(session: Session, request_id: int) -> ClickTarget | None:
         deadline,
         frozenset(excluded or ()),
         decision_id is not None,
+        superseded_at is not None,
+        on_behalf_of,
     )
 
 

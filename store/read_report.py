@@ -18,7 +18,15 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from store.models import Decision, Gate, MetricObservation, Pilot, SignoffRequest, StageChange
+from store.models import (
+    Decision,
+    Gate,
+    MetricObservation,
+    Pilot,
+    ReminderSent,
+    SignoffRequest,
+    StageChange,
+)
 
 
 def pilots(session: Session) -> Sequence[Pilot]:
@@ -58,6 +66,15 @@ def metric_observations(session: Session) -> Sequence[MetricObservation]:
         session.execute(
             select(MetricObservation).order_by(MetricObservation.observed_at, MetricObservation.id)
         )
+        .scalars()
+        .all()
+    )
+
+
+def reminders(session: Session) -> Sequence[ReminderSent]:
+    """Every reminder sent, in the order it was sent (sent_at, then id)."""
+    return (
+        session.execute(select(ReminderSent).order_by(ReminderSent.sent_at, ReminderSent.id))
         .scalars()
         .all()
     )

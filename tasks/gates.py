@@ -45,12 +45,49 @@ from tasks.inputs import (
     SignoffsSent,
     TransitionApplied,
 )
+from tasks.logs import run_logger
 from tasks.runtime import get_runtime
+
+
+def _by_role(asked: list[Asked]) -> str:
+    """`programme_office: U0PMO0001, U0PMO0002; finance: U0FIN0001` (Slack user ids)."""
+    roles: dict[str, list[str]] = {}
+    for a in asked:
+        roles.setdefault(a.role, []).append(a.approver)
+    return "; ".join(f"{role}: {', '.join(who)}" for role, who in roles.items()) or "nobody"
 
 
 @task(name="open-gate", persist_result=False)
 def open_gate(inp: OpenGateInput) -> GateOpened:
     """Open the gate that leaves `inp.stage`, one request per approver, asks queued."""
+    opened = _open_gate(inp)  # committed: what is logged happened
+    logger = run_logger()
+    if opened.already_open:
+        logger.info(
+            "gate %d (%s -> %s) of pilot %s was already open; nobody is asked twice",
+            opened.gate_id,
+            opened.stage.value,
+            opened.target.value,
+            opened.pilot_id,
+        )
+        return opened
+    logger.info(
+        "gate %d opened for pilot %s: %s -> %s, deadline %s; asked by role: %s; "
+        "%d sign-off request(s) queued for Slack",
+        opened.gate_id,
+        opened.pilot_id,
+        opened.stage.value,
+        opened.target.value,
+        f"{opened.deadline:%Y-%m-%d %H:%M} UTC",
+        _by_role(opened.asked),
+        len(opened.asked),
+    )
+    for warning in opened.warnings:
+        logger.info("gate %d evidence warning: %s", opened.gate_id, warning)
+    return opened
+
+
+def _open_gate(inp: OpenGateInput) -> GateOpened:
     rt = get_runtime()
     now = inp.now or utcnow()
     policy = rt.policy
@@ -74,9 +111,10 @@ def open_gate(inp: OpenGateInput) -> GateOpened:
                 deadline=existing.deadline,
                 asked=[
                     Asked(approver=r.approver, role=r.role)
-                    for r in gates.requests_for(session, existing.id)
+                    for r in gates.active_requests_for(session, existing.id)
                 ],
                 warnings=list((existing.evidence or {}).get("warnings", [])),
+                already_open=True,
             )
         proposal = pilots.proposal_of(pilot)
         target = next_stage(inp.stage)
@@ -100,7 +138,8 @@ def open_gate(inp: OpenGateInput) -> GateOpened:
             actor=inp.actor,
             evidence=evidence,
         )
-        for request in gates.requests_for(session, gate.id):
+        requests = gates.requests_for(session, gate.id)
+        for request in requests:
             messages.ask(session, pilot, gate, request, now)
         return GateOpened(
             gate_id=gate.id,
@@ -108,7 +147,8 @@ def open_gate(inp: OpenGateInput) -> GateOpened:
             stage=inp.stage,
             target=target,
             deadline=gate.deadline,
-            asked=[Asked(approver=a.approver, role=a.role) for a in plan.asks],
+            # who was actually asked: a delegate stands where an approver is away
+            asked=[Asked(approver=r.approver, role=r.role) for r in requests],
             warnings=list((evidence or {}).get("warnings", [])),
         )
 
@@ -123,16 +163,24 @@ def _relay() -> SignoffsSent:
     return SignoffsSent(sent=report.sent, waiting=report.waiting, errors=report.errors)
 
 
+def _log_delivery(what: str, sent: SignoffsSent) -> SignoffsSent:
+    logger = run_logger()
+    logger.info("%s: %d Slack message(s) delivered, %d waiting", what, sent.sent, sent.waiting)
+    for error in sent.errors:
+        logger.warning("%s: Slack delivery deferred: %s", what, error)
+    return sent
+
+
 @task(name="request-signoffs", persist_result=False)
 def request_signoffs(inp: RequestSignoffsInput) -> SignoffsSent:
     """Deliver the gate's queued asks now. If Slack is down they stay queued for the relay."""
-    return _relay()
+    return _log_delivery(f"gate {inp.gate_id} sign-off requests", _relay())
 
 
 @task(name="deliver-messages", persist_result=False)
 def deliver_messages() -> SignoffsSent:
     """Deliver whatever the last step queued (closed buttons, notices)."""
-    return _relay()
+    return _log_delivery("queued messages", _relay())
 
 
 @task(name="collect-decisions", persist_result=False)
@@ -143,19 +191,58 @@ def collect_decisions(inp: GateInput) -> GateReading:
     with rt.db.session() as session:
         gate = gates.get_gate(session, inp.gate_id)
         evaluation = gates.evaluate(session, gate, min(now, gate.resolved_at or now))
-        return GateReading(
+        reading = GateReading(
             gate_id=gate.id,
             status=gate.status,
             evaluation=evaluation.status.value,
             missing=evaluation.missing,
             reasons=evaluation.reasons,
         )
+    missing = ", ".join(f"{role} {n}" for role, n in reading.missing.items() if n)
+    run_logger().info(
+        "gate %d is %s: %s",
+        reading.gate_id,
+        reading.status,
+        "; ".join(reading.reasons)
+        or (f"quorum missing: {missing}" if missing else "quorum reached"),
+    )
+    return reading
 
 
 @task(name="enforce-deadline", persist_result=False)
 def enforce_deadline(inp: GateInput) -> DeadlineAction:
     """Apply the gate's on_timeout once its deadline passed (`lifecycle.outcomes.on_deadline`
     decides): extend or escalate once, else expire (resolve-gate then terminates the pilot)."""
+    action = _enforce_deadline(inp)  # committed: what is logged happened
+    logger = run_logger()
+    if action.action == "none":
+        logger.info(
+            "gate %d deadline: nothing to enforce%s",
+            action.gate_id,
+            f" ({action.detail})" if action.detail else "",
+        )
+    elif action.action == "expired":
+        logger.info(
+            "gate %d of pilot %s expired: %s; resolve-gate queued (it terminates the pilot)",
+            action.gate_id,
+            action.pilot_id,
+            action.detail,
+        )
+    else:
+        logger.info(
+            "gate %d of pilot %s deadline passed: %s, new deadline %s%s",
+            action.gate_id,
+            action.pilot_id,
+            action.detail,
+            f"{action.new_deadline:%Y-%m-%d %H:%M} UTC" if action.new_deadline else "n/a",
+            f"; asked by role: {_by_role(action.asked)}"
+            if action.asked
+            else "; unanswered approvers notified",
+        )
+    return action
+
+
+def _enforce_deadline(inp: GateInput) -> DeadlineAction:
     rt = get_runtime()
     now = inp.now or utcnow()
     with rt.db.session() as session:
@@ -200,6 +287,7 @@ def enforce_deadline(inp: GateInput) -> DeadlineAction:
                 detail="another process changed the deadline first",
             )
         pilot = pilots.get_pilot(session, pilot_id)
+        asked: list[Asked] = []
         if decision.step is TimeoutStep.EXTEND:
             for request in gates.unanswered_requests(session, gate.id):
                 messages.notify(
@@ -210,6 +298,7 @@ def enforce_deadline(inp: GateInput) -> DeadlineAction:
                     None,
                     now,
                     dedupe_key=Keys.extended(gate.id, request.id),
+                    pilot_id=pilot.id,
                 )
             detail = f"extended once by {decision.days} days"
         else:
@@ -217,6 +306,7 @@ def enforce_deadline(inp: GateInput) -> DeadlineAction:
             members = [m for m in rt.policy.members(role) if m not in set(gate.excluded)]
             for request in gates.add_requests(session, gate, members, role, 1, now):
                 messages.ask(session, pilot, gate, request, now)
+                asked.append(Asked(approver=request.approver, role=request.role))
             detail = f"escalated to {role} for {decision.days} days"
         return DeadlineAction(
             gate_id=gate.id,
@@ -224,6 +314,7 @@ def enforce_deadline(inp: GateInput) -> DeadlineAction:
             action=decision.action,
             new_deadline=decision.new_deadline,
             detail=detail,
+            asked=asked,
         )
 
 
@@ -270,17 +361,39 @@ _MOVED_HEADLINE = {
     Step.SEND_BACK: "{title} was sent back to {stage}.",
 }
 _MOVED_KEY = {Step.ADVANCE: Keys.moved, Step.SEND_BACK: Keys.sent_back}
-_OUTCOME_TEXT = {
-    GatePhase.APPROVED: ":white_check_mark: Gate approved: ",
-    GatePhase.REJECTED: ":x: Gate rejected: ",
-    GatePhase.EXPIRED: ":hourglass: Gate expired: ",
-}
 
 
 @task(name="apply-transition", persist_result=False)
 def apply_transition(inp: GateInput) -> TransitionApplied:
     """Act on a resolved gate, exactly once: the next step (`lifecycle.outcomes.next_step`)
     is advance, send back, terminate or nothing."""
+    applied = _apply_transition(inp)  # committed: what is logged happened
+    logger = run_logger()
+    if not applied.claimed:
+        logger.info("gate %d: %s; nothing done", applied.gate_id, applied.reason)
+    elif applied.outcome in ("advanced", "sent_back"):
+        logger.info(
+            "gate %d settled: pilot %s %s %s (%s); owner notified, unanswered requests closed%s",
+            applied.gate_id,
+            applied.pilot_id,
+            "moved to" if applied.outcome == "advanced" else "sent back to",
+            applied.stage.value if applied.stage else "?",
+            applied.reason,
+            f"; {applied.next_flow} flow queued" if applied.next_flow else "",
+        )
+    elif applied.outcome == "terminate":
+        logger.info(
+            "gate %d settled: pilot %s is to be terminated (%s); terminate flow queued",
+            applied.gate_id,
+            applied.pilot_id,
+            applied.reason,
+        )
+    else:
+        logger.info("gate %d settled: %s; the pilot stays", applied.gate_id, applied.reason)
+    return applied
+
+
+def _apply_transition(inp: GateInput) -> TransitionApplied:
     rt = get_runtime()
     now = inp.now or utcnow()
     with rt.db.session() as session:
@@ -297,7 +410,7 @@ def apply_transition(inp: GateInput) -> TransitionApplied:
         pilot = pilots.get_pilot(session, gate.pilot_id)
         stage = Stage(gate.stage)
         reason = gate.outcome_reason or gate.status
-        outcome_text = _OUTCOME_TEXT[GatePhase(gate.status)] + reason
+        outcome_text = messages.gate_outcome(gate.status, reason)
         for request in gates.unanswered_requests(session, gate.id):
             messages.close_request(session, pilot, gate, request, outcome_text, now)
 
@@ -331,6 +444,7 @@ def apply_transition(inp: GateInput) -> TransitionApplied:
                     step.reason,
                     now,
                     dedupe_key=_MOVED_KEY[step.step](gate.id),
+                    pilot_id=pilot.id,
                 )
                 return TransitionApplied(
                     gate_id=gate.id,

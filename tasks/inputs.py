@@ -33,6 +33,8 @@ class GateOpened(TaskModel):
     deadline: datetime
     asked: list[Asked]
     warnings: list[str] = []
+    #: a re-run found the gate already open (nobody was asked again).
+    already_open: bool = False
 
 
 class RequestSignoffsInput(TaskModel):
@@ -65,6 +67,8 @@ class DeadlineAction(TaskModel):
     action: str  # none | extended | escalated | expired
     new_deadline: datetime | None = None
     detail: str = ""
+    #: who an escalation asked.
+    asked: list[Asked] = []
 
 
 class TransitionApplied(TaskModel):
@@ -90,3 +94,5 @@ class Terminated(TaskModel):
     from_stage: Stage | None
     reason: str
     gates_closed: int = 0
+    #: the gates this termination cancelled (each gets a last report).
+    closed_gate_ids: list[int] = []

@@ -20,9 +20,10 @@ from lifecycle.outcomes import on_deadline, sends_back
 from lifecycle.stages import Stage
 from lifecycle.statuses import GatePhase
 from slack_out import messages
-from store import flow_queue, gates, outbox, pilots
+from store import audit, flow_queue, gates, outbox, pilots
 from store.models import Gate
 from tasks.inputs import TaskModel
+from tasks.logs import run_logger
 from tasks.runtime import get_runtime
 
 
@@ -74,9 +75,19 @@ class SweepPlan(TaskModel):
     reminders: list[DueReminder] = []
 
 
+class ReminderRound(TaskModel):
+    """One gate's reminders in one sweep."""
+
+    gate_id: int
+    pilot_id: str
+    point: float
+    approvers: list[str]
+
+
 class RemindersSent(TaskModel):
     sent: int
     approvers: list[str] = []
+    rounds: list[ReminderRound] = []
 
 
 @task(name="find-due-work", persist_result=False)
@@ -134,6 +145,15 @@ def find_due_work(inp: SweepInput) -> SweepPlan:
             StaleProposal(pilot_id=p.id, title=p.title, proposed_at=p.created_at)
             for p in pilots.stale_proposals(session, cutoff)
         ]
+    run_logger().info(
+        "due at %s: %d gate(s) past their deadline, %d pilot(s) past deploy-or-terminate, "
+        "%d stale proposal(s), %d gate(s) to remind",
+        f"{now:%Y-%m-%d %H:%M} UTC",
+        len(expired),
+        len(overdue),
+        len(stale),
+        len(reminders),
+    )
     return SweepPlan(
         now=now,
         expired_gates=expired,
@@ -150,9 +170,11 @@ def send_reminders(inp: SweepInput) -> RemindersSent:
     now = inp.now
     sent = 0
     who: list[str] = []
+    rounds: list[ReminderRound] = []
     with rt.db.session() as session:
         gate_ids = [g.id for g in gates.gates_due_for_reminder(session, now)]
     for gate_id in gate_ids:
+        reminded: list[str] = []
         with rt.db.session() as session:
             gate = gates.get_gate(session, gate_id)
             if (
@@ -181,7 +203,19 @@ def send_reminders(inp: SweepInput) -> RemindersSent:
                     messages.remind(session, pilot, gate, request, point, now)
                     sent += 1
                     who.append(request.approver)
-    return RemindersSent(sent=sent, approvers=who)
+                    reminded.append(request.approver)
+        if reminded:
+            rounds.append(
+                ReminderRound(gate_id=gate_id, pilot_id=pilot.id, point=point, approvers=reminded)
+            )
+            run_logger().info(
+                "gate %d of pilot %s: reminded %s (%d%% of the window); reminder(s) queued",
+                gate_id,
+                pilot.id,
+                ", ".join(reminded),
+                round(point * 100),
+            )
+    return RemindersSent(sent=sent, approvers=who, rounds=rounds)
 
 
 @task(name="post-digest", persist_result=False)
@@ -232,10 +266,17 @@ def post_digest(inp: SweepInput, terminated: list[str]) -> bool:
                         terminated=terminated,
                         due=due,
                         caps=caps,
+                        audit_head=str(audit.current_head(session)),
                         dedupe_key=key,
                     )
             except IntegrityError:
                 continue
+            run_logger().info(
+                "digest queued for %s: %d termination(s), %d item(s) due within 7 days",
+                channel,
+                len(terminated),
+                len(due),
+            )
             return True
     return False
 
@@ -281,4 +322,6 @@ def requeue_stalled_gates(inp: SweepInput) -> list[int]:
                 dedupe_key=Keys.again(Keys.terminate_after_gate(gate.id), inp.now),
             ):
                 requeued.append(gate.id)
+    if requeued:
+        run_logger().info("re-queued the stalled follow-up of gate(s) %s", requeued)
     return requeued

@@ -18,12 +18,14 @@ from slack_out import messages
 from store import gates as gates_store
 from store import pilots
 from tasks.inputs import Terminated, TerminateInput
+from tasks.logs import run_logger
 from tasks.runtime import get_runtime
 
 
 @task(name="terminate-pilot", persist_result=False)
 def terminate_pilot(inp: TerminateInput) -> Terminated:
     rt = get_runtime()
+    logger = run_logger()
     now = inp.now or utcnow()
     reason = inp.reason.strip()
     if not reason:
@@ -32,6 +34,7 @@ def terminate_pilot(inp: TerminateInput) -> Terminated:
         pilot = pilots.get_pilot(session, inp.pilot_id)
         stage = Stage(pilot.stage)
         if stage in TERMINAL:
+            logger.info("pilot %s is already %s; nothing to terminate", pilot.id, stage.value)
             return Terminated(
                 pilot_id=pilot.id,
                 terminated=False,
@@ -48,13 +51,14 @@ def terminate_pilot(inp: TerminateInput) -> Terminated:
             now=now,
             policy=rt.policy,
         ):
+            logger.info("pilot %s changed stage at the same moment; not terminated", pilot.id)
             return Terminated(
                 pilot_id=pilot.id,
                 terminated=False,
                 from_stage=None,
                 reason="the pilot changed stage at the same moment; nothing done",
             )
-        closed = 0
+        closed: list[int] = []
         people: set[str] = set()
         gates = gates_store.gates_for(session, pilot.id)
         if gates:
@@ -72,10 +76,15 @@ def terminate_pilot(inp: TerminateInput) -> Terminated:
                     actor=inp.actor,
                 )
                 gates_store.claim_continuation(session, gate.id, now)
-                closed += 1
+                closed.append(gate.id)
                 for request in gates_store.unanswered_requests(session, gate.id):
                     messages.close_request(
-                        session, pilot, gate, request, f":no_entry: Pilot terminated: {reason}", now
+                        session,
+                        pilot,
+                        gate,
+                        request,
+                        messages.gate_outcome(GatePhase.CANCELLED, reason),
+                        now,
                     )
         messages.notify(
             session,
@@ -84,6 +93,7 @@ def terminate_pilot(inp: TerminateInput) -> Terminated:
             reason,
             now,
             dedupe_key=Keys.terminated(pilot.id, "owner"),
+            pilot_id=pilot.id,
         )
         for person in sorted(people - {pilot.business_owner}):
             messages.notify(
@@ -93,7 +103,24 @@ def terminate_pilot(inp: TerminateInput) -> Terminated:
                 reason,
                 now,
                 dedupe_key=Keys.terminated(pilot.id, person),
+                pilot_id=pilot.id,
             )
+        logger.info(
+            "pilot %s terminated from %s by %s: %s; closed %d open gate(s) %s; "
+            "queued notices to the business owner and %d approver(s)",
+            pilot.id,
+            stage.value,
+            inp.actor,
+            reason,
+            len(closed),
+            closed,
+            len(people - {pilot.business_owner}),
+        )
         return Terminated(
-            pilot_id=pilot.id, terminated=True, from_stage=stage, reason=reason, gates_closed=closed
+            pilot_id=pilot.id,
+            terminated=True,
+            from_stage=stage,
+            reason=reason,
+            gates_closed=len(closed),
+            closed_gate_ids=closed,
         )

@@ -1,8 +1,8 @@
 """The house runs one way: every import (function-level ones included) is read with `ast` and
 checked against the layer contract written in the README's layout section.
 
-    bench -> pilotgate (CLI, demo, dispatcher, report) -> slack_in, deployments (the other
-    entry points) -> flows -> tasks -> slack_out -> store -> config -> lifecycle
+    bench -> pilotgate (CLI, demo, dispatcher, report) -> slack_in, deployments, web (the
+    other entry points) -> flows -> tasks -> slack_out -> store -> config -> lifecycle
 
 A module may import its own package or any package below its own; never one above, never a
 sibling on its layer. `slackemu` (the Slack stand-in) imports no pilotgate package and only the
@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"bench"}),
     frozenset({"pilotgate"}),
-    frozenset({"slack_in", "deployments"}),
+    frozenset({"slack_in", "deployments", "web"}),
     frozenset({"flows"}),
     frozenset({"tasks"}),
     frozenset({"slack_out"}),

@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import statistics
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields, is_dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields, is_dataclass, replace
 from datetime import datetime
 from typing import Literal, TypeAlias
 
@@ -162,10 +162,36 @@ class ApproverRow:
     approved: int
     rejected: int
     waiting: int
+    #: never answered while still needed: the gate settled or expired without this answer and
+    #: the role's quorum was not met by colleagues (requests made moot by them are `not_needed`).
     unanswered_closed: int
     median_response_hours: float | None
     max_response_hours: float | None
     response_rate: float
+    #: unanswered when the gate settled, but colleagues had already met the role's quorum.
+    not_needed: int = 0
+    #: handed to a delegate or reassigned (not counted in `asked`).
+    handed_over: int = 0
+    #: answers given as a delegate / reassignee on behalf of someone else.
+    on_behalf: int = 0
+    #: reminders sent on the requests this approver then answered (a decision's nudges).
+    reminders_before_decision: int = 0
+    #: answered by the gate's deadline, over answered + never answered (None: nothing due).
+    deadline_hit_rate: float | None = None
+
+
+@dataclass(frozen=True)
+class SlaRow:
+    """Time to decision over one group of requests: a role, or a gate's stage."""
+
+    key: str
+    asked: int
+    answered: int
+    median_response_hours: float | None
+    max_response_hours: float | None
+    reminders_before_decision: int
+    unanswered_closed: int
+    deadline_hit_rate: float | None
 
 
 @dataclass(frozen=True)
@@ -236,6 +262,9 @@ class Report:
     terminations: tuple[TerminationRow, ...]
     value: ValueReport
     totals: Totals
+    #: approver SLA by role and by gate stage (same definitions as `approvers`).
+    sla_roles: tuple[SlaRow, ...] = ()
+    sla_gates: tuple[SlaRow, ...] = ()
 
     def as_dict(self) -> dict[str, JSONValue]:
         """The report as JSON-safe data: field names as keys, in field order."""
@@ -298,6 +327,9 @@ def build_report(session: Session, policy: Policy, now: datetime) -> Report:
     for r in read_report.signoff_requests(session):
         requests[r.gate_id].append(r)
     decided = {d.request_id: d for d in read_report.decisions(session)}
+    reminded: dict[int, int] = defaultdict(int)
+    for sent in read_report.reminders(session):
+        reminded[sent.request_id] += 1
     observations: dict[str, list[Observation]] = defaultdict(list)
     for o in read_report.metric_observations(session):
         observations[o.pilot_id].append(Observation(o.metric, o.value, o.unit, o.observed_at))
@@ -305,6 +337,7 @@ def build_report(session: Session, policy: Policy, now: datetime) -> Report:
 
     gate_rows, gate_stages = _gates(gates, requests, by_id, now)
     value = _value(pilots, observations, policy)
+    sla = _sla_facts(gates, requests, decided, reminded)
     return Report(
         generated_at=now,
         funnel=_funnel(pilots, history),
@@ -313,7 +346,9 @@ def build_report(session: Session, policy: Policy, now: datetime) -> Report:
         stage_time=_stage_time(pilots, history, now),
         gates=gate_rows,
         gate_stages=gate_stages,
-        approvers=_approvers(gates, requests, decided),
+        approvers=_approvers(sla),
+        sla_roles=_sla_rows(sla, lambda f: f.request.role),
+        sla_gates=_sla_rows(sla, lambda f: f.stage),
         terminations=_terminations(pilots, history),
         value=value,
         totals=Totals(
@@ -497,61 +532,128 @@ def _gates(
     return tuple(rows), tuple(summary)
 
 
-@dataclass
-class _Tally:
-    """One approver's counts while the sign-off requests are read (frozen into ApproverRow)."""
+@dataclass(frozen=True)
+class _Fact:
+    """One sign-off request as the SLA figures see it."""
 
-    roles: list[str] = field(default_factory=list)
-    asked: int = 0
-    answered: int = 0
-    approved: int = 0
-    rejected: int = 0
-    waiting: int = 0
-    unanswered_closed: int = 0
-    times: list[float] = field(default_factory=list)
+    request: SignoffRequest
+    stage: str
+    decision: Decision | None
+    #: "answered", "waiting", "never" (still needed), "not_needed", "handed_over".
+    outcome: str
+    hours: float | None
+    on_time: bool
+    reminders: int
 
 
-def _approvers(
+def _quorum_met_by_others(
+    gate: Gate, role: str, asks: Sequence[SignoffRequest], decided: Mapping[int, Decision]
+) -> bool:
+    """Did approvals of colleagues meet `role`'s quorum (so this answer was not needed)?"""
+    if gate.status not in ("approved", "rejected"):
+        return False
+    need = int(dict(gate.quorum).get(role, 0))
+    approvers = {
+        decided[r.id].approver
+        for r in asks
+        if r.role == role and r.id in decided and decided[r.id].verdict == "approve"
+    }
+    if need == 0:  # an escalation role: moot once the gate was approved
+        return gate.status == "approved" and bool(approvers)
+    return len(approvers) >= need
+
+
+def _sla_facts(
     gates: Sequence[Gate],
     requests: Mapping[int, list[SignoffRequest]],
     decided: Mapping[int, Decision],
-) -> tuple[ApproverRow, ...]:
-    status = {g.id: g.status for g in gates}
-    people: dict[str, _Tally] = {}
+    reminded: Mapping[int, int],
+) -> list[_Fact]:
+    by_id = {g.id: g for g in gates}
+    facts = []
     for gate_id, asks in requests.items():
+        gate = by_id.get(gate_id)
+        if gate is None:
+            continue
         for r in asks:
-            tally = people.setdefault(r.approver, _Tally())
-            if r.role not in tally.roles:
-                tally.roles.append(r.role)
-            tally.asked += 1
             d = decided.get(r.id)
-            if d is not None:
-                tally.answered += 1
-                if d.verdict == "approve":
-                    tally.approved += 1
-                else:
-                    tally.rejected += 1
-                tally.times.append(_hours(r.asked_at, d.decided_at))
-            elif status.get(gate_id) == "open":
-                tally.waiting += 1
+            hours = None
+            on_time = False
+            if r.superseded_at is not None and d is None:
+                outcome = "handed_over"
+            elif d is not None:
+                outcome = "answered"
+                hours = _hours(r.asked_at, d.decided_at)
+                on_time = d.decided_at <= gate.deadline
+            elif gate.status == "open":
+                outcome = "waiting"
+            elif _quorum_met_by_others(gate, r.role, asks, decided):
+                outcome = "not_needed"
             else:
-                tally.unanswered_closed += 1
+                outcome = "never"
+            reminders = reminded.get(r.id, 0) if d is not None else 0
+            facts.append(_Fact(r, gate.stage, d, outcome, hours, on_time, reminders))
+    return facts
+
+
+def _hit_rate(facts: Sequence[_Fact]) -> float | None:
+    due = [f for f in facts if f.outcome in ("answered", "never")]
+    return round(sum(1 for f in due if f.on_time) / len(due), 3) if due else None
+
+
+def _approvers(facts: Sequence[_Fact]) -> tuple[ApproverRow, ...]:
+    people: dict[str, list[_Fact]] = defaultdict(list)
+    for f in facts:
+        people[f.request.approver].append(f)
     rows = []
     for approver in sorted(people):
-        tally = people[approver]
+        mine = people[approver]
+        counted = [f for f in mine if f.outcome != "handed_over"]
+        answered = [f for f in counted if f.outcome == "answered"]
+        times = [f.hours for f in answered if f.hours is not None]
         rows.append(
             ApproverRow(
                 approver=approver,
-                roles=tuple(sorted(tally.roles)),
-                asked=tally.asked,
-                answered=tally.answered,
-                approved=tally.approved,
-                rejected=tally.rejected,
-                waiting=tally.waiting,
-                unanswered_closed=tally.unanswered_closed,
-                median_response_hours=_median(tally.times),
-                max_response_hours=round(max(tally.times), 2) if tally.times else None,
-                response_rate=round(tally.answered / tally.asked, 3),
+                roles=tuple(sorted({f.request.role for f in mine})),
+                asked=len(counted),
+                answered=len(answered),
+                approved=sum(1 for f in answered if f.decision and f.decision.verdict == "approve"),
+                rejected=sum(1 for f in answered if f.decision and f.decision.verdict != "approve"),
+                waiting=sum(1 for f in counted if f.outcome == "waiting"),
+                unanswered_closed=sum(1 for f in counted if f.outcome == "never"),
+                median_response_hours=_median(times),
+                max_response_hours=round(max(times), 2) if times else None,
+                response_rate=round(len(answered) / len(counted), 3) if counted else 0.0,
+                not_needed=sum(1 for f in counted if f.outcome == "not_needed"),
+                handed_over=sum(1 for f in mine if f.outcome == "handed_over"),
+                on_behalf=sum(1 for f in answered if f.request.on_behalf_of),
+                reminders_before_decision=sum(f.reminders for f in answered),
+                deadline_hit_rate=_hit_rate(counted),
+            )
+        )
+    return tuple(rows)
+
+
+def _sla_rows(facts: Sequence[_Fact], key: Callable[[_Fact], str]) -> tuple[SlaRow, ...]:
+    groups: dict[str, list[_Fact]] = defaultdict(list)
+    for f in facts:
+        if f.outcome != "handed_over":
+            groups[key(f)].append(f)
+    rows = []
+    for name in sorted(groups):
+        group = groups[name]
+        answered = [f for f in group if f.outcome == "answered"]
+        times = [f.hours for f in answered if f.hours is not None]
+        rows.append(
+            SlaRow(
+                key=name,
+                asked=len(group),
+                answered=len(answered),
+                median_response_hours=_median(times),
+                max_response_hours=round(max(times), 2) if times else None,
+                reminders_before_decision=sum(f.reminders for f in answered),
+                unanswered_closed=sum(1 for f in group if f.outcome == "never"),
+                deadline_hit_rate=_hit_rate(group),
             )
         )
     return tuple(rows)

@@ -44,10 +44,12 @@ def propose(cli: Cli, path: Path = HELPDESK) -> str:
 def test_db_upgrade_creates_the_schema(cli: Cli) -> None:
     result = cli.run("db", "upgrade")
     assert result.exit_code == 0, result.stderr
-    assert f"database at {cli.url} is up to date" in result.stdout
+    assert f"created the pilotgate schema (revision 0002) at {cli.url}" in result.stdout
     with sqlite3.connect(cli.db_path) as conn:
-        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0001",)]
-    assert cli.run("db", "upgrade").exit_code == 0
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0002",)]
+    again = cli.run("db", "upgrade")
+    assert again.exit_code == 0
+    assert f"database at {cli.url} is already up to date (revision 0002)" in again.stdout
     assert cli.written() == NOTHING
 
 
@@ -258,6 +260,19 @@ def test_audit_verify_names_a_deleted_row(migrated: Cli) -> None:
     assert "audit chain broken at row 3: row 2 is missing" in broken.stderr
 
 
+def test_audit_verify_publishes_its_head_and_checks_a_recorded_one(migrated: Cli) -> None:
+    propose(migrated)
+    first = json.loads(migrated.run("audit", "verify", "--json").stdout)
+    assert first["ok"] and first["rows"] == 1 and first["head"].startswith("1:")
+    propose(migrated, EXAMPLES_DIR / "developer-productivity.yaml")
+    assert migrated.run("audit", "verify", "--expect", first["head"]).exit_code == 0
+    bad = migrated.run("audit", "verify", "--expect", "1:" + "0" * 64)
+    assert bad.exit_code == 1
+    assert "row 1 of the recorded head has another hash" in bad.stderr
+    nonsense = migrated.run("audit", "verify", "--expect", "yesterday")
+    assert nonsense.exit_code == 2 and "--expect" in nonsense.stderr
+
+
 # ---------------------------------------------------------------- the real entry point, secrets
 
 
@@ -283,3 +298,22 @@ def test_console_script_end_to_end_never_prints_secrets(cli: Cli) -> None:
     assert BOT_TOKEN not in everything and SIGNING_SECRET not in everything
     # Fragments too: a secret must not leak half-redacted.
     assert "canary" not in everything
+
+
+def test_a_second_proposal_with_the_same_title_is_refused_unless_allowed(migrated: Cli) -> None:
+    first = propose(migrated)
+    again = migrated.run("propose", str(HELPDESK))
+    assert again.exit_code == 4
+    assert f"{first} already has the title" in again.stderr and "--allow-duplicate" in again.stderr
+    assert migrated.written()[0] == 1
+    allowed = migrated.run("propose", str(HELPDESK), "--allow-duplicate")
+    assert allowed.exit_code == 0, allowed.stderr
+    assert migrated.written()[0] == 2
+
+
+def test_list_never_cuts_an_id_and_version_answers(migrated: Cli) -> None:
+    pilot_id = propose(migrated)
+    narrow = migrated.run("list", COLUMNS="40")
+    assert narrow.exit_code == 0 and pilot_id in narrow.stdout
+    version = migrated.run("--version")
+    assert version.exit_code == 0 and version.stdout.startswith("pilotgate ")

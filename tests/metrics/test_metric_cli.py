@@ -217,3 +217,11 @@ def test_show_and_report_commands(cli: MetricCli) -> None:
     assert md.read_text().startswith("# Portfolio report")
     code, out, _ = cli.run("report", "--json")
     assert code == 0 and json.loads(out)["totals"]["pilots"] == 1
+
+
+def test_a_negative_value_is_a_value_not_an_option(cli: MetricCli) -> None:
+    pilot_id = cli.propose()
+    code, out, err = cli.run("metric", "record", pilot_id, "resolution_minutes", "-5")
+    assert "No such option" not in err
+    assert code == 0, err
+    assert [(r[0], r[1]) for r in cli.observations()] == [("resolution_minutes", -5.0)]

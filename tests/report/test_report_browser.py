@@ -1,6 +1,6 @@
-"""The report in a real browser: headless Chromium loads the HTML file from disk; any console
-error, uncaught exception, failed or external load, or a chart without a visible <svg> fails
-the test. The screenshot is saved under the test's temporary folder."""
+"""The report in a real browser: headless Chromium (driven by Playwright) loads the HTML file
+from disk; any console error, uncaught exception, failed or external load, or a chart without a
+visible <svg> fails the test. The screenshot is saved under the test's temporary folder."""
 
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ CHARTS = [
 
 
 @pytest.fixture
-def browser(tmp_path: Path) -> Iterator[Browser]:
-    b = Browser(tmp_path / "chromium-profile")
+def browser() -> Iterator[Browser]:
+    b = Browser()
     try:
         yield b
     finally:

@@ -112,16 +112,21 @@ HEADLINE = {
     "median_gate_lead_hours": 24.0,
     "value_delivering": {"hours/year": 7000.0},
 }
-APPROVERS = {  # asked, answered, approved, rejected, waiting, unanswered on closed gates, median h
-    "U0PMO0001": (8, 3, 3, 0, 2, 3, 12.0),
-    "U0PMO0002": (8, 2, 2, 0, 2, 4, 12.5),
-    "U0FIN0001": (4, 3, 3, 0, 1, 0, 24.0),
-    "U0ARC0001": (2, 1, 1, 0, 0, 1, 3.0),
-    "U0ARC0002": (2, 1, 1, 0, 0, 1, 24.0),
-    "U0OPS0001": (3, 1, 1, 0, 1, 1, 6.0),
-    "U0SEC0001": (1, 1, 0, 1, 0, 0, 48.0),
-    "U0CMP0001": (1, 0, 0, 0, 0, 1, None),
-    "U0CLN0001": (1, 0, 0, 0, 0, 1, None),
+# asked, answered, approved, rejected, waiting, never answered (still needed), not needed,
+# median h. "Never answered" used to count every unanswered request of a closed gate (PMO1 3,
+# PMO2 4, ARC1 1, ARC2 1); it now leaves out the requests made moot because colleagues met the
+# role's quorum of an approved or rejected gate, which are counted as "not needed" instead, so
+# the two columns add up to the old figure.
+APPROVERS = {
+    "U0PMO0001": (8, 3, 3, 0, 2, 1, 2, 12.0),
+    "U0PMO0002": (8, 2, 2, 0, 2, 1, 3, 12.5),
+    "U0FIN0001": (4, 3, 3, 0, 1, 0, 0, 24.0),
+    "U0ARC0001": (2, 1, 1, 0, 0, 0, 1, 3.0),
+    "U0ARC0002": (2, 1, 1, 0, 0, 0, 1, 24.0),
+    "U0OPS0001": (3, 1, 1, 0, 1, 1, 0, 6.0),
+    "U0SEC0001": (1, 1, 0, 1, 0, 0, 0, 48.0),
+    "U0CMP0001": (1, 0, 0, 0, 0, 1, 0, None),
+    "U0CLN0001": (1, 0, 0, 0, 0, 1, 0, None),
 }
 
 
@@ -233,6 +238,7 @@ def test_gate_lead_times_and_approvers(session: Session, report: Report) -> None
             r.rejected,
             r.waiting,
             r.unanswered_closed,
+            r.not_needed,
             r.median_response_hours,
         )
         for r in report.approvers
@@ -356,6 +362,22 @@ JSON_KEYS = {
         "median_response_hours",
         "max_response_hours",
         "response_rate",
+        # the approver SLA figures (issue 14)
+        "not_needed",
+        "handed_over",
+        "on_behalf",
+        "reminders_before_decision",
+        "deadline_hit_rate",
+    ],
+    "sla_roles": [
+        "key",
+        "asked",
+        "answered",
+        "median_response_hours",
+        "max_response_hours",
+        "reminders_before_decision",
+        "unanswered_closed",
+        "deadline_hit_rate",
     ],
     "terminations": ["id", "title", "portfolio", "from_stage", "at", "by", "after_days", "reason"],
 }
@@ -376,6 +398,8 @@ def test_the_json_export_holds_every_figure_as_plain_data(report: Report) -> Non
         "terminations",
         "value",
         "totals",
+        "sla_roles",
+        "sla_gates",
     ]
     for section, keys in JSON_KEYS.items():
         assert data[section], section
@@ -453,7 +477,7 @@ def test_html_and_markdown_show_the_same_figures(report: Report) -> None:
     assert {
         a: (v["asked"], v["answered"], v["median_response_hours"])
         for a, v in f["chart-approvers"].items()
-    } == {a: (x[0], x[1], x[6]) for a, x in APPROVERS.items()}
+    } == {a: (x[0], x[1], x[7]) for a, x in APPROVERS.items()}
     assert f["chart-terminations"] == {"pilot": 1, "readiness_review": 1}
     assert f["chart-value"] == {
         "pg-help0001:resolution_minutes": 7000.0,
@@ -490,7 +514,8 @@ def test_html_and_markdown_show_the_same_figures(report: Report) -> None:
         "0",
     ]
     approvers = {r[0]: r for r in page.table("gate-lead", 1)}
-    assert approvers["U0PMO0002"][2:] == ["8", "2", "2", "0", "2", "4", "12.5 h", "24 h"]
+    # never answered while still needed: 1 (was 4 before the 3 made moot by PMO1 were left out)
+    assert approvers["U0PMO0002"][2:] == ["8", "2", "2", "0", "2", "1", "12.5 h", "24 h"]
     assert approvers["U0SEC0001"][2:] == ["1", "1", "0", "1", "0", "0", "2 days", "2 days"]
     terminated = page.table("terminations")
     assert [r[2:5] for r in terminated] == [

@@ -47,6 +47,7 @@ def test_only_the_sweep_is_scheduled_and_limited(deployments: dict[str, dict[str
     assert [s["cron"] for s in sweep["schedules"]] == ["0 * * * *"]
     assert sweep["concurrency_limit"] == {"limit": 1, "collision_strategy": "CANCEL_NEW"}
     assert sweep["parameters"] == {"dry_run": False}
+    assert sweep["tags"] == [DEPLOYMENT_TAG, "sweep"]  # scheduled runs carry the sweep's tag
     assert all(not s["schedules"] and "concurrency_limit" not in s for s in deployments.values())
 
 

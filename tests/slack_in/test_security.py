@@ -123,7 +123,26 @@ def test_proposer_and_owner_are_refused(scene: Scene, gate: tuple[int, Asks]) ->
     for who in (PROPOSER, OWNER):
         assert scene.emu.latest_view_for(who) is None
         notes = [n.text or "" for n in scene.emu.ephemerals_for(who)]
-        assert len(notes) == 2 and all("separation of duties" in n for n in notes)
+        # Two refused clicks, one notice: refusals are bounded per person and 10 minutes.
+        assert len(notes) == 1 and all("separation of duties" in n for n in notes)
+
+
+def test_a_flood_of_refused_clicks_queues_one_notice(
+    scene: Scene, gate: tuple[int, Asks]
+) -> None:
+    _, asks = gate
+    for _ in range(60):
+        assert scene.click(PMO2, asks[PMO1]).status_code == 200
+    assert scene.count(Decision) == 0
+    with scene.db.session() as session:
+        ephemerals = (
+            session.execute(
+                select(OutboxMessage).where(OutboxMessage.method == "chat.postEphemeral")
+            )
+            .scalars()
+            .all()
+        )
+    assert len(ephemerals) == 1
 
 
 def test_proposer_asked_by_mistake_is_still_refused(scene: Scene, gate: tuple[int, Asks]) -> None:

@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from sweep_scene import assert_acted_once, busy_portfolio, digests, open_gate, text_of
 
+from store import audit
+
 
 def _two_sweeps_at_once(now: datetime) -> list[dict[str, Any]]:
     from flows.sweep import sweep_flow
@@ -56,6 +58,10 @@ def test_two_concurrent_sweeps_never_double_act(stack: Any) -> None:
     words = text_of(digest)
     assert scene.overdue in words.split("Due in the next")[0]
     assert scene.escalating in words.split("Due in the next")[1]
+    # It publishes the audit head outside the database; the chain still holds it.
+    head = words.split("Audit log head ")[1].split(" ")[0]
+    with stack.db.session() as session:
+        assert audit.verify(session, expect=audit.Anchor.parse(head)).ok
 
 
 @pytest.mark.parametrize("backend", ["postgresql"])

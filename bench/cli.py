@@ -1,0 +1,334 @@
+"""How fast the CLI answers: read commands against `import prefect`, and `advance` with and
+without `pilotgate serve` running on the same register.
+
+    .venv/bin/python bench/cli.py [--runs 7] [--advance-runs 5] [--results FILE.md] [--keep]
+
+Sets up a migrated SQLite register (temp dir) with a few pilots, the Slack emulator (in this
+process) and a real `pilotgate serve` on a free loopback port, then times, as wall-clock time
+of the installed console script in a fresh process, medians of interleaved runs of:
+
+* `python -c "import prefect"` (the reference: what a command that needs Prefect pays first);
+* `pilotgate --help`, `pilotgate list`, `pilotgate status ID`;
+* `pilotgate advance ID` handed over to serve (serve's dispatcher runs the flow; the CLI never
+  imports Prefect) and `pilotgate advance ID` with no serve to hand over to (the CLI starts
+  Prefect and its temporary local API, as before).
+
+Targets (from the issue): `status` and `list` within 1.5x of `import prefect`; `advance` with
+serve running at most 3 s. Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from config.clock import utcnow
+from lifecycle.policy import load_policy
+from lifecycle.proposal import load_proposal
+from slackemu import SlackEmulator
+from store import flow_queue, pilots
+from store.db import Database
+from store.migrate import upgrade
+
+ROOT = Path(__file__).resolve().parent.parent
+PILOTGATE = Path(sys.executable).parent / "pilotgate"
+TOKEN = "xoxb-pilotgate-bench-cli"
+SECRET = "pilotgate-bench-cli-signing-secret"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Figure:
+    label: str
+    command: list[str]
+    seconds: list[float] = field(default_factory=list)
+    reference: str | None = None
+    target: str = ""
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+
+def timed(
+    command: list[str], env: dict[str, str], cwd: Path, check: Callable[[str], bool]
+) -> float:
+    started = time.perf_counter()
+    p = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=600)
+    seconds = time.perf_counter() - started
+    if p.returncode != 0 or not check(p.stderr):
+        raise SystemExit(f"{' '.join(command)} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
+    return seconds
+
+
+class Serve:
+    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = cwd / "serve.log"
+        self.proc = subprocess.Popen(
+            [str(PILOTGATE), "serve", "--port", str(self.port)],
+            env=env,
+            cwd=cwd,
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def wait_ready(self, db: Database, timeout: float = 300) -> None:
+        """Up, and its start-up sweep done (Prefect and its temporary API warm)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"serve exited:\n{self.log.read_text()[-3000:]}")
+            try:
+                up = httpx.get(self.url + "/healthz", timeout=2).json().get("dispatcher")
+            except httpx.HTTPError:
+                up = False
+            if up:
+                with db.session() as session:
+                    if any(
+                        r.flow == "sweep" and r.status in ("done", "failed")
+                        for r in flow_queue.flow_requests(session)
+                    ):
+                        return
+            time.sleep(0.5)
+        raise SystemExit(f"serve not ready:\n{self.log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+def make_pilots(db: Database, count: int, prefix: str) -> list[str]:
+    """Proposals in portfolios of their own (the cap is per portfolio)."""
+    policy = load_policy(ROOT / "examples" / "policy.yaml")
+    proposal = load_proposal(ROOT / "examples" / "helpdesk-assistant.yaml")
+    ids = []
+    with db.session() as session:
+        for i in range(count):
+            p = proposal.model_copy(update={"portfolio": f"{prefix}-{i}"})
+            ids.append(pilots.create_pilot(session, p, policy, actor="bench", now=utcnow()).id)
+    return ids
+
+
+def handed(stderr: str) -> bool:
+    return "handed over to pilotgate serve" in stderr
+
+
+def here(stderr: str) -> bool:
+    return "handed over" not in stderr
+
+
+def anything(stderr: str) -> bool:
+    return True
+
+
+def serve_side(db: Database, pilot_ids: list[str]) -> str:
+    """Where the handed-over advances spent their time in serve, from their flow requests."""
+    with db.session() as session:
+        requests = [
+            r
+            for r in flow_queue.flow_requests(session)
+            if r.pilot_id in pilot_ids and flow_queue.is_waited(r.dedupe_key)
+        ]
+    woken = [(r.started_at - r.created_at).total_seconds() for r in requests if r.started_at]
+    ran = [
+        (r.finished_at - r.started_at).total_seconds()
+        for r in requests
+        if r.started_at and r.finished_at
+    ]
+    if not woken or not ran:
+        return "serve side: no flow requests found"
+    return (
+        f"serve side of `advance` (serve running), from its {len(requests)} flow requests: "
+        f"queued -> started median {statistics.median(woken):.2f} s (woken, not the tick), "
+        f"flow run median {statistics.median(ran):.2f} s "
+        f"(range {min(ran):.2f}-{max(ran):.2f} s); the rest is the CLI process"
+    )
+
+
+def loadavg() -> str:
+    try:
+        return "/".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=7, help="runs of each fast command")
+    parser.add_argument(
+        "--advance-runs", type=int, default=5, help="runs of each advance (12-20 s without serve)"
+    )
+    parser.add_argument("--results", type=Path, help="write the table to this Markdown file")
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir (serve.log)")
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="pilotgate-bench-cli-"))
+    url = f"sqlite:///{tmp / 'pilotgate.db'}"
+    upgrade(url)
+    db = Database(url)
+    make_pilots(db, 3, "bench-read")  # a few more rows for `list`
+    with_serve = make_pilots(db, args.advance_runs + 1, "bench-serve")
+    without = make_pilots(db, args.advance_runs + 1, "bench-here")
+
+    emu = SlackEmulator(bot_token=TOKEN, signing_secret=SECRET).start()
+    base_env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PILOTGATE_", "SLACK_", "PREFECT_"))
+    }
+    base_env.update(
+        {
+            "PILOTGATE_DATABASE_URL": url,
+            "PILOTGATE_POLICY": str(ROOT / "examples" / "policy.yaml"),
+            "SLACK_BOT_TOKEN": TOKEN,
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_API_URL": emu.api_url,
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "COLUMNS": "200",
+            "NO_COLOR": "1",
+        }
+    )
+    # serve and the CLI without serve each start Prefect's temporary local API; separate homes
+    # keep their two Prefect databases apart.
+    serve_env = {**base_env, "PREFECT_HOME": str(tmp / "prefect-serve")}
+    serve = Serve(serve_env, tmp)
+    load_before = loadavg()
+    try:
+        serve.wait_ready(db)
+        cli_env = {
+            **base_env,
+            "PREFECT_HOME": str(tmp / "prefect-cli"),
+            "PILOTGATE_SERVE_URL": serve.url,
+        }
+        alone_env = {**cli_env, "PILOTGATE_SERVE_URL": f"http://127.0.0.1:{free_port()}"}
+        # Warm-up (not measured): one advance each way (the CLI's first temporary API also
+        # creates its Prefect database); the pilot advanced through serve, with its gate now
+        # open, is the one `status` shows.
+        shown = with_serve.pop()
+        timed([str(PILOTGATE), "advance", shown], cli_env, tmp, handed)
+        timed([str(PILOTGATE), "advance", without.pop()], alone_env, tmp, here)
+
+        ref = Figure("python -c 'import prefect'", [sys.executable, "-c", "import prefect"])
+        fast = [
+            ref,
+            Figure("pilotgate --help", [str(PILOTGATE), "--help"], reference=ref.label),
+            Figure(
+                "pilotgate list",
+                [str(PILOTGATE), "list"],
+                reference=ref.label,
+                target="<= 1.5x import prefect",
+            ),
+            Figure(
+                "pilotgate status ID",
+                [str(PILOTGATE), "status", shown],
+                reference=ref.label,
+                target="<= 1.5x import prefect",
+            ),
+        ]
+        alone = Figure(
+            "pilotgate advance ID (no serve)", [str(PILOTGATE), "advance"], reference=ref.label
+        )
+        served = Figure(
+            "pilotgate advance ID (serve running)",
+            [str(PILOTGATE), "advance"],
+            reference=alone.label,
+            target="<= 3 s",
+        )
+        served_ids: list[str] = []
+        for i in range(max(args.runs, args.advance_runs)):
+            if i < args.runs:
+                for f in fast:
+                    f.seconds.append(timed(f.command, cli_env, tmp, anything))
+            if i < args.advance_runs:
+                served_ids.append(with_serve.pop())
+                served.seconds.append(
+                    timed(served.command + [served_ids[-1]], cli_env, tmp, handed)
+                )
+                alone.seconds.append(timed(alone.command + [without.pop()], alone_env, tmp, here))
+            print(f"round {i + 1} done (load {loadavg()})", file=sys.stderr)
+        inside = serve_side(db, served_ids)
+    finally:
+        serve.stop()
+        emu.stop()
+        db.dispose()
+        if args.keep:
+            print(f"kept {tmp}", file=sys.stderr)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    load_after = loadavg()
+
+    figures = [*fast, alone, served]
+    by_label = {f.label: f for f in figures}
+    rows = []
+    for f in figures:
+        r = by_label[f.reference] if f.reference else None
+        rows.append(
+            (
+                f.label,
+                f"{f.median:.2f} s",
+                f"{min(f.seconds):.2f}-{max(f.seconds):.2f} s",
+                len(f.seconds),
+                f"{r.label}: {r.median:.2f} s" if r else "-",
+                f"{f.median / r.median:.2f}x" if r else "-",
+                f.target or "-",
+            )
+        )
+    header = ("command", "median", "range", "runs", "reference (same run)", "ratio", "target")
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
+    for row in (header, *rows):
+        print("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)))
+    cores = os.cpu_count()
+    print(f"\n{inside}")
+    print(
+        f"machine: {cores} cores, {platform.python_implementation()} {platform.python_version()}"
+        f", load average {load_before} before, {load_after} after"
+    )
+
+    if args.results:
+        lines = [
+            "# CLI latency (bench/cli.py)",
+            "",
+            f"Measured {dt.date.today().isoformat()} on {cores} cores; load average (1/5/15 min) "
+            f"{load_before} before and {load_after} after the run. Wall-clock time of the "
+            "console script in a fresh process; medians of interleaved runs.",
+            "",
+            "| " + " | ".join(header) + " |",
+            "|" + "---|" * len(header),
+            *("| " + " | ".join(str(x) for x in row) + " |" for row in rows),
+            "",
+            inside[0].upper() + inside[1:] + ".",
+            "",
+        ]
+        args.results.write_text("\n".join(lines))
+        print(f"written to {args.results}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""The read commands answer at once: none of them imports Prefect (about 2 s) or slack-bolt.
+
+Each runs in a fresh interpreter, as the console script runs it, against a migrated SQLite
+register with a pilot and a metric observation; what the process imported is read from
+`sys.modules` when it exits, so an import made late inside a command counts too.
+"""
+
+from __future__ import annotations
+
+import pytest
+from cli_harness import EXAMPLES_DIR, Cli
+from process_harness import run_cli
+
+READ_COMMANDS = [
+    ("--help",),
+    ("list",),
+    ("list", "--json"),
+    ("status", "{pilot}"),
+    ("status", "{pilot}", "--json"),
+    ("metric", "show", "{pilot}"),
+    ("audit", "verify"),
+    ("report", "--html", "report.html"),
+]
+
+
+@pytest.fixture
+def register(migrated: Cli) -> tuple[Cli, str]:
+    proposed = migrated.run("propose", str(EXAMPLES_DIR / "helpdesk-assistant.yaml"))
+    assert proposed.exit_code == 0, proposed.stderr
+    pilot = proposed.stdout.strip()
+    recorded = migrated.run("metric", "record", pilot, "resolution_minutes", "1.5")
+    assert recorded.exit_code == 0, recorded.stderr
+    return migrated, pilot
+
+
+@pytest.mark.parametrize("command", READ_COMMANDS, ids=lambda c: " ".join(c))
+def test_a_read_command_never_imports_prefect(
+    register: tuple[Cli, str], command: tuple[str, ...]
+) -> None:
+    cli, pilot = register
+    args = [a.format(pilot=pilot) for a in command]
+    run = run_cli(cli.env, cli.tmp, *args)
+    assert run.exit_code == 0, run.stdout + run.stderr
+    assert run.stdout.strip(), "the command printed nothing"
+    assert "prefect" not in run.loaded, f"`pilotgate {' '.join(args)}` imported Prefect"
+    assert "slack_bolt" not in run.loaded, f"`pilotgate {' '.join(args)}` imported slack-bolt"
