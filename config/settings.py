@@ -43,8 +43,10 @@ class Settings(BaseSettings):
     slack_client_secret: SecretStr | None = Field(
         default=None, validation_alias="SLACK_CLIENT_SECRET"
     )
-    #: only members of this workspace may sign in (unset: any team Slack signs in).
+    #: only this workspace may sign in and click (unset: any team the secret signs for).
     slack_team_id: str | None = Field(default=None, validation_alias="SLACK_TEAM_ID")
+    #: only clicks for this Slack app count (unset: any app the signing secret signs for).
+    slack_app_id: str | None = Field(default=None, validation_alias="SLACK_APP_ID")
     slack_openid_authorize_url: str = Field(
         default="https://slack.com/openid/connect/authorize",
         validation_alias="SLACK_OPENID_AUTHORIZE_URL",

@@ -43,6 +43,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from config.clock import utcnow
+from slack_in import gatekeeper
 from slack_in.app import build_app
 from store.db import register_fingerprint
 from tasks.runtime import Runtime
@@ -94,6 +95,9 @@ def create_asgi_app(
     this is `pilotgate serve`, whose dispatcher `on_wake` wakes (see the module's docstring)."""
     bolt_app = app or build_app(runtime, on_wake=on_wake, clock=clock)
     health_body = health(runtime, serving=serving)
+    settings = runtime.settings
+    secret = settings.slack_signing_secret
+    signing_secret = secret.get_secret_value() if secret is not None else None
 
     async def slack_events(request: Request) -> Response:
         length = request.headers.get("content-length")
@@ -102,7 +106,17 @@ def create_asgi_app(
         body = await request.body()
         if len(body) > MAX_BODY:
             return JSONResponse({"error": "request too large"}, status_code=413)
-        # slack_sdk's verifier calls int() on the timestamp; a non-number would surface as a 500.
+        # Signature, age and workspace on the raw bytes, before bolt parses anything.
+        if signing_secret is not None:
+            refused = gatekeeper.check(
+                body,
+                request.headers,
+                signing_secret=signing_secret,
+                team_id=settings.slack_team_id,
+                app_id=settings.slack_app_id,
+            )
+            if refused is not None:
+                return JSONResponse({"error": "invalid request"}, status_code=refused.status)
         timestamp = request.headers.get("x-slack-request-timestamp", "")
         if not timestamp.isascii() or not timestamp.isdigit():
             return JSONResponse({"error": "invalid request"}, status_code=401)
