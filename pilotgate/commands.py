@@ -46,7 +46,7 @@ from pilotgate.console import (
     out,
     runtime,
 )
-from store import flow_queue, gates, pilots
+from store import flow_queue, gates, outbox, pilots
 from store.db import register_fingerprint
 from store.errors import Conflict
 from tasks.run_tags import labels_for, tags_for
@@ -381,14 +381,18 @@ def advance(
             gate = gates.open_gate_for(session, pilot_id)
             if gate is None:
                 fail("the flow finished but no gate is open; see `pilotgate status`", EXIT_CONFLICT)
-            asked = [(r.approver, r.role) for r in gates.requests_for(session, gate.id)]
+            requests = gates.requests_for(session, gate.id)
+            waiting = outbox.undelivered_asks(session, [r.id for r in requests])
             info = {
                 "pilot_id": pilot_id,
                 "gate_id": gate.id,
                 "stage": gate.stage,
                 "target": gate.target,
                 "deadline": gate.deadline.isoformat(),
-                "asked": [{"approver": a, "role": r} for a, r in asked],
+                "asked": [
+                    {"approver": r.approver, "role": r.role, "delivered": r.id not in waiting}
+                    for r in requests
+                ],
                 "warnings": (gate.evidence or {}).get("warnings", []),
             }
     if as_json:
@@ -399,19 +403,45 @@ def advance(
         f"{gate.deadline:%Y-%m-%d %H:%M} UTC"
     )
     for a in info["asked"]:
-        out.print(f"  asked {a['approver']} ({a['role']})")
+        verb = "asked" if a["delivered"] else "queued the ask for"
+        out.print(f"  {verb} {a['approver']} ({a['role']})")
+    queued = sum(1 for a in info["asked"] if not a["delivered"])
+    if queued:
+        err.print(
+            f"{queued} ask(s) wait in the outbox: `pilotgate serve` delivers them "
+            "(it needs SLACK_BOT_TOKEN and SLACK_API_URL for Slack)",
+            highlight=False,
+        )
     for w in info["warnings"]:
         err.print(f"warning: {w}", highlight=False)
+
+
+def _interactive() -> bool:
+    """Whether a person is at the terminal to answer a question."""
+    return sys.stdin.isatty()
 
 
 def terminate(
     pilot_id: Annotated[str, typer.Argument(help="Pilot id.")],
     reason: Annotated[str, typer.Option("--reason", help="Why; goes on record.")],
+    yes: Annotated[
+        bool,
+        typer.Option("--yes", "-y", help="Do not ask for confirmation (scripts)."),
+    ] = False,
 ) -> None:
-    """Terminate a pilot: close its gates and Slack buttons, notify, free its cap place."""
+    """Terminate a pilot: close its gates and Slack buttons, notify, free its cap place. Asks
+    for confirmation on a terminal; --yes skips the question."""
     if len(reason.strip()) < 5:
         fail("--reason: give a reason of at least 5 characters; it goes on record", 2)
     rt = _flow_runtime()
+    if not yes and _interactive():
+        with guarded(), rt.db.session() as session:
+            title = pilots.get_pilot(session, pilot_id).title
+        if not typer.confirm(
+            f"Terminate {pilot_id} ({title})? Its gates close and it cannot be undone"
+        ):
+            err.print("nothing changed", highlight=False)
+            raise typer.Exit(EXIT_CONFLICT)
     doing = "terminate the pilot, close its gates and Slack buttons"
     with guarded(), Progress() as progress:
         with rt.db.session() as session:

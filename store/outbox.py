@@ -119,3 +119,17 @@ def retry_later(
         row.last_error = error
     else:
         row.attempts -= 1
+
+
+def undelivered_asks(session: Session, request_ids: Sequence[int]) -> set[int]:
+    """Which of these sign-off requests' asks are still waiting in the outbox (not sent)."""
+    if not request_ids:
+        return set()
+    rows = session.execute(
+        select(OutboxMessage.ref_id).where(
+            OutboxMessage.ref_kind == "request",
+            OutboxMessage.ref_id.in_([str(i) for i in request_ids]),
+            OutboxMessage.status != OutboxStatus.SENT,
+        )
+    ).scalars()
+    return {int(r) for r in rows if r is not None}

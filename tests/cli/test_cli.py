@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 import yaml
 from cli_harness import BOT_TOKEN, EXAMPLES_DIR, SIGNING_SECRET, Cli
+from typer.testing import CliRunner
 
 from lifecycle.errors import InputError
 from lifecycle.policy import parse_policy
+from pilotgate.cli import app
 
 HELPDESK = EXAMPLES_DIR / "helpdesk-assistant.yaml"
 PILOT_ID = re.compile(r"^pg-[0-9a-f]{8}$")
@@ -317,3 +319,19 @@ def test_list_never_cuts_an_id_and_version_answers(migrated: Cli) -> None:
     assert narrow.exit_code == 0 and pilot_id in narrow.stdout
     version = migrated.run("--version")
     assert version.exit_code == 0 and version.stdout.startswith("pilotgate ")
+
+
+def test_terminate_asks_on_a_terminal_and_changes_nothing_when_declined(
+    migrated: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pilotgate import commands
+
+    pilot_id = propose(migrated)
+    monkeypatch.setattr(commands, "_interactive", lambda: True)
+    declined = CliRunner().invoke(
+        app, ["terminate", pilot_id, "--reason", "budget moved"], input="n\n",
+        env=migrated.env, catch_exceptions=False,
+    )
+    assert declined.exit_code == 4
+    assert f"Terminate {pilot_id}" in declined.stdout and "nothing changed" in declined.stderr
+    assert migrated.written() == (1, 1, 1)  # still only the proposal

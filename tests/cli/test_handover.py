@@ -487,3 +487,16 @@ def test_the_dispatcher_tags_a_refusal_and_leaves_telling_to_the_waiting_command
         )
     assert len(notices) == 1, "only the request nobody waits for is reported to the owner"
     rt.db.dispose()
+
+
+@pytest.mark.slow
+def test_advance_says_the_asks_are_queued_when_nothing_delivers_them(
+    migrated: Cli, flow_env: dict[str, str]
+) -> None:
+    pilot_id = propose(migrated)
+    env = {k: v for k, v in flow_env.items() if k != "SLACK_BOT_TOKEN"}
+    env["PILOTGATE_SERVE_URL"] = "http://127.0.0.1:9"  # nothing listens there
+    run = run_cli(env, migrated.tmp, "advance", pilot_id)
+    assert run.exit_code == 0, run.stdout + run.stderr
+    assert "queued the ask for" in run.stdout and "  asked " not in run.stdout
+    assert "wait in the outbox: `pilotgate serve` delivers them" in run.stderr
