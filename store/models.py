@@ -291,3 +291,39 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     last_id: Mapped[int] = mapped_column(Integer)
     last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class Person(Base):
+    """What Slack's `users.info` said about a user, kept so pages, the CLI, the report and the
+    digest can show names without a Slack call each time. A cache, not history: a row is
+    refreshed in place once `fetched_at` is older than the configured expiry."""
+
+    __tablename__ = "people"
+
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    #: the name to show (Slack's display name, else real name); None when Slack had none.
+    name: Mapped[str | None] = mapped_column(String(200))
+    real_name: Mapped[str | None] = mapped_column(String(200))
+    #: the bot's DM channel with this user, once `conversations.open` has told us.
+    dm_channel: Mapped[str | None] = mapped_column(String(32))
+    #: where the name came from: "slack" (users.info) or "missing" (Slack did not know the id).
+    source: Mapped[str] = mapped_column(String(16))
+    fetched_at: Mapped[datetime]
+
+
+class InstallationState(Base):
+    """One row per installation-wide condition the relay has met (e.g. "token" after
+    invalid_auth). While a row is open the relay pauses and every surface says so; it is closed
+    (cleared_at set) when the condition is seen to be gone. Kept, not deleted, for the record."""
+
+    __tablename__ = "installation_state"
+    __table_args__ = (Index("ix_installation_state_open", "kind", "cleared_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    #: Slack's error code, e.g. invalid_auth, account_inactive, token_revoked.
+    error: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(Text)
+    since: Mapped[datetime]
+    last_checked_at: Mapped[datetime]
+    cleared_at: Mapped[datetime | None]

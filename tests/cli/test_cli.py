@@ -46,12 +46,12 @@ def propose(cli: Cli, path: Path = HELPDESK) -> str:
 def test_db_upgrade_creates_the_schema(cli: Cli) -> None:
     result = cli.run("db", "upgrade")
     assert result.exit_code == 0, result.stderr
-    assert f"created the pilotgate schema (revision 0002) at {cli.url}" in result.stdout
+    assert f"created the pilotgate schema (revision 0003) at {cli.url}" in result.stdout
     with sqlite3.connect(cli.db_path) as conn:
-        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0002",)]
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0003",)]
     again = cli.run("db", "upgrade")
     assert again.exit_code == 0
-    assert f"database at {cli.url} is already up to date (revision 0002)" in again.stdout
+    assert f"database at {cli.url} is already up to date (revision 0003)" in again.stdout
     assert cli.written() == NOTHING
 
 

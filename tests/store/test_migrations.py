@@ -19,7 +19,7 @@ def test_upgrade_creates_every_table_on_a_fresh_sqlite_file(tmp_path: Path) -> N
     assert current(url) is None
     upgrade(url)
     head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
-    assert head == "0002"
+    assert head == "0003"
     assert current(url) == head
     engine = make_engine(url)
     try:
@@ -36,7 +36,7 @@ def test_upgrade_creates_every_table_on_a_fresh_sqlite_file(tmp_path: Path) -> N
 
 
 def test_postgres_fixture_database_is_at_head(pg_database_url: str) -> None:
-    assert current(pg_database_url) == "0002"
+    assert current(pg_database_url) == "0003"
     engine = make_engine(pg_database_url)
     try:
         with engine.connect() as conn:
