@@ -25,8 +25,10 @@ lint: $(STAMP)
 	$(BIN)/mypy lifecycle config store pilotgate slack_out slack_in web tasks flows deployments slackemu
 
 bench: $(STAMP)
+	$(BIN)/python bench/sweep.py
 	$(BIN)/python bench/listener.py
 	$(BIN)/python bench/cli.py
+	$(BIN)/python bench/relay.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -13,13 +13,18 @@ of the installed console script in a fresh process, medians of interleaved runs 
   imports Prefect) and `pilotgate advance ID` with no serve to hand over to (the CLI starts
   Prefect and its temporary local API, as before).
 
-Targets (from the issue): `status` and `list` within 1.5x of `import prefect`; `advance` with
-serve running at most 3 s. Prints figures; asserts nothing.
+Also `python -c pass` (the floor of any Python command), serve's memory (its own and its
+children's, beside a bare listener process) and whether anything of serve is left after SIGTERM.
+
+Targets (from the issue): `--help`, `list` and `status` at most 0.5 s and at most 0.25x
+`import prefect`; `advance` with serve running at most 3 s; nothing of serve left after
+SIGTERM. Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import platform
@@ -172,6 +177,85 @@ def serve_side(db: Database, pilot_ids: list[str]) -> str:
     )
 
 
+def _status(pid: int) -> dict[str, str]:
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        fields[key] = value.strip()
+    return fields
+
+
+def session_pids(sid: int) -> list[int]:
+    """The live processes of session `sid` (serve runs in its own: it and what it started)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (
+                    os.getsid(int(entry.name)) == sid
+                    and _status(int(entry.name))["State"][0] != "Z"
+                ):
+                    pids.append(int(entry.name))
+            except (OSError, KeyError):
+                continue
+    return pids
+
+
+def memory_mb(pid: int) -> tuple[float, float]:
+    """(resident now, peak resident) in MB, from /proc."""
+    fields = _status(pid)
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+#: What a bare listener holds: the interpreter with slack-bolt, starlette and uvicorn loaded.
+BARE_LISTENER = (
+    "import sys, time, slack_bolt, slack_bolt.adapter.starlette, uvicorn, starlette.applications;"
+    " print('ready', flush=True); time.sleep(60)"
+)
+
+
+def bare_listener_mb() -> float:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", BARE_LISTENER], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        return memory_mb(proc.pid)[0]
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def serve_memory(serve: Serve) -> str:
+    """serve's memory and its children's (the temporary Prefect API), beside a bare listener."""
+    sid = os.getsid(serve.proc.pid)
+    own_now, own_peak = memory_mb(serve.proc.pid)
+    children = [p for p in session_pids(sid) if p != serve.proc.pid]
+    child_mb = sum(memory_mb(p)[0] for p in children)
+    bare = bare_listener_mb()
+    return (
+        f"serve memory (after the runs above): serve {own_now:.0f} MB resident "
+        f"(peak {own_peak:.0f} MB) plus {len(children)} child process(es) {child_mb:.0f} MB "
+        f"(the temporary Prefect API); reference: a bare listener process (slack-bolt, "
+        f"starlette, uvicorn loaded) {bare:.0f} MB, ratio {(own_now + child_mb) / bare:.1f}x"
+    )
+
+
+def stop_and_count(serve: Serve) -> str:
+    """SIGTERM to serve alone (as a service manager sends it); what of its session is left."""
+    sid = os.getsid(serve.proc.pid)
+    serve.proc.send_signal(signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        serve.proc.wait(30)
+    deadline = time.monotonic() + 10
+    while session_pids(sid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = session_pids(sid)
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    return f"processes of serve left 10 s after SIGTERM to serve: {len(left)} (target 0)"
+
+
 def loadavg() -> str:
     try:
         return "/".join(f"{x:.2f}" for x in os.getloadavg())
@@ -236,20 +320,22 @@ def main() -> None:
         timed([str(PILOTGATE), "advance", without.pop()], alone_env, tmp, here)
 
         ref = Figure("python -c 'import prefect'", [sys.executable, "-c", "import prefect"])
+        startup = "<= 0.5 s and <= 0.25x import prefect"
         fast = [
+            Figure("python -c pass", [sys.executable, "-c", "pass"]),
             ref,
-            Figure("pilotgate --help", [str(PILOTGATE), "--help"], reference=ref.label),
             Figure(
-                "pilotgate list",
-                [str(PILOTGATE), "list"],
+                "pilotgate --help",
+                [str(PILOTGATE), "--help"],
                 reference=ref.label,
-                target="<= 1.5x import prefect",
+                target=startup,
             ),
+            Figure("pilotgate list", [str(PILOTGATE), "list"], reference=ref.label, target=startup),
             Figure(
                 "pilotgate status ID",
                 [str(PILOTGATE), "status", shown],
                 reference=ref.label,
-                target="<= 1.5x import prefect",
+                target=startup,
             ),
         ]
         alone = Figure(
@@ -274,6 +360,8 @@ def main() -> None:
                 alone.seconds.append(timed(alone.command + [without.pop()], alone_env, tmp, here))
             print(f"round {i + 1} done (load {loadavg()})", file=sys.stderr)
         inside = serve_side(db, served_ids)
+        memory = serve_memory(serve)
+        left = stop_and_count(serve)
     finally:
         serve.stop()
         emu.stop()
@@ -305,7 +393,7 @@ def main() -> None:
     for row in (header, *rows):
         print("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)))
     cores = os.cpu_count()
-    print(f"\n{inside}")
+    print(f"\n{inside}\n{memory}\n{left}")
     print(
         f"machine: {cores} cores, {platform.python_implementation()} {platform.python_version()}"
         f", load average {load_before} before, {load_after} after"
@@ -324,6 +412,10 @@ def main() -> None:
             *("| " + " | ".join(str(x) for x in row) + " |" for row in rows),
             "",
             inside[0].upper() + inside[1:] + ".",
+            "",
+            memory[0].upper() + memory[1:] + ".",
+            "",
+            left[0].upper() + left[1:] + ".",
             "",
         ]
         args.results.write_text("\n".join(lines))

@@ -66,6 +66,12 @@ class Keys:
         return f"remind:{request_id}:{point:.3f}"
 
     @staticmethod
+    def home(user_id: str) -> str:
+        """A person's first published App Home: the row that says they have one (the dedupe
+        key is indexed, so "who has a Home" is a key look-up, not an outbox scan)."""
+        return f"home:{user_id}"
+
+    @staticmethod
     def undeliverable(request_id: int) -> str:
         return f"undeliverable:{request_id}"
 
@@ -86,8 +92,26 @@ class Keys:
         return f"terminated:{pilot_id}:{person}"
 
     @staticmethod
+    def owner_warning(gate_id: int, deadline: datetime, person: str) -> str:
+        """One warning per gate, deadline window and person told (an extension or escalation
+        moves the deadline: a new window)."""
+        return f"warn:{gate_id}:{deadline:%Y%m%dT%H%M}:{person}"
+
+    @staticmethod
     def digest_hour(now: datetime) -> str:
         return f"digest:{now:%Y%m%dT%H}"
+
+    @staticmethod
+    def form_failed(trigger_id: str) -> str:
+        """One "the form could not be opened" notice per click (a redelivered click has the
+        same trigger_id); not limited like refusals, since each click deserves its answer."""
+        return f"formfailed:{trigger_id[:150]}"
+
+    @staticmethod
+    def terminate_flow(pilot_id: str, earlier: int) -> str:
+        """A pilot's terminate flow asked from Slack: two quick submissions queue one run;
+        `earlier` (the pilot's terminate requests so far) lets a failed run be asked again."""
+        return f"terminateflow:{pilot_id}:{earlier}"
 
     @staticmethod
     def refusal(user_id: str, now: datetime) -> str:

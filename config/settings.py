@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     session_hours: float = Field(
         default=12.0, gt=0, le=24 * 30, validation_alias="PILOTGATE_SESSION_HOURS"
     )
+    #: how long a name Slack's users.info gave stays fresh (the `people` cache), in hours.
+    people_ttl_hours: float = Field(
+        default=24.0, gt=0, le=24 * 365, validation_alias="PILOTGATE_PEOPLE_TTL_HOURS"
+    )
     #: Prefect's UI (e.g. http://prefect.internal:4200), for links to a pilot's flow runs.
     prefect_ui_url: str | None = Field(default=None, validation_alias="PILOTGATE_PREFECT_UI_URL")
 

@@ -13,6 +13,8 @@ The figure compared with a target is always stated in words (`how`), e.g. "media
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import statistics
 from collections.abc import Iterable, Sequence
@@ -26,6 +28,9 @@ from lifecycle.proposal import Proposal, SuccessMetric
 MET = "met"
 NOT_MET = "not_met"
 MISSING = "missing"
+#: declared in the proposal, not yet confirmed by the person the policy names (see
+#: lifecycle.confirmations).
+NOT_CONFIRMED = "not_confirmed"
 
 #: Words in readiness_criteria.operational that count as naming monitoring / a fallback path.
 MONITORING_WORDS = re.compile(r"monitor|alert|observab", re.IGNORECASE)
@@ -94,7 +99,7 @@ class CriterionCheck:
     def problem(self) -> str | None:
         if self.status == MET:
             return None
-        word = "missing" if self.status == MISSING else "not met"
+        word = {MISSING: "missing", NOT_CONFIRMED: "not confirmed"}.get(self.status, "not met")
         return f"criterion {self.name}: {word} ({self.detail})"
 
 
@@ -358,3 +363,19 @@ def internal_rollout_evidence(
     owner = next(c for c in readiness_criteria(proposal) if c.name == "operations owner")
     criteria.append(owner)
     return _judge("internal_rollout", rule, metrics, criteria, rules, now)
+
+
+def verdict_digest(evidence: dict[str, Any] | None) -> str | None:
+    """A digest of what a gate's evidence *says* (each metric's and criterion's status), not
+    of its figures or when it was computed: an approval is bound to this, so new measurements
+    that leave every verdict as it was do not make anyone answer again. None without evidence."""
+    if not evidence:
+        return None
+    said = {
+        "kind": evidence.get("kind"),
+        "metrics": sorted((m["name"], m["status"]) for m in evidence.get("metrics", [])),
+        "criteria": sorted((c["name"], c["status"]) for c in evidence.get("criteria", [])),
+    }
+    text = json.dumps(said, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+

@@ -91,10 +91,25 @@ class GatePolicy(Strict):
         return sorted(set(value))
 
 
+class RequiredEvidence(Strict):
+    """A piece of evidence a risk tier (or customer-facing use) requires, confirmed by a member
+    of a named role before the pilot leaves a stage (e.g. an EU AI Act high-risk use needs a
+    human-oversight plan and an impact assessment before customers). Always blocking: the gate
+    that leaves `before` does not open until it is confirmed."""
+
+    #: the key it is confirmed under: `pilotgate confirm PILOT required.<name>`.
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=48)
+    description: str = Field(min_length=1, max_length=300)
+    confirmed_by: str
+    #: the stage whose leaving gate needs it (internal_rollout: before customers).
+    before: Stage = Stage.INTERNAL_ROLLOUT
+
+
 class TierRules(Strict):
     """Extra sign-offs for a risk tier or for customer-facing pilots: gate -> role -> count."""
 
     extra_approvers: dict[Stage, dict[str, int]] = Field(default_factory=dict)
+    required_evidence: list[RequiredEvidence] = Field(default_factory=list)
 
     @field_validator("extra_approvers")
     @classmethod
@@ -117,6 +132,17 @@ class EvidenceRules(Strict):
     last_n: int = Field(default=5, ge=1, le=1000)
     #: ...taken from the last `window_days` days.
     window_days: int = Field(default=14, ge=1, le=365)
+    #: readiness criteria category -> the role whose member confirms each of its items
+    #: (`pilotgate confirm`); a category not named here needs no confirmation.
+    confirm_by: dict[Literal["technical", "operational", "business_case"], str] = Field(
+        default_factory=dict
+    )
+    #: block: the readiness gate does not open while a criterion is not confirmed; warn: it
+    #: opens and the ask shows it as not confirmed.
+    unconfirmed: Literal["block", "warn"] = "warn"
+    #: when new measurements change an open gate's evidence verdict: reask (approvals given on
+    #: the old evidence stop counting and those approvers are asked again) or keep.
+    on_evidence_change: Literal["reask", "keep"] = "reask"
 
 
 class PortfolioRules(Strict):
@@ -140,13 +166,69 @@ class PortfolioRules(Strict):
         return self.caps.get(portfolio, self.max_active_pilots)
 
 
+#: the longest owner-warning window: a month before the deadline.
+MAX_WARNING_HOURS = 720
+
+
+class OwnerWarnings(Strict):
+    """When a gate is due within `window_hours` and its quorum is still short, the pilot's
+    business owner and the members of the programme office are told who has not answered."""
+
+    #: hours before a gate's deadline; 0 sends no warnings. Who is told besides the business
+    #: owner is the policy's top-level `programme_office` role (one name for every surface).
+    window_hours: int = 48
+
+    @field_validator("window_hours", mode="before")
+    @classmethod
+    def _window(cls, value: object) -> object:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(
+                f"{value!r} is not a whole number of hours; give 1 to {MAX_WARNING_HOURS} "
+                "(e.g. 48 to warn two days before the deadline), or 0 for no warnings"
+            )
+        if not 0 <= value <= MAX_WARNING_HOURS:
+            raise ValueError(
+                f"{value} hours is outside 0-{MAX_WARNING_HOURS}: give the hours before a "
+                f"gate's deadline at which to warn (at most {MAX_WARNING_HOURS}, 30 days), "
+                "or 0 for no warnings"
+            )
+        return value
+
+
+class PersonEntry(Strict):
+    """What the policy says about one person: the name every surface shows for their id."""
+
+    name: str = Field(min_length=1, max_length=200)
+
+    @field_validator("name")
+    @classmethod
+    def _plain(cls, value: str) -> str:
+        if any(not ch.isprintable() for ch in value):
+            raise ValueError("name holds control characters or line breaks; write plain text")
+        value = " ".join(value.split())
+        if not value:
+            raise ValueError("name is blank; write the person's name (e.g. Dana Smith)")
+        return value
+
+
 class Policy(Strict):
+    #: the policy's own label (e.g. "2026-Q4"); every gate also records the content digest
+    #: (lifecycle.policy_versions), so an unlabelled or relabelled edit is still told apart.
+    version: str | None = Field(default=None, min_length=1, max_length=64)
     roles: dict[str, list[str]] = Field(min_length=1)
+    #: the role that runs the programme: it may advance and terminate any pilot from Slack,
+    #: sees every overdue gate on its Home and is warned of gates about to lapse. The one
+    #: source of that role's name for every surface.
+    programme_office: str = "programme_office"
+    #: Slack user id -> {name: ...}: the name shown for a person, ahead of what Slack's
+    #: users.info says (optional; anyone not here is shown by their Slack name, else their id).
+    people: dict[str, PersonEntry] = Field(default_factory=dict)
     portfolio: PortfolioRules = PortfolioRules()
     gates: dict[Stage, GatePolicy]
     risk_tiers: dict[RiskTier, TierRules] = Field(default_factory=dict)
     customer_facing: TierRules = TierRules()
     evidence: EvidenceRules = EvidenceRules()
+    warnings: OwnerWarnings = OwnerWarnings()
 
     @field_validator("roles")
     @classmethod
@@ -162,6 +244,22 @@ class Policy(Strict):
             if len(set(members)) != len(members):
                 raise ValueError(f"role {role!r} lists a member twice")
         return value
+
+    @field_validator("people")
+    @classmethod
+    def _people_ids(cls, value: dict[str, PersonEntry]) -> dict[str, PersonEntry]:
+        for slack_id in value:
+            if not SLACK_USER_ID.match(slack_id):
+                raise ValueError(
+                    f"{slack_id!r} is not a Slack user id (U or W followed by 2-20 capitals "
+                    "or digits, like U0123ABCD)"
+                )
+        return value
+
+    def name_of(self, slack_id: str) -> str | None:
+        """The name the policy gives this person, if it names them."""
+        entry = self.people.get(slack_id)
+        return entry.name if entry is not None else None
 
     @model_validator(mode="after")
     def _consistent(self) -> Policy:
@@ -193,9 +291,31 @@ class Policy(Strict):
                         f"gates.{stage.value}.on_timeout.to_role", gate.on_timeout.to_role, known
                     )
                 )
+        # The default names the usual role; a policy without it has no programme office (only
+        # the business owner is warned, nobody may advance or terminate from Slack).
+        if self.programme_office not in known and "programme_office" in self.model_fields_set:
+            problems.append(_unknown_role("programme_office", self.programme_office, known))
+        for category, role in self.evidence.confirm_by.items():
+            if role not in known:
+                problems.append(_unknown_role(f"evidence.confirm_by.{category}", role, known))
         named = [(f"risk_tiers.{tier.value}", rules) for tier, rules in self.risk_tiers.items()]
         named.append(("customer_facing", self.customer_facing))
         for where, rules in named:
+            seen: set[str] = set()
+            for i, required in enumerate(rules.required_evidence):
+                at = f"{where}.required_evidence[{i}]"
+                if required.confirmed_by not in known:
+                    problems.append(
+                        _unknown_role(f"{at}.confirmed_by", required.confirmed_by, known)
+                    )
+                if required.before not in FORWARD:
+                    problems.append(
+                        f"{at}.before: {required.before.value} has no gate to leave (give one "
+                        f"of {', '.join(s.value for s in FORWARD)})"
+                    )
+                if required.name in seen:
+                    problems.append(f"{at}.name: {required.name!r} is listed twice")
+                seen.add(required.name)
             for stage, extra in rules.extra_approvers.items():
                 for role, count in extra.items():
                     if role not in known:
@@ -233,6 +353,14 @@ class Policy(Strict):
 
     def members(self, role: str) -> list[str]:
         return self.roles[role]
+
+    def programme_office_members(self) -> list[str]:
+        """The programme office's members (none when the policy has no such role)."""
+        return list(self.roles.get(self.programme_office, []))
+
+    def is_member(self, slack_id: str) -> bool:
+        """Whether the person holds any of the policy's roles."""
+        return any(slack_id in members for members in self.roles.values())
 
 
 def _unknown_role(where: str, role: str, known: set[str]) -> str:

@@ -28,13 +28,16 @@ SETTLED: frozenset[GatePhase] = frozenset(
 
 
 class OutboxStatus(StrEnum):
-    """outbox.status: pending -> sending (leased) -> sent | dead; a lapsed lease is pending
-    again in effect."""
+    """outbox.status: pending -> sending (leased) -> sent | dead | skipped; a lapsed lease is
+    pending again in effect."""
 
     PENDING = "pending"
     SENDING = "sending"
     SENT = "sent"
     DEAD = "dead"
+    #: never sent on purpose, with why in last_error (a Home view a newer one replaced, a
+    #: reminder whose request closed before it could go out).
+    SKIPPED = "skipped"
 
 
 class FlowRequestStatus(StrEnum):

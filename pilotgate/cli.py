@@ -21,9 +21,17 @@ from config.clock import utcnow
 from lifecycle.errors import InputError, describe
 from lifecycle.gates import check_satisfiable
 from lifecycle.policy import load_policy
+from lifecycle.policy_versions import stamp, tier_lines
 from lifecycle.proposal import load_proposal
 from lifecycle.stages import parse_stage
-from pilotgate import __version__, commands, metrics_cli, people_cli
+from pilotgate import (
+    __version__,
+    commands,
+    criteria_cli,
+    metrics_cli,
+    people_cli,
+    policy_cli,
+)
 from pilotgate.console import (
     EXIT_CHECK_FAILED,
     JsonFlag,
@@ -36,7 +44,7 @@ from pilotgate.console import (
     settings,
 )
 from pilotgate.views import pilot_row, pilot_status
-from store import audit, pilots
+from store import audit, installation, people, pilots
 from store.db import missing_sqlite_file, redact_url
 from store.errors import Conflict
 from store.migrate import current, upgrade
@@ -92,7 +100,17 @@ def db_upgrade() -> None:
 
 
 @policy_app.command("check")
-def policy_check(file: Annotated[Path, typer.Argument(help="Policy YAML file.")]) -> None:
+def policy_check(
+    file: Annotated[Path, typer.Argument(help="Policy YAML file.")],
+    slack: Annotated[
+        bool,
+        typer.Option(
+            "--slack",
+            help="Also ask Slack (SLACK_BOT_TOKEN) that the token works and the bot can post "
+            "to the digest channel.",
+        ),
+    ] = False,
+) -> None:
     """Validate a policy file: roles, gates, quorums, risk-tier rules."""
     with guarded():
         policy = load_policy(file)
@@ -111,11 +129,36 @@ def policy_check(file: Annotated[Path, typer.Argument(help="Policy YAML file.")]
             gate.on_reject,
         )
     out.print(table)
+    for line in tier_lines(policy):
+        out.print(escape(line), highlight=False)
     out.print(
-        f"{file}: ok ({len(policy.roles)} roles, {len(policy.gates)} gates, cap "
+        f"{file}: ok, policy {stamp(policy)} ({len(policy.roles)} roles, "
+        f"{len(policy.gates)} gates, cap "
         f"{policy.portfolio.max_active_pilots} active pilots per portfolio, deploy or "
         f"terminate within {policy.portfolio.deploy_or_terminate_days} days)"
     )
+    if slack:
+        _check_slack(policy.portfolio.digest_channel)
+
+
+def _check_slack(channel: str | None) -> None:
+    """`policy check --slack`: the token works (`auth.test`) and the bot is a member of the
+    digest channel; a bot never invited there would fail every digest with not_in_channel."""
+    cfg = settings()
+    if cfg.slack_bot_token is None:
+        fail("--slack needs SLACK_BOT_TOKEN (the app's bot token, xoxb-...)", 2)
+    # Deferred: slack_sdk loads only when a check talks to Slack.
+    from slack_out import preflight
+    from slack_out.client import make_client
+
+    client = make_client(cfg, retries=0)
+    checks = [preflight.check_token(client)]
+    if checks[0].ok and channel is not None:
+        checks.append(preflight.check_channel(client, channel))
+    for found in checks:
+        (out if found.ok else err).print(escape(found.message), highlight=False)
+    if not all(found.ok for found in checks):
+        raise typer.Exit(EXIT_CHECK_FAILED)
 
 
 @app.command()
@@ -147,7 +190,13 @@ def propose(
                     f"{proposal.portfolio} ({twin.stage}); pass --allow-duplicate if this is "
                     "really a second pilot"
                 )
-            pilot = pilots.create_pilot(session, proposal, rt.policy, actor="cli", now=utcnow())
+            now = utcnow()
+            pilot = pilots.create_pilot(session, proposal, rt.policy, actor="cli", now=now)
+            # Deferred: the Home's Block Kit (slack_sdk) loads only when something is recorded.
+            from tasks import home
+
+            # The proposer's and owner's Homes list it from now on, like a Slack proposal.
+            home.refresh_pilot(session, pilot.id, now, policy=rt.policy)
             pilot_id = pilot.id
     if as_json:
         emit_json({"id": pilot_id, "title": proposal.title, "stage": "proposal"})
@@ -174,18 +223,21 @@ def list_cmd(
             raise InputError("--stage", [str(exc)]) from None
         now = utcnow()
         with rt.db.session() as session:
-            rows = [pilot_row(p, session, now) for p in pilots.list_pilots(session, wanted)]
+            found = pilots.list_pilots(session, wanted)
+            names = people.names(session, rt.policy, {p.business_owner for p in found})
+            rows = [pilot_row(p, session, now, names) for p in found]
     if as_json:
         emit_json(rows)
         return
-    table = Table("title", "portfolio", "stage", "open gate", "gate deadline", "deploy by")
+    table = Table("title", "portfolio", "owner", "stage", "open gate", "gate deadline", "deploy by")
     # Ids are what people copy into the next command: never wrapped, never cut.
     table.columns.insert(0, Column("id", no_wrap=True, min_width=11, overflow="ignore"))
     for r in rows:
         table.add_row(
             r["id"],
-            r["title"],
-            r["portfolio"],
+            Text(r["title"]),
+            Text(r["portfolio"]),
+            Text(people.label(r["owner"]["name"], r["owner"]["slack_id"])),
             r["stage"],
             r["open_gate"] or "-",
             (r["gate_deadline"] or "-")[:16],
@@ -204,9 +256,24 @@ def status(
     rt = runtime()
     with guarded(), rt.db.session() as session:
         data = pilot_status(session, pilot_id, rt.policy, utcnow())
+        paused = installation.current(session)
+        # An installation-wide Slack failure holds every message; say so before anything else.
+        data["slack"] = (
+            {"state": "paused", "error": paused.error, "since": paused.since.isoformat()}
+            | {"detail": paused.detail}
+            if paused
+            else {"state": "ok"}
+        )
     if as_json:
         emit_json(data)
         return
+    if paused:
+        err.print(
+            f"[bold red]Slack sending is paused[/] since {data['slack']['since'][:16]} UTC "
+            f"({escape(paused.error)}): nothing reaches Slack until it is fixed; queued messages "
+            f"are kept and sent then. {escape(paused.detail or '')}",
+            highlight=False,
+        )
     out.print(
         f"[bold]{escape(data['title'])}[/] ({data['id']}), portfolio {data['portfolio']}, "
         f"risk {data['risk_tier']}"
@@ -237,7 +304,7 @@ def status(
         table = Table("approver", "role", "answer", "when", "reason")
         for r in gate["requests"]:
             table.add_row(
-                r["approver"],
+                Text(people.label(r["approver_name"], r["approver"])),
                 r["role"] + (" (escalation)" if r["round"] else ""),
                 r["answer"] or "waiting",
                 (r["answered_at"] or "")[:16],
@@ -248,7 +315,13 @@ def status(
         out.print("no open gate")
     history = Table("when", "from", "to", "by", "reason", title="history")
     for h in data["history"]:
-        history.add_row(h["at"][:16], h["from"] or "-", h["to"], h["actor"], Text(h["reason"]))
+        history.add_row(
+            h["at"][:16],
+            h["from"] or "-",
+            h["to"],
+            Text(people.label(h["actor_name"], h["actor"])),
+            Text(h["reason"]),
+        )
     out.print(history)
 
 
@@ -325,6 +398,8 @@ def audit_verify(
 commands.register(app)
 metrics_cli.register(app)
 people_cli.register(app)
+policy_cli.register(policy_app)
+criteria_cli.register(app)
 
 
 def main() -> None:

@@ -20,6 +20,7 @@ import http.client
 import json
 import logging
 import os
+import signal
 import sys
 import threading
 import time
@@ -29,6 +30,7 @@ from typing import Annotated, Any, NoReturn, cast
 from urllib.parse import urlsplit
 
 import typer
+from rich.markup import escape
 
 from config.clock import utcnow
 from config.names import DEPLOYMENT, STAGE_FLOWS, SWEEP, TERMINATE
@@ -551,7 +553,16 @@ def sweep(
             f"{prefix}remind {', '.join(r['approvers']) or 'nobody'} about {r['pilot_id']} "
             f"({round(r['point'] * 100)}% of the window)"
         )
-    total = sum(
+    warned = cast(list[dict[str, Any]], result.get("warnings", []))
+    for w in warned:
+        out.print(
+            f"{prefix}warn {', '.join(w['told'])} about {w['pilot_id']} {w['title']}: gate "
+            f"due {w['deadline'][:16]} ({w['time_left']} left), not answered: "
+            f"{', '.join(w['waiting']) or 'nobody'}",
+            markup=False,
+            highlight=False,
+        )
+    total = len(warned) + sum(
         len(plan[k]) for k in ("expired_gates", "overdue_pilots", "stale_proposals", "reminders")
     )
     out.print(
@@ -583,6 +594,7 @@ def serve(
     from pilotgate.dispatcher import Dispatcher
     from slack_out.client import make_client
 
+    _exit_cleanly_on_sigterm()
     _log_to_stderr()
     rt = _flow_runtime()
     settings = rt.settings
@@ -590,11 +602,13 @@ def serve(
         fail("SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET must be set to serve", 2)
     if socket_mode and settings.slack_app_token is None:
         fail("--socket-mode needs SLACK_APP_TOKEN (an xapp- token)", 2)
+    _check_slack(rt, make_client(settings, retries=0, timeout=5))
     dispatcher = Dispatcher(
         rt,
         client=make_client(settings),
         launcher=_launcher(rt),
         sweep_every=timedelta(hours=1) if settings.run_mode != "deployments" else None,
+        names_every=timedelta(minutes=1),
     )
     thread = threading.Thread(
         target=dispatcher.run_forever, args=(settings.tick_seconds,), name="dispatcher", daemon=True
@@ -641,6 +655,19 @@ def serve(
         dispatcher.wake.set()
 
 
+def _exit_cleanly_on_sigterm() -> None:
+    """Make SIGTERM end `serve` the way Ctrl-C does: through the interpreter's exit, where
+    Prefect stops the temporary local API it started as a child process (an atexit hook).
+    SIGTERM's default action ends the process on the spot, skipping that hook, and left the
+    API running as an orphan. uvicorn, while it listens, takes the signal for its graceful
+    shutdown and then raises it again, so this handler runs after it too."""
+
+    def _exit(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, _exit)
+
+
 def _log_to_stderr() -> None:
     """`serve` logs one line per decision, delivery and flow start (the `pilotgate.*` loggers,
     INFO) on stderr, on its own handler: Prefect, once loaded, configures only its own loggers
@@ -661,3 +688,19 @@ def register(app: typer.Typer) -> None:
     app.command()(terminate)
     app.command()(sweep)
     app.command()(serve)
+
+
+def _check_slack(rt: Runtime, client: Any) -> None:
+    """`serve` start-up: the token works (`auth.test`) and the bot can post to the digest
+    channel. Problems are said loudly; a refused token also pauses the relay (recorded, shown
+    by /healthz and `status`) until a call works."""
+    # Deferred: slack_sdk loads only for commands that talk to Slack.
+    from slack_out import preflight
+
+    token = preflight.check_token(client)
+    preflight.record(rt.db, token, utcnow())
+    err.print(("" if token.ok else "[bold red]Slack: [/]") + escape(token.message), highlight=False)
+    channel = rt.policy.portfolio.digest_channel
+    if token.ok and channel:
+        found = preflight.check_channel(client, channel)
+        err.print(("" if found.ok else "[bold red]warning: [/]") + escape(found.message))

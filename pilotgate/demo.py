@@ -14,18 +14,22 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from config.names import STAGE_FLOWS
 from config.prefect_env import apply_defaults
 from config.settings import Settings
+from lifecycle.confirmations import criteria_of, refusal
 from lifecycle.proposal import load_proposal
 from lifecycle.stages import Stage
 from pilotgate.dispatcher import Dispatcher, LocalLauncher
@@ -33,9 +37,10 @@ from pilotgate.report import build_report, write_html
 from slack_in.server import start_in_thread
 from slack_out.client import make_client
 from slackemu import SlackEmulator
-from store import audit, gates, metrics, pilots
+from store import audit, confirmations, gates, metrics, people, pilots
 from store.migrate import upgrade
 from tasks.runtime import Runtime, set_runtime
+from web.app import create_routes
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = Path(os.environ.get("PILOTGATE_DEMO_DIR", ROOT / "out" / "demo"))
@@ -43,6 +48,33 @@ console = Console(highlight=False)
 
 BOT_TOKEN = "xoxb-demo-token"
 SIGNING_SECRET = "demo-signing-secret"
+#: whom "Sign in with Slack" signs in on the demo's pages (a programme-office member).
+SIGNED_IN = "U0PMO0001"
+#: the people Slack's users.info knows in the demo's workspace (the policy names the others).
+SLACK_PEOPLE = {
+    "U0ARC0001": "Sam Okafor",
+    "U0ARC0002": "Rita Novak",
+    "U0SEC0001": "Chris Vaughn",
+    "U0CMP0001": "Aisha Rahman",
+    "U0OPS0001": "Lee Park",
+    "U0CLN0001": "Dr. Elena Ruiz",
+}
+
+
+def serve_requested() -> bool:
+    """PILOTGATE_DEMO_SERVE=1: keep serving the pages after the story, until Ctrl-C."""
+    return os.environ.get("PILOTGATE_DEMO_SERVE", "").strip().lower() in ("1", "true", "yes")
+
+
+def free_port() -> int:
+    """PILOTGATE_DEMO_PORT, else a free loopback port (the pages must know their address
+    before they are built: sign-in redirect, Origin check)."""
+    wanted = os.environ.get("PILOTGATE_DEMO_PORT", "").strip()
+    if wanted.isdigit():
+        return int(wanted)
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 class SimClock:
@@ -67,7 +99,13 @@ class Demo:
         self.db_path = OUT / "pilotgate.db"
         self.url = f"sqlite:///{self.db_path}"
         self.clock = SimClock()
-        self.emu = SlackEmulator(bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET).start()
+        self.emu = SlackEmulator(
+            bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET, signin_user=SIGNED_IN
+        ).start()
+        for user_id, name in SLACK_PEOPLE.items():
+            self.emu.add_user(user_id, name.split()[-1].lower(), real_name=name)
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
 
     def setup(self) -> None:
         upgrade(self.url)
@@ -77,6 +115,12 @@ class Demo:
             SLACK_SIGNING_SECRET=SIGNING_SECRET,
             SLACK_API_URL=self.emu.api_url,
             PILOTGATE_POLICY=str(ROOT / "examples" / "policy.yaml"),
+            # The pages, served with the listener; "Sign in with Slack" through the emulator.
+            PILOTGATE_BASE_URL=self.base_url,
+            SLACK_CLIENT_ID=self.emu.client_id,
+            SLACK_CLIENT_SECRET=self.emu.client_secret,
+            SLACK_OPENID_AUTHORIZE_URL=self.emu.openid_authorize_url,
+            SLACK_TEAM_ID=self.emu.team_id,
         )
         self.rt = Runtime(self.settings)
         set_runtime(self.rt)
@@ -86,8 +130,15 @@ class Demo:
             launcher=LocalLauncher(clock=self.clock),
             clock=self.clock,
             sweep_every=None,
+            names_every=timedelta(seconds=5),  # names from users.info, as `serve` does
         )
-        self.listener = start_in_thread(self.rt, on_wake=self.dispatcher.wake.set, clock=self.clock)
+        self.listener = start_in_thread(
+            self.rt,
+            self.port,
+            on_wake=self.dispatcher.wake.set,
+            clock=self.clock,
+            routes=create_routes(self.rt, clock=self.clock, on_wake=self.dispatcher.wake.set),
+        )
 
     def close(self) -> None:
         self.listener.stop()
@@ -112,7 +163,7 @@ class Demo:
         opened: Any = flows()[STAGE_FLOWS[stage]](
             pilot_id=pilot_id, now=self.clock(), actor="programme-manager"
         )
-        asked = ", ".join(f"{a.approver} ({a.role})" for a in opened.asked)
+        asked = ", ".join(self.who(a.approver, a.role) for a in opened.asked)
         console.print(
             f"   [cyan]gate open[/] {opened.stage.value} -> {opened.target.value}; "
             f"asked {asked}; due {opened.deadline:%Y-%m-%d}"
@@ -121,6 +172,12 @@ class Demo:
             console.print(f"   [yellow]evidence warning:[/] {warning}")
         with self.rt.db.session() as session:
             show_evidence(gates.get_gate(session, opened.gate_id).evidence or {})
+
+    def who(self, slack_id: str, role: str) -> str:
+        """`Dana Smith (U0FIN0001, finance)`: the name every surface shows (store.people)."""
+        with self.rt.db.session() as session:
+            name = people.names(session, self.rt.policy, {slack_id}).name(slack_id)
+        return escape(f"{name} ({slack_id}, {role})" if name else f"{slack_id} ({role})")
 
     def open_requests(self, pilot_id: str) -> list[Any]:
         """Unanswered requests whose role still lacks approvals (who a real approver nudges)."""
@@ -167,7 +224,7 @@ class Demo:
                     {"reason_input": reject[request.approver]},
                 )
                 console.print(
-                    f"   [red]{request.approver} ({request.role}) rejects[/] in a "
+                    f"   [red]{self.who(request.approver, request.role)} rejects[/] in a "
                     f"Slack modal: {reject[request.approver]}  (HTTP "
                     f"{resp.status_code})"
                 )
@@ -180,7 +237,7 @@ class Demo:
                     "pilotgate_approve",
                 )
                 console.print(
-                    f"   [green]{request.approver} ({request.role}) approves[/] in "
+                    f"   [green]{self.who(request.approver, request.role)} approves[/] in "
                     f"Slack (signed click, HTTP {resp.status_code})"
                 )
             self.dispatcher.drain()
@@ -232,6 +289,39 @@ class Demo:
                         actor="demo",
                     )
         console.print(f"   recorded {sum(len(v) for v in values.values())} metric observations")
+
+    def confirm_criteria(self, pilot_id: str) -> None:
+        """Each readiness criterion confirmed by the first member of its confirming role who
+        may (as `pilotgate confirm` records it), with a link to the evidence."""
+        now = self.clock()
+        with self.rt.db.session() as session:
+            proposal = pilots.proposal_of(pilots.get_pilot(session, pilot_id))
+            known = criteria_of(self.rt.policy, proposal)
+            for criterion in known:
+                if criterion.required:
+                    continue
+                who = next(
+                    m
+                    for m in self.rt.policy.members(criterion.role)
+                    if refusal(self.rt.policy, proposal, known, criterion.key, m, None, "https://x")
+                    is None
+                )
+                confirmations.record(
+                    session,
+                    pilot_id,
+                    criterion=criterion.key,
+                    confirmed_by=who,
+                    role=criterion.role,
+                    note=None,
+                    link=f"https://wiki.example.com/{pilot_id}/{criterion.key}",
+                    now=now,
+                    actor="demo",
+                )
+                console.print(
+                    f"   {self.who(who, criterion.role)} confirms {criterion.key}: "
+                    f"{escape(criterion.text)}",
+                    highlight=False,
+                )
 
     def sweep(self) -> dict[str, Any]:
         # Deferred: flows bring Prefect, which loads after main() applied its defaults.
@@ -295,6 +385,7 @@ def main() -> int:
                 "first_contact_resolution": [79, 82, 84, 83, 85],
             },
         )
+        demo.confirm_criteria(helpdesk)  # declared criteria, confirmed by the roles named
         demo.advance(helpdesk)  # pilot -> readiness review; its gate opens on entry
         demo.click_until_decided(helpdesk)
         demo.click_until_decided(helpdesk)  # readiness review -> internal rollout
@@ -363,9 +454,41 @@ def main() -> int:
             )
         console.print(f"Portfolio report (one self-contained HTML file): {report}")
         console.print(f"done in {time.monotonic() - started:.0f} s")
+        if serve_requested():
+            serve_pages(demo)
+        else:
+            console.print(
+                f"Portfolio pages: {demo.base_url}/  (they stopped with the demo; run "
+                "PILOTGATE_DEMO_SERVE=1 make demo to keep them up until Ctrl-C)",
+                highlight=False,
+            )
         return 0
     finally:
         demo.close()
+
+
+def serve_pages(demo: Demo) -> None:
+    """Keep the pages, the listener and the dispatcher running until Ctrl-C, so the portfolio
+    can be opened in a browser (signed in through the emulator as the programme office)."""
+    worker = threading.Thread(
+        target=demo.dispatcher.run_forever, args=(1.0,), name="dispatcher", daemon=True
+    )
+    worker.start()
+    console.print(
+        f"Portfolio pages: {demo.base_url}/  (Sign in with Slack signs you in as "
+        f"{demo.rt.policy.name_of(SIGNED_IN) or SIGNED_IN}, programme office, through the "
+        "emulator); Ctrl-C to stop",
+        highlight=False,
+    )
+    try:
+        while worker.is_alive():
+            worker.join(0.5)
+    except KeyboardInterrupt:
+        console.print("stopping")
+    finally:
+        demo.dispatcher.stop.set()
+        demo.dispatcher.wake.set()
+        worker.join(10)
 
 
 def show_portfolio(demo: Demo) -> None:

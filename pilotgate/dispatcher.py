@@ -2,8 +2,9 @@
 
 Each tick it (1) relays the Slack outbox, (2) starts the flow runs that committed state changes
 asked for (flow_requests), and (3) runs the sweep when a gate's deadline has passed or the
-sweep's schedule comes round. Everything it acts on is in the database, so killing it loses
-nothing: a restarted dispatcher finds the same rows.
+sweep's schedule comes round; in `serve` it also refreshes people's names from Slack (a small
+batch of users.info calls a minute, `slack_out.people`). Everything it acts on is in the
+database, so killing it loses nothing: a restarted dispatcher finds the same rows.
 
 Flows run in this process ("local", the embedded default) or are created as deployment runs on
 a Prefect server for workers to pick up ("deployments", at scale).
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +28,7 @@ from config.names import DEPLOYMENT, SWEEP, Keys
 from lifecycle.statuses import FlowRequestStatus
 from pilotgate.console import error_kind
 from slack_out import messages
+from slack_out.people import refresh_names
 from slack_out.relay import relay_outbox
 from store import flow_queue, gates, outbox, pilots
 from store.errors import NotFound
@@ -138,17 +141,22 @@ class Dispatcher:
         launcher: Launcher,
         clock: Callable[[], datetime] = utcnow,
         sweep_every: timedelta | None = timedelta(hours=1),
+        names_every: timedelta | None = None,
     ) -> None:
         self.runtime = runtime
         self.client = client
         self.launcher = launcher
         self.clock = clock
         self.sweep_every = sweep_every
+        #: how often to refresh names from users.info (None: never; `serve` does every minute).
+        self.names_every = names_every
         self.wake = threading.Event()
         self.stop = threading.Event()
         self._last_sweep: datetime | None = None
         self._launch_backoff = 0.0
         self._launch_paused_until: datetime | None = None
+        #: time.monotonic() of the last names refresh (users.info).
+        self._names_refreshed: float | None = None
 
     def recover(self) -> int:
         """After a crash (local mode, one dispatcher): rerun interrupted flow requests."""
@@ -161,6 +169,7 @@ class Dispatcher:
             relayed = relay_outbox(self.runtime.db, self.client, self.clock)
             report.sent += relayed.sent
             report.errors += relayed.errors
+            self._refresh_names()
         if self._launch_paused_until and self.clock() < self._launch_paused_until:
             claimed = []
         else:
@@ -236,6 +245,28 @@ class Dispatcher:
             report.swept = True
         return report
 
+    def _refresh_names(self) -> None:
+        """Put names to the Slack ids the surfaces show (users.info into the `people` cache), a
+        small batch each `names_every`; not counted as work, so `drain` does not wait on it."""
+        if self.names_every is None:
+            return
+        started = time.monotonic()
+        since = None if self._names_refreshed is None else started - self._names_refreshed
+        if since is not None and since < self.names_every.total_seconds():
+            return
+        self._names_refreshed = started
+        assert self.client is not None
+        try:
+            refresh_names(
+                self.runtime.db,
+                self.client,
+                self.runtime.policy,
+                self.clock,
+                ttl=timedelta(hours=self.runtime.settings.people_ttl_hours),
+            )
+        except Exception as exc:  # names are a nicety: never hold up flows or the outbox
+            log.warning("names refresh failed error=%s; ids are shown meanwhile", _one_line(exc))
+
     def _tell_owner(self, session: Any, pilot_id: str, flow: str, exc: Exception) -> None:
         """A queued flow that fails (e.g. a gate blocked by missing evidence) must not fail
         silently: the pilot's business owner is told what stopped it."""
@@ -249,6 +280,7 @@ class Dispatcher:
             f"{pilot.title}: the {flow} step could not run.",
             str(exc)[:1500],
             self.clock(),
+            pilot_id=pilot.id,
         )
 
     def _sweep_due(self) -> bool:

@@ -14,7 +14,7 @@ anything is written; a refusal names the flag, why, and what is allowed, and cha
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -25,8 +25,11 @@ from lifecycle.errors import InputError
 from pilotgate.console import JsonFlag, emit_json, guarded, out, runtime
 from store import delegations
 from store.models import Delegation
-from tasks import people
-from tasks.people import HandOver, Kept
+from store.people import Names
+from store.people import names as names_of
+
+if TYPE_CHECKING:
+    from tasks.people import HandOver, Kept
 
 ACTOR = "cli"
 
@@ -83,12 +86,13 @@ def kept_row(k: Kept) -> dict[str, Any]:
     return {"request_id": k.request_id, "pilot_id": k.pilot_id, "reason": k.reason}
 
 
-def _print_handovers(handed: list[HandOver], kept: list[Kept]) -> None:
+def _print_handovers(handed: list[HandOver], kept: list[Kept], names: Names) -> None:
     for h in handed:
         out.print(
             escape(
-                f"  request {h.request_id} ({h.pilot_id}, {h.role}) re-asked of {h.to} "
-                f"on behalf of {h.on_behalf_of} as request {h.new_request_id}"
+                f"  request {h.request_id} ({h.pilot_id}, {h.role}) re-asked of "
+                f"{names.label(h.to)} on behalf of {names.label(h.on_behalf_of)} as request "
+                f"{h.new_request_id}"
             ),
             highlight=False,
         )
@@ -104,6 +108,7 @@ def _list(as_json: bool) -> None:
     now = utcnow()
     with guarded(), rt.db.session() as session:
         rows = [delegation_row(r, now) for r in delegations.list_all(session)]
+        names = names_of(session, rt.policy, {r[k] for r in rows for k in ("approver", "delegate")})
     if as_json:
         emit_json(rows)
         return
@@ -114,8 +119,8 @@ def _list(as_json: bool) -> None:
     for r in rows:
         table.add_row(
             str(r["id"]),
-            r["approver"],
-            r["delegate"],
+            escape(names.label(r["approver"])),
+            escape(names.label(r["delegate"])),
             r["starts_at"][:16],
             r["ends_at"][:16],
             r["state"],
@@ -134,13 +139,21 @@ def _revoke(value: str | None, as_json: bool) -> None:
     rt = runtime()
     now = utcnow()
     with guarded(), rt.db.session() as session:
+        # Deferred: tasks.people brings slack_out (and slack_sdk), which `delegate list` and
+        # the commands importing parse_time never need.
+        from tasks import people
+
         row = people.revoke_delegation(session, int(value), actor=ACTOR, now=now)
         data = delegation_row(row, now)
+        names = names_of(session, rt.policy, {row.approver})
     if as_json:
         emit_json(data)
         return
     out.print(
-        escape(f"delegation {data['id']} revoked: {data['approver']} is asked again from now on"),
+        escape(
+            f"delegation {data['id']} revoked: {names.label(data['approver'])} is asked again "
+            "from now on"
+        ),
         highlight=False,
     )
 
@@ -203,6 +216,9 @@ def delegate(
         ends_at = parse_time("--until", until)
     rt = runtime()
     with guarded(), rt.db.session() as session:
+        # Deferred: slack_out only for the commands that write (see _revoke).
+        from tasks import people
+
         row, handed, kept = people.create_delegation(
             session,
             rt.policy,
@@ -215,6 +231,9 @@ def delegate(
             now=now,
         )
         data = delegation_row(row, now)
+        shown = {row.approver, row.delegate}
+        shown.update(x for h in handed for x in (h.to, h.on_behalf_of))
+        names = names_of(session, rt.policy, shown)
     if as_json:
         emit_json(
             {
@@ -226,13 +245,14 @@ def delegate(
         return
     out.print(
         escape(
-            f"delegation {data['id']}: {data['delegate']} is asked in {data['approver']}'s "
+            f"delegation {data['id']}: {names.label(data['delegate'])} is asked in "
+            f"{names.label(data['approver'])}'s "
             f"place from {row.starts_at:%Y-%m-%d %H:%M} to {row.ends_at:%Y-%m-%d %H:%M} UTC "
             f"({data['state']})"
         ),
         highlight=False,
     )
-    _print_handovers(handed, kept)
+    _print_handovers(handed, kept, names)
 
 
 def reassign(
@@ -249,16 +269,21 @@ def reassign(
     rt = runtime()
     now = utcnow()
     with guarded(), rt.db.session() as session:
+        # Deferred: slack_out only for the commands that write (see _revoke).
+        from tasks import people
+
         handed = people.reassign(
             session, rt.policy, int(request_id), to=to, reason=reason, actor=ACTOR, now=now
         )
+        names = names_of(session, rt.policy, {handed.from_approver, handed.to})
     if as_json:
         emit_json(handover_row(handed))
         return
     out.print(
         escape(
             f"request {handed.request_id} ({handed.pilot_id}, {handed.role}) reassigned from "
-            f"{handed.from_approver} to {handed.to} as request {handed.new_request_id}"
+            f"{names.label(handed.from_approver)} to {names.label(handed.to)} as request "
+            f"{handed.new_request_id}"
         ),
         highlight=False,
     )

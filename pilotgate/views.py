@@ -14,17 +14,22 @@ from sqlalchemy.orm import Session
 from config.links import pilot_url
 from lifecycle.deadlines import days_left
 from lifecycle.policy import Policy
-from store import gates, pilots
+from store import gates, people, pilots
 from store.models import Pilot
 
 
-def pilot_row(pilot: Pilot, session: Session, now: datetime) -> dict[str, Any]:
+def pilot_row(
+    pilot: Pilot, session: Session, now: datetime, names: people.Names | None = None
+) -> dict[str, Any]:
+    """One pilot's line; `names` (store.people) puts a name to its business owner."""
     gate = gates.open_gate_for(session, pilot.id)
+    owner_name = names.name(pilot.business_owner) if names is not None else None
     return {
         "id": pilot.id,
         "title": pilot.title,
         "url": pilot_url(pilot.id),
         "portfolio": pilot.portfolio,
+        "owner": {"slack_id": pilot.business_owner, "name": owner_name},
         "risk_tier": pilot.risk_tier,
         "stage": pilot.stage,
         "open_gate": f"{gate.stage} -> {gate.target}" if gate else None,
@@ -39,7 +44,12 @@ def pilot_row(pilot: Pilot, session: Session, now: datetime) -> dict[str, Any]:
 def pilot_status(session: Session, pilot_id: str, policy: Policy, now: datetime) -> dict[str, Any]:
     pilot = pilots.get_pilot(session, pilot_id)
     proposal = pilots.proposal_of(pilot)
-    status: dict[str, Any] = pilot_row(pilot, session, now)
+    gate = gates.open_gate_for(session, pilot.id)
+    history = pilots.stage_history(session, pilot.id)
+    requests = gates.requests_for(session, gate.id) if gate is not None else []
+    shown = {pilot.business_owner, *(h.actor for h in history), *(r.approver for r in requests)}
+    names = people.names(session, policy, shown)
+    status: dict[str, Any] = pilot_row(pilot, session, now, names)
     status.update(
         {
             "business_owner": {
@@ -56,15 +66,15 @@ def pilot_status(session: Session, pilot_id: str, policy: Policy, now: datetime)
                     "from": h.from_stage,
                     "to": h.to_stage,
                     "actor": h.actor,
+                    "actor_name": names.name(h.actor),
                     "reason": h.reason,
                     "at": h.at.isoformat(),
                 }
-                for h in pilots.stage_history(session, pilot.id)
+                for h in history
             ],
             "gate": None,
         }
     )
-    gate = gates.open_gate_for(session, pilot.id)
     if gate is not None:
         evaluation = gates.evaluate(session, gate, now)
         decided = {d.request_id: d for d in gates.decisions_for(session, gate.id)}
@@ -82,6 +92,7 @@ def pilot_status(session: Session, pilot_id: str, policy: Policy, now: datetime)
             "requests": [
                 {
                     "approver": r.approver,
+                    "approver_name": names.name(r.approver),
                     "role": r.role,
                     "round": r.round,
                     "answer": decided[r.id].verdict if r.id in decided else None,
@@ -90,7 +101,7 @@ def pilot_status(session: Session, pilot_id: str, policy: Policy, now: datetime)
                     else None,
                     "reason": decided[r.id].reason if r.id in decided else None,
                 }
-                for r in gates.requests_for(session, gate.id)
+                for r in requests
             ],
         }
     return status

@@ -25,7 +25,16 @@ from slack_bolt.logger.messages import warning_client_prioritized_and_token_skip
 from slack_sdk import WebClient
 
 from config.clock import utcnow
-from slack_in import approve, reject_button, reject_submit
+from slack_in import (
+    approve,
+    command,
+    home,
+    propose_submit,
+    reject_button,
+    reject_submit,
+    terminate_submit,
+    workspace,
+)
 from slack_in.deps import ListenerDeps, deps_for
 from tasks.runtime import Runtime
 
@@ -66,13 +75,22 @@ def build_app(
         token_verification_enabled=False,
         logger=_bolt_logger(),
     )
+    workspace.register(app, team_id=settings.slack_team_id, app_id=settings.slack_app_id)
     register(app, deps_for(runtime.db, clock=clock, on_wake=on_wake))
     return app
 
 
 def register(app: App, deps: ListenerDeps) -> None:
     """Wire every listener module to `app`."""
-    for listener in (approve, reject_button, reject_submit):
+    for listener in (
+        approve,
+        reject_button,
+        reject_submit,
+        home,
+        command,
+        terminate_submit,
+        propose_submit,
+    ):
         listener.register(app, deps)
 
 

@@ -66,16 +66,17 @@ def decide(
         result.gate_resolved,
     )
     if result.gate_resolved:
-        _wake(deps)
+        wake(deps)
     return result
 
 
-def _wake(deps: ListenerDeps) -> None:
-    """Wake the waiting flow. The flow request is already committed, so a failed wake-up only
-    delays the follow-up until the dispatcher's next round; it must not fail the click."""
+def wake(deps: ListenerDeps) -> None:
+    """Wake the dispatcher (the waiting flow, the outbox). What it is woken for is already
+    committed, so a failed wake-up only delays it until the dispatcher's next round; it must
+    not fail the click."""
     if deps.on_wake is None:
         return
     try:
         deps.on_wake()
     except Exception:
-        log.exception("on_wake failed; the resolve-gate flow request stays queued")
+        log.exception("on_wake failed; what it was woken for stays queued")

@@ -3,6 +3,11 @@
 The one Slack call on the ack path (`views.open`), because a `trigger_id` lives three seconds;
 it is made after the screening transaction, with no database connection held. Someone who may
 not decide gets an ephemeral refusal instead, through the outbox.
+
+`views.open` can fail after the ack (the trigger expired or was already used, Slack timed out or
+rate limited the call). Left to bolt that is an HTTP 500 to Slack and an error in front of the
+approver; instead the approver gets an ephemeral saying what to do (click Reject again, or reject
+on the pilot's page, which has the same form), and nothing is recorded.
 """
 
 from __future__ import annotations
@@ -12,18 +17,26 @@ from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
+from config.links import pilot_url
+from config.names import Keys
 from slack_in import payload
-from slack_in.decide import tell
+from slack_in.decide import tell, wake
 from slack_in.deps import ListenerDeps
 from slack_out import messages
-from slack_out.render import render_view
+from slack_out.render import Mrkdwn, mrkdwn_escape, render_view
 from store.read_models import pilot_title
 from tasks.answers import ALREADY_ANSWERED, screen
 
 log = logging.getLogger("pilotgate.listener")
 
 REJECT_ACTION = "pilotgate_reject"
+#: what the approver is told when the reason form cannot open (mrkdwn; the link is ours).
+FORM_FAILED = (
+    "The form for your reason could not be opened ({error}), so nothing was recorded. Click "
+    "*Reject* again, or reject on <{url}|the pilot's page>."
+)
 
 
 def open_reject_modal(
@@ -41,18 +54,58 @@ def open_reject_modal(
         target, refused = screen(session, request_id, user_id, now)
         if target is None:
             return
+        # a click on the App Home has no channel: answer in the DM the ask went to
+        channel = payload.channel(body) or target.channel
         refused = refused or (ALREADY_ANSWERED if target.answered else None)
         if refused is not None:
-            tell(session, payload.channel(body), user_id, refused, now)
+            tell(session, channel, user_id, refused, now)
             return
         title = pilot_title(session, target.pilot_id)
+        pilot_id = target.pilot_id
     view = render_view(
         "reject_modal.json.j2",
         request_id=request_id,
         title=title,
         stage_label=messages.label(target.stage),
     )
-    client.views_open(trigger_id=trigger_id, view=view)
+    try:
+        client.views_open(trigger_id=trigger_id, view=view)
+    except (SlackApiError, OSError, TimeoutError) as exc:
+        error = _why(exc)
+        log.warning(
+            "reject form not opened request=%s user=%s error=%s; approver told, nothing recorded",
+            request_id,
+            user_id,
+            error,
+        )
+        text = Mrkdwn(FORM_FAILED.format(error=mrkdwn_escape(error), url=pilot_url(pilot_id)))
+        if channel is None:
+            log.warning(
+                "reject form not opened request=%s: nowhere to tell the approver", request_id
+            )
+            return
+        with deps.transaction() as session:
+            messages.ephemeral(
+                session,
+                channel,
+                user_id,
+                text,
+                deps.clock(),
+                dedupe_key=Keys.form_failed(trigger_id),
+            )
+        wake(deps)
+
+
+def _why(exc: Exception) -> str:
+    """Slack's error code (`expired_trigger_id`, `ratelimited`), else the HTTP status (an HTML
+    error page has no code), else the kind of network failure."""
+    if not isinstance(exc, SlackApiError):
+        return type(exc).__name__
+    data = exc.response.data
+    code = data.get("error") if isinstance(data, dict) else None
+    if isinstance(code, str) and code.replace("_", "").isalnum() and code.islower():
+        return code
+    return f"HTTP {exc.response.status_code}"
 
 
 def register(app: App, deps: ListenerDeps) -> None:

@@ -15,8 +15,11 @@ next tick. Waking is all it does: the request itself is a row in the database.
 
 Socket Mode: `serve_socket_mode` connects out to Slack with an app-level token (`xapp-...`,
 scope `connections:write`) and dispatches the same payloads to the same App and listeners.
-Bolt skips signature verification there (the websocket is authenticated by the app token). It
-needs Slack itself and is not exercised by the test suite beyond construction.
+Bolt skips signature verification there (the websocket is authenticated by the app token), so
+the workspace and app check runs as a bolt middleware (`slack_in.workspace`) on both
+transports. The test suite drives it end to end against the emulator's WebSocket
+(tests/slack_in/test_socket_mode.py, test_socket_mode_workspace.py,
+tests/cli/test_serve_socket_mode.py).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from pydantic import SecretStr
 from slack_bolt import App, BoltResponse
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -45,6 +49,7 @@ from starlette.routing import BaseRoute, Route
 from config.clock import utcnow
 from slack_in import gatekeeper
 from slack_in.app import build_app
+from store import installation
 from store.db import register_fingerprint
 from tasks.runtime import Runtime
 
@@ -71,6 +76,27 @@ def health(runtime: Runtime, *, serving: bool) -> dict[str, Any]:
         "dispatcher": True,
         "wake": WAKE_PATH,
     }
+
+
+def slack_health(runtime: Runtime) -> dict[str, Any]:
+    """Whether Slack takes what `serve` sends: "ok", or "paused" with the installation-wide
+    error (a revoked token, a missing scope) that stopped the relay, since when and the fix.
+    Queued messages wait and are sent once it is fixed."""
+    try:
+        with runtime.db.session() as session:
+            state = installation.current(session)
+            if state is None:
+                return {"state": "ok"}
+            return {
+                "state": "paused",
+                "error": state.error,
+                # what waits: "token" (everything), "dm" (DMs), "scope:<method>" (that method)
+                "holds": state.kind,
+                "since": state.since.isoformat(),
+                "detail": state.detail,
+            }
+    except SQLAlchemyError:
+        return {"state": "unknown"}
 
 
 def is_loopback(host: str | None) -> bool:
@@ -130,7 +156,10 @@ def create_asgi_app(
         return to_starlette_response(bolt_response)
 
     async def healthz(request: Request) -> Response:
-        return JSONResponse(health_body)
+        if not serving:
+            return JSONResponse(health_body)
+        slack = await asyncio.to_thread(slack_health, runtime)
+        return JSONResponse({**health_body, "slack": slack})
 
     async def wake(request: Request) -> Response:
         if not serving or on_wake is None:

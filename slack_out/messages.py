@@ -8,6 +8,7 @@ relay (slack_out.relay) delivers the rows.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,8 +19,11 @@ from config.names import Keys
 from lifecycle.gates import Verdict
 from lifecycle.stages import Stage, stage_label
 from lifecycle.statuses import GatePhase
+from slack_out.home import left as left_until
+from slack_out.home import mentions_by_role
+from slack_out.limits import fit_text
 from slack_out.render import Mrkdwn, mention, mrkdwn, mrkdwn_escape, render_blocks
-from store import outbox, pilots
+from store import outbox, pilots, read_home
 from store.models import Gate, Pilot, SignoffRequest
 
 WHAT_IS_APPROVED = {
@@ -137,7 +141,7 @@ def close_request(
     `outcome` is `Mrkdwn` (built with `mrkdwn()`), so a reason cannot smuggle markup in."""
     if not isinstance(outcome, Mrkdwn):
         raise TypeError("close_request needs Mrkdwn: build the outcome with render.mrkdwn()")
-    outcome = Mrkdwn(outcome[:2900])
+    outcome = Mrkdwn(fit_text(outcome, 2900))  # never cut inside an escape or a mention
     blocks = render_blocks(
         "signoff_closed.json.j2",
         pilot=pilot_context(pilot),
@@ -153,6 +157,16 @@ def close_request(
         ref_kind="request_update",
         ref_id=request.id,
     )
+    # The reminders carried the same buttons: they close with the ask.
+    for channel, ts in read_home.sent_reminders(session, request.id):
+        outbox.enqueue(
+            session,
+            "chat.update",
+            {"channel": channel, "ts": ts, "text": str(outcome), "blocks": blocks},
+            now=now,
+            ref_kind="reminder_update",
+            ref_id=request.id,
+        )
 
 
 def decision_outcome(
@@ -200,24 +214,49 @@ def not_yours(session: Session, channel: str, user: str, text: str, now: datetim
     )
 
 
+def ephemeral(
+    session: Session, channel: str, user: str, text: str, now: datetime, *, dedupe_key: str
+) -> None:
+    """An ephemeral answer to one click, queued once per `dedupe_key` (e.g. `Keys.form_failed`):
+    not subject to the refusals' one-per-10-minutes limit."""
+    outbox.enqueue(
+        session,
+        "chat.postEphemeral",
+        {"channel": channel, "user": user, "text": text},
+        now=now,
+        dedupe_key=dedupe_key,
+    )
+
+
 def remind(
     session: Session, pilot: Pilot, gate: Gate, request: SignoffRequest, point: float, now: datetime
 ) -> None:
+    """A new message in the approver's DM (a thread reply may not notify them, and they would
+    have to scroll up to the ask): how long is left, who else the gate waits on, and the same
+    Approve / Reject buttons as the ask. Its `ts` is kept on the outbox row, so answering the
+    request closes these buttons too (`close_request`)."""
+    [blocked] = read_home.blocked(session, [gate])
+    others = [(role, who) for role, who in blocked.waiting_on if who != request.approver]
     blocks = render_blocks(
         "reminder.json.j2",
         title=pilot.title,
+        role=request.role,
         stage_label=label(gate.stage),
         target_label=label(gate.target),
         deadline=gate.deadline,
+        left=left_until(gate.deadline, now),
         point=point,
+        others=mentions_by_role(others),
+        request_id=request.id,
         url=pilot_url(pilot.id),
     )
     outbox.enqueue(
         session,
         "chat.postMessage",
         {
+            "user": request.approver,
             "text": f"Reminder: sign-off on {mrkdwn_escape(pilot.title)} "
-            f"due {gate.deadline:%Y-%m-%d %H:%M} UTC",
+            f"due {gate.deadline:%Y-%m-%d %H:%M} UTC ({left_until(gate.deadline, now)})",
             "blocks": blocks,
         },
         now=now,
@@ -249,6 +288,66 @@ def notify(
         {"user": user, "text": mrkdwn_escape(headline), "blocks": blocks},
         now=now,
         ref_kind="notice",
+        dedupe_key=dedupe_key,
+    )
+
+
+def _person(slack_id: str, names: Mapping[str, str]) -> Mrkdwn:
+    """A person by the name the policy gives them (escaped), else as a Slack mention."""
+    name = names.get(slack_id)
+    return mrkdwn("{}", name) if name else mention(slack_id)
+
+
+def owner_warning(
+    session: Session,
+    pilot: Pilot,
+    gate: Gate,
+    *,
+    user: str,
+    because: str,
+    short: Mapping[str, int],
+    waiting: Sequence[tuple[str, str, str | None]],
+    names: Mapping[str, str],
+    time_left: str,
+    now: datetime,
+    dedupe_key: str,
+) -> int | None:
+    """Tell the business owner or a programme-office member that a gate is about to run out:
+    who has not answered, by name and role (`waiting`: approver, role, on behalf of whom), and
+    the time left. Returns the outbox row's id, or None when this warning was already queued."""
+    lines = [
+        Mrkdwn(
+            "• "
+            + _person(approver, names)
+            + mrkdwn(" ({})", role)
+            + (" on behalf of " + _person(principal, names) if principal else "")
+        )
+        for approver, role, principal in waiting
+    ]
+    blocks = render_blocks(
+        "owner_warning.json.j2",
+        title=pilot.title,
+        stage_label=label(gate.stage),
+        target_label=label(gate.target),
+        deadline=gate.deadline,
+        time_left=time_left,
+        short=mrkdwn_escape(", ".join(f"{role} {n} short" for role, n in short.items())),
+        waiting=[{"line": line} for line in lines],
+        because=mrkdwn_escape(because),
+        url=pilot_url(pilot.id),
+    )
+    return outbox.enqueue(
+        session,
+        "chat.postMessage",
+        {
+            "user": user,
+            "text": f"Gate of {mrkdwn_escape(pilot.title)} due {gate.deadline:%Y-%m-%d %H:%M} "
+            f"UTC ({time_left} left) still short of its quorum",
+            "blocks": blocks,
+        },
+        now=now,
+        ref_kind="owner_warning",
+        ref_id=gate.id,
         dedupe_key=dedupe_key,
     )
 

@@ -83,9 +83,14 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(*reply)
 
     def _send(self, status: int, headers: dict[str, str], payload: Any) -> None:
-        data = json.dumps(payload).encode()
+        headers = dict(headers)
+        content_type = headers.pop("Content-Type", "application/json; charset=utf-8")
+        if content_type.startswith("text/html"):  # an edge error page, as in a Slack outage
+            data = str(payload.get("html", "")).encode()
+        else:
+            data = json.dumps(payload).encode()
         self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         for key, value in headers.items():
             self.send_header(key, value)

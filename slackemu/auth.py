@@ -21,7 +21,7 @@ class AuthApi(EmulatorState):
         return {"args": params} if params else {}
 
     def _auth_test(self, params: Params) -> dict[str, Any]:
-        return {
+        reply: dict[str, Any] = {
             "url": f"https://{self.team_domain}.slack.com/",
             "team": self.team_name,
             "user": self.bot_name,
@@ -30,3 +30,6 @@ class AuthApi(EmulatorState):
             "bot_id": self.bot_id,
             "is_enterprise_install": False,
         }
+        if self._no.enterprise_id is not None:  # a workspace in an Enterprise Grid org
+            reply["enterprise_id"] = self._no.enterprise_id
+        return reply

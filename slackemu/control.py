@@ -17,13 +17,13 @@ from .errors import EmulatorError
 from .faults import FaultInjection
 from .openid import OpenIdApi
 from .recordings import Recordings
-from .simulated_users import SimulatedUsers
+from .socket_mode import SocketModeUsers
 from .wire import Reply
 
 __all__ = ["ControlApi"]
 
 
-class ControlApi(SimulatedUsers, OpenIdApi, FaultInjection, Recordings):
+class ControlApi(SocketModeUsers, OpenIdApi, FaultInjection, Recordings):
     """Serve ``/_emu/<path>`` requests (called by the HTTP handler)."""
 
     def handle_control(self, verb: str, path: str, query: str, body: bytes) -> Reply:
@@ -115,6 +115,36 @@ class ControlApi(SimulatedUsers, OpenIdApi, FaultInjection, Recordings):
                     secret=args.get("secret"),
                 )
                 return 200, {}, _delivery(response)
+            if route == ("GET", "home"):
+                home = self.home_for(q["user"])
+                return 200, {}, {"ok": True, "home": home.to_dict() if home else None}
+            if route == ("POST", "home/open"):
+                response = self.open_home(
+                    args.get("listener_url"), args["user_id"], tab=args.get("tab", "home")
+                )
+                return 200, {}, {"ok": True, "status": response.status_code, "body": response.text}
+            if route == ("POST", "home/click"):
+                response = self.click_home(
+                    args.get("listener_url"),
+                    args["user_id"],
+                    args["action_id"],
+                    value=args.get("value"),
+                )
+                return 200, {}, _delivery(response)
+            if route == ("POST", "command"):
+                answer = self.slash_command(
+                    args.get("listener_url"),
+                    args["user_id"],
+                    args["command"],
+                    args.get("text", ""),
+                    channel=args.get("channel"),
+                )
+                shown = answer.message.to_dict() if answer.message else None
+                return 200, {}, {
+                    "ok": True,
+                    "status": answer.response.status_code,
+                    "message": shown,
+                }
         except KeyError as exc:
             return 400, {}, {"ok": False, "error": "missing_argument", "detail": str(exc)}
         except (EmulatorError, ValueError) as exc:

@@ -1,4 +1,5 @@
-"""Web API method ``conversations.open``: how pilotgate finds a user's DM channel.
+"""Web API methods ``conversations.open`` (how pilotgate finds a user's DM channel) and
+``conversations.info`` (whether the bot is a member of a channel, checked at start-up).
 
 Gives each user one stable ``D...`` channel, and refuses unknown or
 deactivated users the way Slack does, so undeliverable requests can be tested.
@@ -18,7 +19,27 @@ __all__ = ["ConversationsApi"]
 
 
 class ConversationsApi(EmulatorState):
-    """``conversations.open`` (called with the lock held)."""
+    """``conversations.open`` / ``conversations.info`` (called with the lock held)."""
+
+    def _conversations_info(self, params: Params) -> dict[str, Any]:
+        channel = self._resolve_channel(params.get("channel"))
+        is_im = channel in self._dm_channels.values()
+        obj: dict[str, Any] = {
+            "id": channel,
+            "name": self._channel_name(channel),
+            "is_channel": channel.startswith("C"),
+            "is_group": channel.startswith("G"),
+            "is_im": is_im,
+            "is_private": channel.startswith("G"),
+            "is_archived": False,
+            "context_team_id": self.team_id,
+        }
+        if not is_im:
+            obj["is_member"] = channel not in self._no.outside
+        if self._no.enterprise_id is not None:
+            obj["enterprise_id"] = self._no.enterprise_id
+            obj["is_shared"] = False
+        return {"channel": obj}
 
     def _conversations_open(self, params: Params) -> dict[str, Any]:
         channel = params.get("channel")

@@ -12,11 +12,16 @@ app's listener.  The production code only notices the different base URL.
 This module assembles the emulator from its parts and owns its lifecycle
 (binding the port, serving in a thread); each part is a mixin in its own
 module: the shared state (:mod:`.state`), recordings (:mod:`.recordings`),
-fault injection (:mod:`.faults`), the Web API front door (:mod:`.webapi`) and
+fault injection and Slack's documented refusals (dead tokens, scopes, membership,
+the Messages tab, rate-limit tiers: :mod:`.faults`; length limits: :mod:`.limits`),
+the Web API front door (:mod:`.webapi`) and
 method families (:mod:`.auth`, :mod:`.conversations`, :mod:`.chat`,
-:mod:`.views`, :mod:`.response_urls`, Sign in with Slack in :mod:`.openid`), simulated users
-(:mod:`.simulated_users`), the interaction sender (:mod:`.sender`) and the
-``/_emu/`` control API (:mod:`.control`).  The HTTP server is :mod:`._server`.
+:mod:`.views`, :mod:`.users`, :mod:`.response_urls`, Sign in with Slack in
+:mod:`.openid`), simulated users
+(:mod:`.simulated_users`), the interaction sender (:mod:`.sender`), the App Home
+(:mod:`.home`), slash commands (:mod:`.commands`), Socket Mode over a real
+WebSocket (:mod:`.socket_mode`) and the ``/_emu/`` control API (:mod:`.control`).
+The HTTP server is :mod:`._server`.
 """
 
 from __future__ import annotations
@@ -66,6 +71,7 @@ class SlackEmulator(ControlApi, WebApi):
         server, self._server = self._server, None
         if server is None:
             return
+        self.stop_socket_mode()
         server.shutdown()
         server.server_close()
         if self._thread is not None:

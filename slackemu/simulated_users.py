@@ -106,8 +106,8 @@ class SimulatedUsers(InteractionSender, ViewsApi, ResponseUrls):
                 "token": self.verification_token,
                 "container": container,
                 "trigger_id": trigger_id,
-                "team": {"id": self.team_id, "domain": self.team_domain},
-                "enterprise": None,
+                "team": self._team_obj(),
+                "enterprise": self._enterprise_obj(),
                 "is_enterprise_install": False,
                 "channel": {"id": record.channel, "name": self._channel_name(record.channel)},
                 "state": {"values": {}},
@@ -164,14 +164,14 @@ class SimulatedUsers(InteractionSender, ViewsApi, ResponseUrls):
             view["state"] = {"values": _build_state(view.get("blocks") or [], values)}
             return {
                 "type": "view_submission",
-                "team": {"id": self.team_id, "domain": self.team_domain},
+                "team": self._team_obj(),
                 "user": self._user_obj(user_id),
                 "api_app_id": self.app_id,
                 "token": self.verification_token,
                 "trigger_id": self.issue_trigger_id(user_id),
                 "view": view,
                 "response_urls": [],
-                "enterprise": None,
+                "enterprise": self._enterprise_obj(),
                 "is_enterprise_install": False,
             }
 

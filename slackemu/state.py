@@ -14,7 +14,7 @@ import hashlib
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -24,7 +24,15 @@ from .errors import ApiError, EmulatorError
 from .records import CallRecord, InteractionRecord, MessageRecord, ViewRecord
 from .wire import CHANNEL_ID, USER_ID, Params
 
-__all__ = ["EmulatorState", "Fault", "OpenIdGrant", "ResponseUrl", "Trigger"]
+__all__ = [
+    "EmulatorState",
+    "Fault",
+    "OpenIdGrant",
+    "Refusal",
+    "ResponseUrl",
+    "SlackNo",
+    "Trigger",
+]
 
 
 @dataclass
@@ -44,11 +52,55 @@ class Fault:
     remaining: int | None  # None: until recover()
     retry_after: int | None
     methods: frozenset[str] | None
+    #: answer with an HTML page (as Slack's edge does in an outage), not JSON.
+    html: bool = False
+    #: only calls naming this channel (a rate limit is per method and channel).
+    channel: str | None = None
 
-    def matches(self, method: str) -> bool:
+    def matches(self, method: str, params: Params | None = None) -> bool:
+        if self.channel is not None and (params or {}).get("channel") != self.channel:
+            return False
         if self.methods is None:
             return method != "response_url"
         return method in self.methods
+
+
+@dataclass
+class Refusal:
+    """A scheduled documented refusal: HTTP 200 ``{"ok": false, "error": error, **extra}``."""
+
+    error: str
+    remaining: int | None  # None: until recover()
+    methods: frozenset[str] | None
+    channel: str | None
+    extra: dict[str, Any]
+
+    def matches(self, method: str, params: Params) -> bool:
+        if self.methods is not None and method not in self.methods:
+            return False
+        return self.channel is None or params.get("channel") == self.channel
+
+
+@dataclass
+class SlackNo:
+    """The workspace and installation settings that make Slack say no (see ``faults``)."""
+
+    #: tokens Slack no longer accepts, and the error it gives for each.
+    dead_tokens: dict[str, str] = field(default_factory=dict)
+    #: the bot token's scopes; None: every scope pilotgate could need.
+    scopes: set[str] | None = None
+    #: channels the bot is not a member of.
+    outside: set[str] = field(default_factory=set)
+    messages_tab: bool = True
+    refusals: list[Refusal] = field(default_factory=list)
+    #: (warning, methods or None) added to accepted answers.
+    warnings: list[tuple[str, frozenset[str] | None]] = field(default_factory=list)
+    #: per-method tiers enforced (see ``faults.RATE_TIERS``); off by default.
+    rate_limits: bool = False
+    #: method or (method, channel) -> monotonic times of accepted calls in the window.
+    recent: dict[Any, list[float]] = field(default_factory=dict)
+    #: Enterprise Grid: the org the workspace belongs to (payload shapes carry it).
+    enterprise_id: str | None = None
 
 
 @dataclass
@@ -127,12 +179,14 @@ class EmulatorState:
         self._interactions: list[InteractionRecord] = []
         self._triggers: dict[str, Trigger] = {}
         self._faults: list[Fault] = []
+        self._no = SlackNo()
         self._dm_channels: dict[str, str] = {}
         self._channel_names: dict[str, str] = {}
         self._user_names: dict[str, str] = {}
         self._disabled_users: set[str] = set()
         self._response_urls: dict[str, ResponseUrl] = {}
         self._real_names: dict[str, str] = {}
+        self._display_names: dict[str, str] = {}
         self._user_emails: dict[str, str] = {}
         #: whom ``/openid/connect/authorize`` signs in when the request names nobody.
         self._signin_user: str | None = signin_user
@@ -163,12 +217,21 @@ class EmulatorState:
             self._channel_names[channel_id] = name
 
     def add_user(
-        self, user_id: str, name: str, *, real_name: str | None = None, email: str | None = None
+        self,
+        user_id: str,
+        name: str,
+        *,
+        real_name: str | None = None,
+        email: str | None = None,
+        display_name: str | None = None,
     ) -> None:
         """Set the user name that appears in interaction payloads (default: lower-cased id) and,
-        for Sign in with Slack, the person's full name and email."""
+        for Sign in with Slack and ``users.info``, the person's full name, email and display
+        name (Slack's is empty until the person sets one)."""
         with self._lock:
             self._user_names[user_id] = name
+            if display_name is not None:
+                self._display_names[user_id] = display_name
             if real_name is not None:
                 self._real_names[user_id] = real_name
             if email is not None:
@@ -176,7 +239,8 @@ class EmulatorState:
 
     def deactivate_user(self, user_id: str) -> None:
         """Make ``user_id`` a deactivated account: ``conversations.open`` with them answers
-        ``user_disabled`` (and posting to them ``account_inactive``), as Slack does."""
+        ``user_disabled``, as Slack does (``account_inactive`` is about the token's own
+        account: see ``revoke_token``)."""
         with self._lock:
             self._disabled_users.add(user_id)
 
@@ -202,6 +266,8 @@ class EmulatorState:
             self._interactions.clear()
             self._triggers.clear()
             self._faults.clear()
+            self._no.refusals.clear()
+            self._no.recent.clear()
             self._response_urls.clear()
             self._changed.notify_all()
 
@@ -248,6 +314,20 @@ class EmulatorState:
     def _user_obj(self, user_id: str) -> dict[str, Any]:
         name = self._user_names.get(user_id, user_id.lower())
         return {"id": user_id, "username": name, "name": name, "team_id": self.team_id}
+
+    def _team_obj(self) -> dict[str, Any]:
+        """An interaction payload's ``team``; in an Enterprise Grid org it carries
+        ``enterprise_id`` (and users have ``W...`` ids)."""
+        team: dict[str, Any] = {"id": self.team_id, "domain": self.team_domain}
+        if self._no.enterprise_id is not None:
+            team["enterprise_id"] = self._no.enterprise_id
+            team["enterprise_name"] = f"{self.team_name} org"
+        return team
+
+    def _enterprise_obj(self) -> dict[str, Any] | None:
+        if self._no.enterprise_id is None:
+            return None
+        return {"id": self._no.enterprise_id, "name": f"{self.team_name} org"}
 
     def _channel_name(self, channel: str) -> str:
         if channel in self._dm_channels.values():

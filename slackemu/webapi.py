@@ -16,16 +16,30 @@ from .auth import AuthApi
 from .chat import ChatApi
 from .conversations import ConversationsApi
 from .errors import ApiError
-from .faults import FAULT_ERRORS, FaultInjection
+from .faults import ALL_SCOPES, SlackSaysNo
+from .home import HomeApi
 from .openid import OpenIdApi
 from .response_urls import ResponseUrls
+from .socket_mode import SocketModeApi
+from .users import UsersApi
 from .views import ViewsApi
 from .wire import Headers, Params, Reply, basic, bearer, parse_params
 
 __all__ = ["WebApi"]
 
 
-class WebApi(AuthApi, ConversationsApi, ChatApi, ViewsApi, ResponseUrls, OpenIdApi, FaultInjection):
+class WebApi(
+    AuthApi,
+    ConversationsApi,
+    ChatApi,
+    ViewsApi,
+    UsersApi,
+    ResponseUrls,
+    HomeApi,
+    SocketModeApi,
+    OpenIdApi,
+    SlackSaysNo,
+):
     """Serve Web API and response_url requests (called by the HTTP handler)."""
 
     def handle_api(self, method: str, query: str, headers: Mapping[str, str], body: bytes) -> Reply:
@@ -37,15 +51,13 @@ class WebApi(AuthApi, ConversationsApi, ChatApi, ViewsApi, ResponseUrls, OpenIdA
         token = bearer(headers) or params.pop("token", None)
         params.pop("token", None)
         with self._lock:
-            fault = self._take_fault(method)
+            fault = self._take_fault(method, params)
             if fault is not None:
-                error = FAULT_ERRORS.get(fault.status, "fatal_error")
-                extra: Headers = {}
-                if fault.retry_after is not None and (fault.status == 429 or fault.status >= 500):
-                    extra["Retry-After"] = str(fault.retry_after)
-                self._record_call(method, params, fault.status, False, error)
-                return fault.status, extra, {"ok": False, "error": error}
+                status, extra, answer = self._fault_reply(fault, method)
+                self._record_call(method, params, status, False, answer.get("error", "html"))
+                return status, extra, answer
             handler = _API_METHODS.get(method)
+            headers_out: Headers = {}
             auth = _METHOD_AUTH.get(method, "bot")
             if handler is None:
                 reply: dict[str, Any] = {
@@ -53,8 +65,17 @@ class WebApi(AuthApi, ConversationsApi, ChatApi, ViewsApi, ResponseUrls, OpenIdA
                     "error": "unknown_method",
                     "req_method": method,
                 }
-            elif auth in ("bot", "user") and not token:
+            elif auth in ("bot", "user", "app") and not token:
                 reply = {"ok": False, "error": "not_authed"}
+            elif (
+                auth == "bot"
+                and (token == self.bot_token or token in self._no.dead_tokens)
+                and (refused := self._refusal_for(method, token, params))
+            ):
+                status, headers_out, reply = refused
+                if status != 200:
+                    self._record_call(method, params, status, False, reply.get("error"))
+                    return refused
             elif (auth == "bot" and token != self.bot_token) or (
                 auth == "user" and token not in self._user_tokens
             ):
@@ -65,12 +86,21 @@ class WebApi(AuthApi, ConversationsApi, ChatApi, ViewsApi, ResponseUrls, OpenIdA
                     params["_user_id"] = self._user_tokens[str(token)]
                 elif auth == "client" and basic(headers) is not None:
                     params["_basic"] = basic(headers)
+                elif auth == "app":  # the handler checks the app-level token itself
+                    params["_token"] = token
                 try:
                     reply = {"ok": True, **handler(self, params)}
                 except ApiError as exc:
                     reply = {"ok": False, "error": exc.error, **exc.extra}
+                if auth == "bot":
+                    scopes = ALL_SCOPES if self._no.scopes is None else self._no.scopes
+                    headers_out = {"X-OAuth-Scopes": ",".join(sorted(scopes))}
+                warnings = self._warnings_for(method) if reply["ok"] else []
+                if warnings:
+                    reply["warning"] = ",".join(warnings)
+                    reply.setdefault("response_metadata", {})["warnings"] = warnings
             self._record_call(method, params, 200, bool(reply["ok"]), reply.get("error"))
-            return 200, {}, reply
+            return 200, headers_out, reply
 
     def handle_response_url(self, path: str, headers: Mapping[str, str], body: bytes) -> Reply:
         """Serve a POST to a ``response_url`` handed out in a click payload."""
@@ -102,12 +132,16 @@ _API_METHODS: dict[str, Callable[[WebApi, Params], dict[str, Any]]] = {
     "api.test": AuthApi._api_test,
     "auth.test": AuthApi._auth_test,
     "conversations.open": ConversationsApi._conversations_open,
+    "conversations.info": ConversationsApi._conversations_info,
     "chat.postMessage": ChatApi._chat_post_message,
     "chat.update": ChatApi._chat_update,
     "chat.delete": ChatApi._chat_delete,
     "chat.postEphemeral": ChatApi._chat_post_ephemeral,
     "views.open": ViewsApi._views_open,
     "views.update": ViewsApi._views_update,
+    "views.publish": HomeApi._views_publish,
+    "apps.connections.open": SocketModeApi._apps_connections_open,
+    "users.info": UsersApi._users_info,
     "openid.connect.token": OpenIdApi._openid_connect_token,
     "openid.connect.userInfo": OpenIdApi._openid_connect_user_info,
 }
@@ -119,4 +153,5 @@ _METHOD_AUTH: dict[str, str] = {
     "api.test": "none",
     "openid.connect.token": "client",
     "openid.connect.userInfo": "user",
+    "apps.connections.open": "app",
 }

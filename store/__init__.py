@@ -11,7 +11,8 @@ makes lives in this package, one module per aggregate:
 - `audit`: the hash-chained audit log;
 - `read_models`: the narrow shapes hot screens read (no writes);
 - `read_report`: the portfolio report's whole-register scans (no writes);
-- `read_pages`: what the web pages read (no writes).
+- `read_pages`: what the web pages read (no writes);
+- `read_home`: what the App Home, `/pilotgate` and reminders read (no writes).
 
 Functions take a Session (the caller owns the transaction) and `now` (time is an input).
 `models` holds the tables, `db` the engines, `migrate` the Alembic entry points.

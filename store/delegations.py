@@ -128,6 +128,22 @@ def active(
     return [as_rule(r) for r in sorted(found.values(), key=lambda r: r.id)]
 
 
+def in_force_recorded_before_start(session: Session, at: datetime) -> Sequence[Delegation]:
+    """Delegations in force at `at` that were recorded before their period began (an upcoming
+    leave): the sweep re-asks their approvers' open requests. Oldest period first."""
+    return fetch_all(
+        session,
+        select(Delegation)
+        .where(
+            Delegation.starts_at <= at,
+            Delegation.ends_at > at,
+            or_(Delegation.revoked_at.is_(None), Delegation.revoked_at > at),
+            Delegation.starts_at > Delegation.created_at,
+        )
+        .order_by(Delegation.starts_at, Delegation.id),
+    )
+
+
 def revoke(session: Session, delegation_id: int, *, actor: str, now: datetime) -> Delegation:
     """Revoke a delegation once (a conditional update); requests already handed over stay with
     the delegate, new ones go to the approver again."""

@@ -114,6 +114,26 @@ def finish_flow_request(
     )
 
 
+def run_in_process(
+    session: Session, dedupe_key: str, *, now: datetime, flow_run_id: str | None
+) -> bool:
+    """Take a request just queued in this transaction and mark it done, because the caller does
+    its work here, in the same transaction (the sweep follows up the gates it expires itself
+    rather than starting a flow run per gate). True if this caller has it; False if it was not
+    pending (someone else has it, or it never was queued), and then the caller leaves it be.
+    The row still records that the follow-up ran, and in which run."""
+    result = session.execute(
+        update(FlowRequest)
+        .where(
+            FlowRequest.dedupe_key == dedupe_key, FlowRequest.status == FlowRequestStatus.PENDING
+        )
+        .values(
+            status=FlowRequestStatus.DONE, started_at=now, finished_at=now, flow_run_id=flow_run_id
+        )
+    )
+    return int(result.rowcount) == 1  # type: ignore[attr-defined]
+
+
 def requeue_flow_request(session: Session, request_id: int, *, error: str) -> None:
     """The run could not be created (orchestrator unreachable): ask again later."""
     session.execute(

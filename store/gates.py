@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from lifecycle.delegation import Assignee, DelegationError, assignee
+from lifecycle.evidence import verdict_digest
 from lifecycle.gates import (
     DecisionView,
     Evaluation,
@@ -26,9 +27,10 @@ from lifecycle.gates import (
     Verdict,
     evaluate_gate,
 )
+from lifecycle.policy_versions import PolicyStamp
 from lifecycle.statuses import SETTLED, GatePhase
 from store import audit, delegations
-from store._rows import fetch_all, get_or_raise, insert_ignore
+from store._rows import PAGE, after_key, fetch_all, get_or_raise, insert_ignore
 from store.errors import Conflict, NotFound
 from store.models import (
     Decision,
@@ -85,8 +87,11 @@ def open_gate(
     actor: str,
     evidence: dict[str, Any] | None = None,
     next_reminder_at: datetime | None = None,
+    policy: PolicyStamp | None = None,
 ) -> Gate:
-    """Open a gate and one sign-off request per ask. One open gate per pilot at a time."""
+    """Open a gate and one sign-off request per ask. One open gate per pilot at a time.
+    `policy` is the policy it opens under; the gate keeps it (and its quorum) until it
+    settles, whatever the policy file says later."""
     pilot = session.execute(
         select(Pilot).where(Pilot.id == pilot_id).with_for_update()
     ).scalar_one_or_none()
@@ -120,6 +125,8 @@ def open_gate(
         escalation_role=escalation_role,
         evidence=evidence,
         next_reminder_at=next_reminder_at,
+        policy_digest=policy.digest if policy else None,
+        policy_version=policy.label if policy else None,
     )
     session.add(gate)
     session.flush()
@@ -163,6 +170,7 @@ def open_gate(
             "quorum": dict(plan.quorum),
             "deadline": deadline.isoformat(),
             "asked": [[a.approver, a.role] for a in plan.asks],
+            **({"policy": policy.digest, "policy_version": policy.label} if policy else {}),
             **extra,
         },
         now=now,
@@ -301,6 +309,8 @@ def record_decision(
                 "reason": reason,
                 "decided_at": now,
                 "source": source,
+                "policy_digest": gate.policy_digest,
+                "evidence_digest": verdict_digest(gate.evidence),
             },
             ["request_id", "approver"],
         )
@@ -369,8 +379,12 @@ def claim_continuation(session: Session, gate_id: int, now: datetime) -> bool:
 
 
 def unclaimed_resolved_gates(
-    session: Session, limit: int = 100, resolved_before: datetime | None = None
+    session: Session,
+    limit: int = PAGE,
+    resolved_before: datetime | None = None,
+    after: tuple[datetime, int] | None = None,
 ) -> Sequence[Gate]:
+    """One page, ordered by (resolved_at, id); pass the last row's key as `after` for the next."""
     return fetch_all(
         session,
         select(Gate)
@@ -378,17 +392,21 @@ def unclaimed_resolved_gates(
             Gate.continued_at.is_(None),
             Gate.status.in_(SETTLED),
             *([Gate.resolved_at < resolved_before] if resolved_before else []),
+            *after_key(Gate.resolved_at, Gate.id, after),
         )
-        .order_by(Gate.resolved_at)
+        .order_by(Gate.resolved_at, Gate.id)
         .limit(limit),
     )
 
 
 def gates_whose_termination_stalled(
-    session: Session, acted_before: datetime, limit: int = 100
+    session: Session,
+    acted_before: datetime,
+    limit: int = PAGE,
+    after: tuple[datetime, int] | None = None,
 ) -> Sequence[Gate]:
     """Rejected or expired gates acted on a while ago whose pilot is still in the gate's stage:
-    the termination they asked for never happened."""
+    the termination they asked for never happened. One page, ordered by (continued_at, id)."""
     return fetch_all(
         session,
         select(Gate)
@@ -397,28 +415,44 @@ def gates_whose_termination_stalled(
             Gate.status.in_([GatePhase.REJECTED, GatePhase.EXPIRED]),
             Gate.continued_at < acted_before,
             Pilot.stage == Gate.stage,
+            *after_key(Gate.continued_at, Gate.id, after),
         )
-        .order_by(Gate.continued_at)
+        .order_by(Gate.continued_at, Gate.id)
         .limit(limit),
     )
 
 
-def open_gates_past_deadline(session: Session, now: datetime, limit: int = 500) -> Sequence[Gate]:
+def open_gates_past_deadline(
+    session: Session, now: datetime, limit: int = PAGE, after: tuple[datetime, int] | None = None
+) -> Sequence[Gate]:
+    """One page of open gates past their deadline, ordered by (deadline, id); pass the last
+    row's (deadline, id) as `after` for the next page."""
     return fetch_all(
         session,
         select(Gate)
-        .where(Gate.status == GatePhase.OPEN, Gate.deadline < now)
-        .order_by(Gate.deadline)
+        .where(
+            Gate.status == GatePhase.OPEN,
+            Gate.deadline < now,
+            *after_key(Gate.deadline, Gate.id, after),
+        )
+        .order_by(Gate.deadline, Gate.id)
         .limit(limit),
     )
 
 
-def gates_due_for_reminder(session: Session, now: datetime, limit: int = 500) -> Sequence[Gate]:
+def gates_due_for_reminder(
+    session: Session, now: datetime, limit: int = PAGE, after: tuple[datetime, int] | None = None
+) -> Sequence[Gate]:
+    """One page of open gates whose next reminder is due, ordered by (next_reminder_at, id)."""
     return fetch_all(
         session,
         select(Gate)
-        .where(Gate.status == GatePhase.OPEN, Gate.next_reminder_at <= now)
-        .order_by(Gate.next_reminder_at)
+        .where(
+            Gate.status == GatePhase.OPEN,
+            Gate.next_reminder_at <= now,
+            *after_key(Gate.next_reminder_at, Gate.id, after),
+        )
+        .order_by(Gate.next_reminder_at, Gate.id)
         .limit(limit),
     )
 
@@ -522,7 +556,8 @@ def add_requests(
 
 def handed_to(session: Session, request: SignoffRequest) -> SignoffRequest | None:
     """The request that replaced a superseded one (same gate, role and round, later, standing
-    in for the same approver)."""
+    in for the same approver): a delegate's or reassignee's, or the same person's asked again
+    after the evidence changed (store.gate_evidence)."""
     principal = request.on_behalf_of or request.approver
     return (
         session.execute(
@@ -532,7 +567,15 @@ def handed_to(session: Session, request: SignoffRequest) -> SignoffRequest | Non
                 SignoffRequest.role == request.role,
                 SignoffRequest.round == request.round,
                 SignoffRequest.id > request.id,
-                SignoffRequest.on_behalf_of == principal,
+                or_(
+                    SignoffRequest.on_behalf_of == principal,
+                    and_(
+                        SignoffRequest.approver == request.approver,
+                        SignoffRequest.on_behalf_of.is_(None)
+                        if request.on_behalf_of is None
+                        else SignoffRequest.on_behalf_of == request.on_behalf_of,
+                    ),
+                ),
             )
             .order_by(SignoffRequest.id)
         )
@@ -660,3 +703,22 @@ def reminders_sent(session: Session, request_id: int) -> list[float]:
             select(ReminderSent.point).where(ReminderSent.request_id == request_id)
         ).scalars()
     ]
+
+
+def why_request_closed(session: Session, request_id: int) -> str | None:
+    """Why a reminder about this request is moot (None: the request still waits on its
+    approver): it is gone, was handed to someone else, was answered, or its gate settled."""
+    request = session.get(SignoffRequest, request_id)
+    if request is None:
+        return f"request {request_id} not found"
+    if request.superseded_at is not None:
+        return f"request {request_id} was superseded"
+    answered = session.execute(
+        select(Decision.id).where(Decision.request_id == request_id).limit(1)
+    ).first()
+    if answered is not None:
+        return f"request {request_id} was answered"
+    gate = session.get(Gate, request.gate_id)
+    if gate is not None and gate.status != GatePhase.OPEN:
+        return f"its gate is {gate.status}"
+    return None

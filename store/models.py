@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -144,11 +145,28 @@ class Gate(Base):
     evidence: Mapped[dict[str, Any] | None]
     #: when the sweep next reminds unanswered approvers (None: no reminder left).
     next_reminder_at: Mapped[datetime | None]
+    #: the policy the gate opened under (lifecycle.policy_versions): its content digest and
+    #: its own label. None only for gates opened before policies were stamped.
+    policy_digest: Mapped[str | None] = mapped_column(String(64))
+    policy_version: Mapped[str | None] = mapped_column(String(64))
 
 
 class SignoffRequest(Base):
     __tablename__ = "signoff_requests"
-    __table_args__ = (UniqueConstraint("gate_id", "approver", "role", "round"),)
+    # One live request per person, role and round of a gate; a superseded request (handed
+    # over, or asked again after the evidence changed) makes room for its successor.
+    __table_args__ = (
+        Index(
+            "uq_signoff_request_live",
+            "gate_id",
+            "approver",
+            "role",
+            "round",
+            unique=True,
+            sqlite_where=text("superseded_at IS NULL"),
+            postgresql_where=text("superseded_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     gate_id: Mapped[int] = mapped_column(ForeignKey("gates.id"), index=True)
@@ -196,6 +214,11 @@ class Decision(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     decided_at: Mapped[datetime]
     source: Mapped[str] = mapped_column(String(32))
+    #: the digest of the policy the decision was made under (its gate's).
+    policy_digest: Mapped[str | None] = mapped_column(String(64))
+    #: the digest of the evidence's verdict the approver was shown (lifecycle.evidence
+    #: verdict_digest); None where the gate carries no evidence.
+    evidence_digest: Mapped[str | None] = mapped_column(String(64))
 
 
 class ReminderSent(Base):
@@ -312,9 +335,11 @@ class Person(Base):
 
 
 class InstallationState(Base):
-    """One row per installation-wide condition the relay has met (e.g. "token" after
-    invalid_auth). While a row is open the relay pauses and every surface says so; it is closed
-    (cleared_at set) when the condition is seen to be gone. Kept, not deleted, for the record."""
+    """One row per installation condition the relay has met: "token" after invalid_auth (every
+    call waits), "scope:<method>" after missing_scope (that method's calls wait), "dm" after
+    messages_tab_disabled (DMs wait). While a row is open the relay holds what it covers and
+    every surface says so; it is closed (cleared_at set) when a call it covers goes through.
+    Kept, not deleted, for the record."""
 
     __tablename__ = "installation_state"
     __table_args__ = (Index("ix_installation_state_open", "kind", "cleared_at"),)
@@ -327,3 +352,24 @@ class InstallationState(Base):
     since: Mapped[datetime]
     last_checked_at: Mapped[datetime]
     cleared_at: Mapped[datetime | None]
+
+
+class CriterionConfirmation(Base):
+    """A named person confirming one readiness criterion (or a risk tier's required evidence)
+    of a pilot, with a link or a note. Append-only: a later confirmation of the same criterion
+    is a new row; the newest one is the one shown."""
+
+    __tablename__ = "criterion_confirmations"
+    __table_args__ = (Index("ix_criterion_confirmations_pilot", "pilot_id", "criterion"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    pilot_id: Mapped[str] = mapped_column(ForeignKey("pilots.id"))
+    #: lifecycle.confirmations key: technical.1, operational.2, business_case, required.<name>
+    criterion: Mapped[str] = mapped_column(String(64))
+    confirmed_by: Mapped[str] = mapped_column(String(32))
+    #: the policy role the confirmer confirmed as.
+    role: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(Text)
+    confirmed_at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(64))

@@ -108,6 +108,46 @@ def mark_dead(session: Session, row: OutboxMessage, *, error: str | None) -> Non
     row.status, row.last_error = OutboxStatus.DEAD, error
 
 
+def mark_skipped(session: Session, row: OutboxMessage, *, reason: str) -> None:
+    """The row is not to be sent after all (it is moot); kept, with why."""
+    row.status, row.last_error = OutboxStatus.SKIPPED, reason
+
+
+def supersede_older_publishes(session: Session, now: datetime) -> list[int]:
+    """A user's Home is replaced whole by each `views.publish`, so only the newest queued one
+    may go out: an older one sent after it (its retry came due later) would put stale content
+    back. Marks every older, not-in-flight publish of the same user skipped; returns their ids."""
+    rows = fetch_all(
+        session,
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.method == "views.publish",
+            OutboxMessage.status.in_(UNDELIVERED),
+        )
+        .order_by(OutboxMessage.id.desc()),
+    )
+    newest: dict[str, int] = {}
+    skipped: list[int] = []
+    for row in rows:
+        user = str(row.payload.get("user_id") or "")
+        if not user:
+            continue
+        if user not in newest:
+            newest[user] = row.id
+            continue
+        in_flight = row.status == OutboxStatus.SENDING and _aware(row.next_attempt_at, now) > now
+        if not in_flight:
+            mark_skipped(session, row, reason=f"superseded by outbox row {newest[user]}")
+            skipped.append(row.id)
+    return skipped
+
+
+def _aware(value: datetime, like: datetime) -> datetime:
+    if value.tzinfo is None and like.tzinfo is not None:
+        return value.replace(tzinfo=like.tzinfo)
+    return value
+
+
 def retry_later(
     session: Session, row: OutboxMessage, *, at: datetime, error: str | None, attempt: bool
 ) -> None:
@@ -133,3 +173,29 @@ def undelivered_asks(session: Session, request_ids: Sequence[int]) -> set[int]:
         )
     ).scalars()
     return {int(r) for r in rows if r is not None}
+
+
+def defer(session: Session, row_ids: Sequence[int], *, until: datetime) -> None:
+    """Hold pending rows until `until` without counting an attempt: the relay knows their
+    channel is rate limited (or the installation paused), so asking Slack now would be wasted."""
+    if not row_ids:
+        return
+    session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id.in_(list(row_ids)),
+            OutboxMessage.status == OutboxStatus.PENDING,
+            OutboxMessage.next_attempt_at < until,
+        )
+        .values(next_attempt_at=until)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def next_due_at(session: Session) -> datetime | None:
+    """When the earliest pending row is due (None: nothing is pending)."""
+    return session.execute(
+        select(func.min(OutboxMessage.next_attempt_at)).where(
+            OutboxMessage.status == OutboxStatus.PENDING
+        )
+    ).scalar_one_or_none()

@@ -19,7 +19,7 @@ from lifecycle.policy import Policy
 from lifecycle.proposal import Proposal
 from lifecycle.stages import ACTIVE, TERMINAL, Stage, check_transition
 from store import audit
-from store._rows import fetch_all, get_or_raise
+from store._rows import PAGE, after_key, fetch_all, get_or_raise
 from store.errors import Conflict, NotFound
 from store.models import (
     Gate,
@@ -171,24 +171,40 @@ def move_stage(
         data={"from": expected.value, "to": target.value, "reason": reason},
         now=now,
     )
-    session.expire_all()
+    # Only the pilot's row changed: reload it when next read, and keep everything else the
+    # transaction has loaded (expiring all made a termination read its gates and requests twice).
+    loaded = session.identity_map.get(session.identity_key(Pilot, pilot_id))
+    if loaded is not None:
+        session.expire(loaded)
     return True
 
 
-def pilots_past_deploy_by(session: Session, now: datetime, limit: int = 500) -> Sequence[Pilot]:
+def pilots_past_deploy_by(
+    session: Session, now: datetime, limit: int = PAGE, after: tuple[datetime, str] | None = None
+) -> Sequence[Pilot]:
+    """One page of active pilots past their deploy-or-terminate date, ordered by
+    (deploy_by, id); pass the last row's (deploy_by, id) as `after` for the next page."""
     return fetch_all(
         session,
         select(Pilot)
-        .where(Pilot.deploy_by < now, Pilot.stage.in_([s.value for s in ACTIVE]))
-        .order_by(Pilot.deploy_by)
+        .where(
+            Pilot.deploy_by < now,
+            Pilot.stage.in_([s.value for s in ACTIVE]),
+            *after_key(Pilot.deploy_by, Pilot.id, after),
+        )
+        .order_by(Pilot.deploy_by, Pilot.id)
         .limit(limit),
     )
 
 
 def stale_proposals(
-    session: Session, proposed_before: datetime, limit: int = 500
+    session: Session,
+    proposed_before: datetime,
+    limit: int = PAGE,
+    after: tuple[datetime, str] | None = None,
 ) -> Sequence[Pilot]:
-    """Proposals older than the cutoff that were never put to their gate (no gate at all)."""
+    """Proposals older than the cutoff that were never put to their gate (no gate at all).
+    One page, ordered by (created_at, id)."""
     return fetch_all(
         session,
         select(Pilot)
@@ -196,8 +212,9 @@ def stale_proposals(
             Pilot.stage == Stage.PROPOSAL.value,
             Pilot.created_at < proposed_before,
             ~select(Gate.id).where(Gate.pilot_id == Pilot.id).exists(),
+            *after_key(Pilot.created_at, Pilot.id, after),
         )
-        .order_by(Pilot.created_at)
+        .order_by(Pilot.created_at, Pilot.id)
         .limit(limit),
     )
 

@@ -3,7 +3,9 @@
 Read-only, like `read_models` and `read_report`: nothing here writes, flushes or audits. Each
 page reads a handful of statements whose cost follows what the page shows, not the register's
 history: the portfolio filters pilots in SQL and loads the requests and decisions of *open*
-gates only, in one statement each (no query per gate); a pilot's page reads that pilot's rows;
+gates only, in one statement each (no query per gate), except its approver SLA table, which
+reads the filtered pilots' requests, decisions and reminders once each; a pilot's page reads
+that pilot's rows;
 "my sign-offs" is one join on the approver's unanswered requests.
 
 A filter is a `PilotFilter` (portfolio, stage, business owner; None: any); every function that
@@ -80,6 +82,13 @@ def open_gates(session: Session, where: PilotFilter = ANY) -> Sequence[Gate]:
     """Open gates of the filtered pilots, soonest deadline first (deadline, then id)."""
     query = select(Gate).join(Pilot, Pilot.id == Gate.pilot_id).where(Gate.status == GatePhase.OPEN)
     return fetch_all(session, _filtered(query, where).order_by(Gate.deadline, Gate.id))
+
+
+def gates_of_pilots(session: Session, where: PilotFilter = ANY) -> Sequence[Gate]:
+    """Every gate, open or closed, of the filtered pilots, in the order opened (opened_at, then
+    id): the portfolio's approver SLA table is computed over their whole history."""
+    query = select(Gate).join(Pilot, Pilot.id == Gate.pilot_id)
+    return fetch_all(session, _filtered(query, where).order_by(Gate.opened_at, Gate.id))
 
 
 def requests_of(session: Session, gate_ids: Collection[int]) -> Sequence[SignoffRequest]:

@@ -24,6 +24,7 @@ from lifecycle.statuses import GatePhase
 from slack_out import messages
 from store import flow_queue, gates, pilots
 from store.read_models import ClickTarget, click_target
+from tasks import home
 
 log = logging.getLogger("pilotgate.answers")
 
@@ -64,6 +65,11 @@ def refusal_text(why: Refusal, target: ClickTarget, handed_to: str | None = None
         )
     if why is Refusal.CLOSED:
         return f"This gate is already closed ({target.status}). Nothing was recorded."
+    if why is Refusal.HANDED_OVER and handed_to == target.approver:
+        return (
+            "The evidence changed after this message was sent, so you are asked again in a "
+            "newer message with the new evidence; answer there. Nothing was recorded."
+        )
     if why is Refusal.HANDED_OVER:
         to = f"<@{handed_to}>" if handed_to else "someone else"
         return (
@@ -144,4 +150,5 @@ def record(
     )
     if outcome.resolved_now:
         flow_queue.request_resolve_gate(session, target.gate_id, pilot.id, now=now)
+    home.refresh_pilot(session, pilot.id, now)
     return DecisionResult(Answer.RECORDED, f"Recorded: {verdict.value}.", outcome.resolved_now)

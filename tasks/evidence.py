@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from lifecycle.confirmations import criteria_of, due_at, statuses, with_confirmations
 from lifecycle.evidence import (
     Evidence,
     internal_rollout_evidence,
@@ -22,7 +23,7 @@ from lifecycle.evidence import (
 )
 from lifecycle.policy import Policy
 from lifecycle.stages import Stage
-from store import metrics, pilots
+from store import confirmations, metrics, pilots
 from store.errors import Conflict
 from store.models import Pilot
 
@@ -32,14 +33,18 @@ class EvidenceBlocked(Conflict):
 
     def __init__(self, pilot: Pilot, stage: Stage, evidence: Evidence) -> None:
         self.evidence = evidence
-        what = "readiness review" if stage is Stage.READINESS_REVIEW else "customer rollout"
+        what = {
+            Stage.READINESS_REVIEW: "readiness review",
+            Stage.INTERNAL_ROLLOUT: "customer rollout",
+        }.get(stage, f"{stage.value.replace('_', ' ')}")
         lines = "\n".join(f"  - {p}" for p in evidence.blocking)
         super().__init__(
-            f"pilot {pilot.id}: the {what} gate did not open, because the policy "
-            f"(evidence.missing_evidence: block) needs complete evidence and "
-            f"{len(evidence.blocking)} item(s) are missing or not met:\n{lines}\n"
+            f"pilot {pilot.id}: the {what} gate did not open, because the policy needs "
+            f"complete evidence there and {len(evidence.blocking)} item(s) are missing, not "
+            f"met or not confirmed:\n{lines}\n"
             f"Figures are the {evidence.rule}. Record measurements with "
             f"`pilotgate metric record {pilot.id} NAME VALUE` or `pilotgate metric import`, "
+            f"confirm criteria with `pilotgate confirm {pilot.id} KEY --by USER --link URL`, "
             f"then run `pilotgate advance {pilot.id}` again."
         )
 
@@ -47,20 +52,27 @@ class EvidenceBlocked(Conflict):
 def compute_evidence(
     session: Session, pilot: Pilot, stage: Stage, policy: Policy, now: datetime
 ) -> Evidence | None:
-    """The evidence for the gate that leaves `stage`, or None where none is measured."""
-    if stage not in (Stage.READINESS_REVIEW, Stage.INTERNAL_ROLLOUT):
-        return None
+    """The evidence for the gate that leaves `stage`, or None where none is measured or due:
+    metrics and declared criteria at readiness review and before customers, plus each
+    criterion confirmation this gate checks."""
     proposal = pilots.proposal_of(pilot)
-    observations = metrics.observations_of(session, pilot.id)
-    if stage is Stage.READINESS_REVIEW:
-        return readiness_evidence(proposal, observations, policy.evidence, now)
-    return internal_rollout_evidence(
-        proposal,
-        observations,
-        policy.evidence,
-        now,
-        pilots.entered_stage_at(session, pilot.id, Stage.INTERNAL_ROLLOUT),
+    due = due_at(
+        statuses(criteria_of(policy, proposal), confirmations.confirmations_of(session, pilot.id)),
+        stage,
     )
+    measured: Evidence | None = None
+    if stage is Stage.READINESS_REVIEW:
+        observations = metrics.observations_of(session, pilot.id)
+        measured = readiness_evidence(proposal, observations, policy.evidence, now)
+    elif stage is Stage.INTERNAL_ROLLOUT:
+        measured = internal_rollout_evidence(
+            proposal,
+            metrics.observations_of(session, pilot.id),
+            policy.evidence,
+            now,
+            pilots.entered_stage_at(session, pilot.id, Stage.INTERNAL_ROLLOUT),
+        )
+    return with_confirmations(measured, due, policy.evidence, now)
 
 
 def gather_evidence(

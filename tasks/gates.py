@@ -25,6 +25,7 @@ from lifecycle.outcomes import (
     on_deadline,
     queues_entry_flow,
 )
+from lifecycle.policy_versions import stamp
 from lifecycle.stages import TERMINAL, Stage, next_stage
 from lifecycle.statuses import GatePhase
 from slack_out import messages
@@ -33,6 +34,7 @@ from slack_out.relay import relay_outbox
 from store import flow_queue, gates, pilots
 from store.errors import Conflict
 from store.models import Gate
+from tasks import home
 from tasks.evidence import gather_evidence
 from tasks.inputs import (
     Asked,
@@ -137,10 +139,12 @@ def _open_gate(inp: OpenGateInput) -> GateOpened:
             now=now,
             actor=inp.actor,
             evidence=evidence,
+            policy=stamp(policy),
         )
         requests = gates.requests_for(session, gate.id)
         for request in requests:
             messages.ask(session, pilot, gate, request, now)
+        home.refresh_pilot(session, pilot.id, now)
         return GateOpened(
             gate_id=gate.id,
             pilot_id=pilot.id,
@@ -243,79 +247,86 @@ def enforce_deadline(inp: GateInput) -> DeadlineAction:
 
 
 def _enforce_deadline(inp: GateInput) -> DeadlineAction:
+    with get_runtime().db.session() as session:
+        return enforce_deadline_in(session, inp)
+
+
+def enforce_deadline_in(session: Session, inp: GateInput) -> DeadlineAction:
+    """The deadline rule in the caller's transaction (the sweep runs it for each gate of a
+    batch, and may then act on an expiry in the same transaction)."""
     rt = get_runtime()
     now = inp.now or utcnow()
-    with rt.db.session() as session:
-        gate = gates.get_gate(session, inp.gate_id)
-        pilot_id = gate.pilot_id
-        if gate.status != GatePhase.OPEN or now <= gate.deadline:
-            return DeadlineAction(gate_id=gate.id, pilot_id=pilot_id, action="none")
-        evaluation = gates.evaluate(session, gate, now)
-        if evaluation.status is not GateStatus.EXPIRED:
-            return DeadlineAction(
-                gate_id=gate.id,
-                pilot_id=pilot_id,
-                action="none",
-                detail=f"gate is {evaluation.status.value}",
-            )
-        gate_policy = rt.policy.gate(Stage(gate.stage))
-        decision = on_deadline(
-            gate_policy.on_timeout,
-            deadline=gate.deadline,
-            now=now,
-            extended=gate.extended_at is not None,
-            escalated=gate.escalated_at is not None,
-        )
-        if decision.step is TimeoutStep.EXPIRE:
-            return _expire(session, gate, evaluation.reasons, now=now, actor=inp.actor)
-        assert decision.new_deadline is not None
-        upcoming = next_reminder(now, decision.new_deadline, gate_policy.reminders, now)
-        if not gates.change_deadline(
-            session,
-            gate,
-            deadline=decision.new_deadline,
-            kind=decision.step.value,
-            now=now,
-            actor=inp.actor,
-            expected_deadline=gate.deadline,
-            next_reminder_at=upcoming[1] if upcoming else None,
-        ):
-            return DeadlineAction(
-                gate_id=gate.id,
-                pilot_id=pilot_id,
-                action="none",
-                detail="another process changed the deadline first",
-            )
-        pilot = pilots.get_pilot(session, pilot_id)
-        asked: list[Asked] = []
-        if decision.step is TimeoutStep.EXTEND:
-            for request in gates.unanswered_requests(session, gate.id):
-                messages.notify(
-                    session,
-                    request.approver,
-                    f"The deadline for {pilot.title} was extended once, to "
-                    f"{decision.new_deadline:%Y-%m-%d %H:%M} UTC. Your sign-off is still needed.",
-                    None,
-                    now,
-                    dedupe_key=Keys.extended(gate.id, request.id),
-                    pilot_id=pilot.id,
-                )
-            detail = f"extended once by {decision.days} days"
-        else:
-            role = decision.to_role or ""
-            members = [m for m in rt.policy.members(role) if m not in set(gate.excluded)]
-            for request in gates.add_requests(session, gate, members, role, 1, now):
-                messages.ask(session, pilot, gate, request, now)
-                asked.append(Asked(approver=request.approver, role=request.role))
-            detail = f"escalated to {role} for {decision.days} days"
+    gate = gates.get_gate(session, inp.gate_id)
+    pilot_id = gate.pilot_id
+    if gate.status != GatePhase.OPEN or now <= gate.deadline:
+        return DeadlineAction(gate_id=gate.id, pilot_id=pilot_id, action="none")
+    evaluation = gates.evaluate(session, gate, now)
+    if evaluation.status is not GateStatus.EXPIRED:
         return DeadlineAction(
             gate_id=gate.id,
             pilot_id=pilot_id,
-            action=decision.action,
-            new_deadline=decision.new_deadline,
-            detail=detail,
-            asked=asked,
+            action="none",
+            detail=f"gate is {evaluation.status.value}",
         )
+    gate_policy = rt.policy.gate(Stage(gate.stage))
+    decision = on_deadline(
+        gate_policy.on_timeout,
+        deadline=gate.deadline,
+        now=now,
+        extended=gate.extended_at is not None,
+        escalated=gate.escalated_at is not None,
+    )
+    if decision.step is TimeoutStep.EXPIRE:
+        return _expire(session, gate, evaluation.reasons, now=now, actor=inp.actor)
+    assert decision.new_deadline is not None
+    upcoming = next_reminder(now, decision.new_deadline, gate_policy.reminders, now)
+    if not gates.change_deadline(
+        session,
+        gate,
+        deadline=decision.new_deadline,
+        kind=decision.step.value,
+        now=now,
+        actor=inp.actor,
+        expected_deadline=gate.deadline,
+        next_reminder_at=upcoming[1] if upcoming else None,
+    ):
+        return DeadlineAction(
+            gate_id=gate.id,
+            pilot_id=pilot_id,
+            action="none",
+            detail="another process changed the deadline first",
+        )
+    pilot = pilots.get_pilot(session, pilot_id)
+    asked: list[Asked] = []
+    if decision.step is TimeoutStep.EXTEND:
+        for request in gates.unanswered_requests(session, gate.id):
+            messages.notify(
+                session,
+                request.approver,
+                f"The deadline for {pilot.title} was extended once, to "
+                f"{decision.new_deadline:%Y-%m-%d %H:%M} UTC. Your sign-off is still needed.",
+                None,
+                now,
+                dedupe_key=Keys.extended(gate.id, request.id),
+                pilot_id=pilot.id,
+            )
+        detail = f"extended once by {decision.days} days"
+    else:
+        role = decision.to_role or ""
+        members = [m for m in rt.policy.members(role) if m not in set(gate.excluded)]
+        for request in gates.add_requests(session, gate, members, role, 1, now):
+            messages.ask(session, pilot, gate, request, now)
+            asked.append(Asked(approver=request.approver, role=request.role))
+        home.refresh_pilot(session, pilot.id, now)
+        detail = f"escalated to {role} for {decision.days} days"
+    return DeadlineAction(
+        gate_id=gate.id,
+        pilot_id=pilot_id,
+        action=decision.action,
+        new_deadline=decision.new_deadline,
+        detail=detail,
+        asked=asked,
+    )
 
 
 def _expire(
@@ -394,91 +405,99 @@ def apply_transition(inp: GateInput) -> TransitionApplied:
 
 
 def _apply_transition(inp: GateInput) -> TransitionApplied:
+    with get_runtime().db.session() as session:
+        return apply_transition_in(session, inp)
+
+
+def apply_transition_in(session: Session, inp: GateInput) -> TransitionApplied:
+    """The follow-up of a settled gate in the caller's transaction (resolve-gate's task runs it
+    alone; the sweep runs it right after expiring a gate, in the expiry's transaction)."""
     rt = get_runtime()
     now = inp.now or utcnow()
-    with rt.db.session() as session:
-        gate = gates.get_gate(session, inp.gate_id)
-        if not gates.claim_continuation(session, gate.id, now):
-            return TransitionApplied(
-                gate_id=gate.id,
-                pilot_id=gate.pilot_id,
-                claimed=False,
-                outcome="none",
-                reason="already handled",
-            )
-        session.refresh(gate)
-        pilot = pilots.get_pilot(session, gate.pilot_id)
-        stage = Stage(gate.stage)
-        reason = gate.outcome_reason or gate.status
-        outcome_text = messages.gate_outcome(gate.status, reason)
-        for request in gates.unanswered_requests(session, gate.id):
-            messages.close_request(session, pilot, gate, request, outcome_text, now)
-
-        step: NextStep | None = next_step(
-            gate.status,
-            stage=stage,
-            target=gate.target,
-            pilot_stage=pilot.stage,
-            on_reject=rt.policy.gate(stage).on_reject,
-            outcome_reason=gate.outcome_reason,
+    gate = gates.get_gate(session, inp.gate_id)
+    if not gates.claim_continuation(session, gate.id, now):
+        return TransitionApplied(
+            gate_id=gate.id,
+            pilot_id=gate.pilot_id,
+            claimed=False,
+            outcome="none",
+            reason="already handled",
         )
-        while step is not None and step.step in _MOVED_HEADLINE:
-            assert step.target is not None and step.history_reason is not None
-            if pilots.move_stage(
-                session,
-                pilot.id,
-                expected=stage,
-                target=step.target,
-                actor="gate",
-                reason=step.history_reason,
-                now=now,
-                policy=rt.policy,
-            ):
-                headline = _MOVED_HEADLINE[step.step].format(
-                    title=pilot.title, stage=messages.label(step.target)
-                )
-                messages.notify(
-                    session,
-                    pilot.business_owner,
-                    headline,
-                    step.reason,
-                    now,
-                    dedupe_key=_MOVED_KEY[step.step](gate.id),
-                    pilot_id=pilot.id,
-                )
-                return TransitionApplied(
-                    gate_id=gate.id,
-                    pilot_id=pilot.id,
-                    claimed=True,
-                    outcome=step.outcome,
-                    stage=step.target,
-                    next_flow=_queue_entry_flow(session, pilot.id, step.target, gate.id, now),
-                    reason=step.reason,
-                )
-            step = step.if_not_moved
-        assert step is not None
-        if step.step is Step.TERMINATE:
-            flow_queue.request_flow(
-                session,
-                TERMINATE,
-                {"pilot_id": pilot.id, "reason": step.reason, "actor": "gate"},
-                now=now,
-                pilot_id=pilot.id,
-                dedupe_key=Keys.terminate_after_gate(gate.id),
+    session.refresh(gate)
+    pilot = pilots.get_pilot(session, gate.pilot_id)
+    stage = Stage(gate.stage)
+    reason = gate.outcome_reason or gate.status
+    outcome_text = messages.gate_outcome(gate.status, reason)
+    for request in gates.unanswered_requests(session, gate.id):
+        messages.close_request(session, pilot, gate, request, outcome_text, now)
+    home.refresh_pilot(session, pilot.id, now)
+
+    step: NextStep | None = next_step(
+        gate.status,
+        stage=stage,
+        target=gate.target,
+        pilot_stage=pilot.stage,
+        on_reject=rt.policy.gate(stage).on_reject,
+        outcome_reason=gate.outcome_reason,
+    )
+    while step is not None and step.step in _MOVED_HEADLINE:
+        assert step.target is not None and step.history_reason is not None
+        if pilots.move_stage(
+            session,
+            pilot.id,
+            expected=stage,
+            target=step.target,
+            actor="gate",
+            reason=step.history_reason,
+            now=now,
+            policy=rt.policy,
+        ):
+            headline = _MOVED_HEADLINE[step.step].format(
+                title=pilot.title, stage=messages.label(step.target)
             )
+            messages.notify(
+                session,
+                pilot.business_owner,
+                headline,
+                step.reason,
+                now,
+                dedupe_key=_MOVED_KEY[step.step](gate.id),
+                pilot_id=pilot.id,
+            )
+            home.refresh_pilot(session, pilot.id, now)  # its new stage
             return TransitionApplied(
                 gate_id=gate.id,
                 pilot_id=pilot.id,
                 claimed=True,
                 outcome=step.outcome,
-                stage=Stage.TERMINATED,
-                next_flow=TERMINATE,
+                stage=step.target,
+                next_flow=_queue_entry_flow(session, pilot.id, step.target, gate.id, now),
                 reason=step.reason,
             )
+        step = step.if_not_moved
+    assert step is not None
+    if step.step is Step.TERMINATE:
+        flow_queue.request_flow(
+            session,
+            TERMINATE,
+            {"pilot_id": pilot.id, "reason": step.reason, "actor": "gate"},
+            now=now,
+            pilot_id=pilot.id,
+            dedupe_key=Keys.terminate_after_gate(gate.id),
+        )
         return TransitionApplied(
             gate_id=gate.id,
             pilot_id=pilot.id,
             claimed=True,
             outcome=step.outcome,
+            stage=Stage.TERMINATED,
+            next_flow=TERMINATE,
             reason=step.reason,
         )
+    return TransitionApplied(
+        gate_id=gate.id,
+        pilot_id=pilot.id,
+        claimed=True,
+        outcome=step.outcome,
+        reason=step.reason,
+    )

@@ -96,3 +96,41 @@ class Terminated(TaskModel):
     gates_closed: int = 0
     #: the gates this termination cancelled (each gets a last report).
     closed_gate_ids: list[int] = []
+
+
+class WarningsInput(TaskModel):
+    """The sweep's owner warnings at `now`; a dry run says what it would send and sends nothing."""
+
+    now: datetime
+    dry_run: bool = False
+
+
+class OwnerWarned(TaskModel):
+    """One gate's warning: who has not answered, the time left, who was told."""
+
+    gate_id: int
+    pilot_id: str
+    title: str
+    deadline: datetime
+    time_left: str
+    #: "Dana Smith (architecture)", or the Slack id where the policy names nobody.
+    waiting: list[str]
+    #: Slack ids told now (a dry run: who would be).
+    told: list[str]
+
+
+class OwnerWarnings(TaskModel):
+    warned: list[OwnerWarned] = []
+
+    def report_rows(self, dry_run: bool = False) -> list[dict[str, object]]:
+        """The sweep report's rows, one per gate."""
+        return [
+            {
+                "action": "would warn" if dry_run else "warned",
+                "pilot": w.pilot_id,
+                "gate": w.gate_id,
+                "detail": f"{', '.join(w.told)}: not answered {', '.join(w.waiting) or 'nobody'}"
+                f"; {w.time_left} left",
+            }
+            for w in self.warned
+        ]

@@ -21,6 +21,7 @@ from slack_out import messages
 from store import delegations, gates, pilots
 from store.errors import Conflict
 from store.models import Delegation, SignoffRequest
+from tasks import home
 
 
 @dataclass(frozen=True)
@@ -115,12 +116,17 @@ def create_delegation(
     handed: list[HandOver] = []
     kept: list[Kept] = []
     if starts_at <= now < ends_at:
-        handed, kept = _reask_open_requests(session, approver, reason, actor, now)
+        handed, kept = _reask_open_requests(session, approver, reason, actor, now, policy)
     return row, handed, kept
 
 
 def _reask_open_requests(
-    session: Session, approver: str, reason: str, actor: str, now: datetime
+    session: Session,
+    approver: str,
+    reason: str,
+    actor: str,
+    now: datetime,
+    policy: Policy | None = None,
 ) -> tuple[list[HandOver], list[Kept]]:
     handed: list[HandOver] = []
     kept: list[Kept] = []
@@ -144,12 +150,48 @@ def _reask_open_requests(
         if who.on_behalf_of is None:
             kept.append(Kept(request.id, gate.pilot_id, who.passed_over or "nobody stands in"))
             continue
-        handed.append(
-            _hand_over(
-                session, request, who.asked, reason, actor, now, "request.delegated", away=True
-            )
-        )
+        try:
+            # A savepoint: a click or another hand-over that got there first leaves this one
+            # request with its approver and the others still handed over.
+            with session.begin_nested():
+                handed.append(
+                    _hand_over(
+                        session,
+                        request,
+                        who.asked,
+                        reason,
+                        actor,
+                        now,
+                        "request.delegated",
+                        away=True,
+                    )
+                )
+        except Conflict as exc:
+            kept.append(Kept(request.id, gate.pilot_id, str(exc)))
+    _refresh_homes(session, handed, now, policy)
     return handed, kept
+
+
+def _refresh_homes(
+    session: Session, handed: list[HandOver], now: datetime, policy: Policy | None
+) -> None:
+    """The Homes of the pilots handed over: the approver's loses the request and its buttons,
+    the delegate's gains it. Once per pilot, however many of its requests moved."""
+    for pilot_id in sorted({h.pilot_id for h in handed}):
+        home.refresh_pilot(session, pilot_id, now, policy=policy)
+
+
+def reask_for_started_delegations(
+    session: Session, *, actor: str, now: datetime
+) -> list[tuple[Delegation, list[HandOver], list[Kept]]]:
+    """The sweep's part: a delegation recorded before its period began re-asks the approver's
+    open requests of the delegate once the period has begun. Idempotent: a request handed over
+    is superseded and not found again; one kept with its approver stays kept, writing nothing."""
+    done = []
+    for row in delegations.in_force_recorded_before_start(session, now):
+        handed, kept = _reask_open_requests(session, row.approver, row.reason, actor, now)
+        done.append((row, handed, kept))
+    return done
 
 
 def _hand_over(
@@ -240,4 +282,6 @@ def reassign(
             f"{to} is already asked in role {request.role} of this gate (gate {gate.id}); "
             "nobody counts twice"
         )
-    return _hand_over(session, request, to, reason, actor, now, "request.reassigned", away=False)
+    done = _hand_over(session, request, to, reason, actor, now, "request.reassigned", away=False)
+    _refresh_homes(session, [done], now, policy)
+    return done

@@ -2,17 +2,25 @@
 
 Each query reads only what is due (indexed deadline columns: gates.status+deadline,
 gates.next_reminder_at, pilots.deploy_by), so a sweep's cost follows the number of due items,
-not the number of pilots. Every action is conditional, so two sweeps at once act once; on top of
-that, the sweep flow holds `store.locks.sweep_lock`.
+not the number of pilots; each is read in keyset pages (`pages`), so a backlog of any size is
+seen whole. The acting steps take a batch of due items per task run (`terminate-due-pilots`,
+`enforce-deadlines`), one transaction per item (`_each`: a failed item is logged and left due
+for the next sweep, the rest of the batch goes on). Every action is conditional, so two sweeps
+at once act once; on top of that, the sweep flow holds `store.locks.sweep_lock`.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
+from functools import partial
+from typing import Any, TypeVar
 
 from prefect import task
-from sqlalchemy.exc import IntegrityError
+from prefect.runtime import flow_run
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
 
 from config.names import TERMINATE, Keys
 from lifecycle.deadlines import current_point, next_reminder
@@ -20,11 +28,43 @@ from lifecycle.outcomes import on_deadline, sends_back
 from lifecycle.stages import Stage
 from lifecycle.statuses import GatePhase
 from slack_out import messages
-from store import audit, flow_queue, gates, outbox, pilots
+from store import audit, flow_queue, gates, outbox, people, pilots
+from store._rows import PAGE
 from store.models import Gate
-from tasks.inputs import TaskModel
+from tasks import home
+from tasks.gates import apply_transition_in, enforce_deadline_in
+from tasks.inputs import DeadlineAction, GateInput, TaskModel, Terminated, TerminateInput
 from tasks.logs import run_logger
 from tasks.runtime import get_runtime
+from tasks.terminate import terminate_in
+
+#: Due items per batch task: one task run (and one progress line) per batch, one transaction
+#: per item, so a sweep's cost follows its due items at a few statements each.
+BATCH = 100
+
+Row = TypeVar("Row")
+
+
+def pages(
+    fetch: Callable[[tuple[Any, Any] | None, int], Sequence[Row]],
+    key: Callable[[Row], tuple[Any, Any]],
+) -> Iterator[Row]:
+    """Every row of a keyset-paged due query, page after page: no cap on how much is due.
+    `fetch(after, limit)` returns one page."""
+    size = PAGE  # read here, not at import: a test pages through a small backlog
+    after = None
+    while True:
+        page = fetch(after, size)
+        yield from page
+        if len(page) < size:
+            return
+        after = key(page[-1])
+
+
+def batches(items: Sequence[Row]) -> Iterator[list[Row]]:
+    size = BATCH  # read here, not at import: a test works through a backlog in small batches
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
 
 
 def _window_start(gate: Gate) -> datetime:
@@ -97,7 +137,12 @@ def find_due_work(inp: SweepInput) -> SweepPlan:
     now = inp.now
     with rt.db.session() as session:
         expired = []
-        for gate in gates.open_gates_past_deadline(session, now):
+        for gate in pages(
+            lambda after, limit: gates.open_gates_past_deadline(
+                session, now, after=after, limit=limit
+            ),
+            lambda g: (g.deadline, g.id),
+        ):
             pilot = pilots.get_pilot(session, gate.pilot_id)
             rule = on_deadline(
                 rt.policy.gate(Stage(gate.stage)).on_timeout,
@@ -118,11 +163,21 @@ def find_due_work(inp: SweepInput) -> SweepPlan:
             )
         overdue = [
             OverduePilot(pilot_id=p.id, title=p.title, stage=Stage(p.stage), deploy_by=p.deploy_by)
-            for p in pilots.pilots_past_deploy_by(session, now)
+            for p in pages(
+                lambda after, limit: pilots.pilots_past_deploy_by(
+                    session, now, after=after, limit=limit
+                ),
+                lambda p: (p.deploy_by, p.id),
+            )
             if p.deploy_by
         ]
         reminders = []
-        for gate in gates.gates_due_for_reminder(session, now):
+        for gate in pages(
+            lambda after, limit: gates.gates_due_for_reminder(
+                session, now, after=after, limit=limit
+            ),
+            lambda g: (g.next_reminder_at, g.id),
+        ):
             if gate.deadline < now:
                 continue
             points = rt.policy.gate(Stage(gate.stage)).reminders
@@ -143,7 +198,12 @@ def find_due_work(inp: SweepInput) -> SweepPlan:
         cutoff = now - timedelta(days=rt.policy.portfolio.proposal_days)
         stale = [
             StaleProposal(pilot_id=p.id, title=p.title, proposed_at=p.created_at)
-            for p in pilots.stale_proposals(session, cutoff)
+            for p in pages(
+                lambda after, limit: pilots.stale_proposals(
+                    session, cutoff, after=after, limit=limit
+                ),
+                lambda p: (p.created_at, p.id),
+            )
         ]
     run_logger().info(
         "due at %s: %d gate(s) past their deadline, %d pilot(s) past deploy-or-terminate, "
@@ -172,7 +232,15 @@ def send_reminders(inp: SweepInput) -> RemindersSent:
     who: list[str] = []
     rounds: list[ReminderRound] = []
     with rt.db.session() as session:
-        gate_ids = [g.id for g in gates.gates_due_for_reminder(session, now)]
+        gate_ids = [
+            g.id
+            for g in pages(
+                lambda after, limit: gates.gates_due_for_reminder(
+                    session, now, after=after, limit=limit
+                ),
+                lambda g: (g.next_reminder_at, g.id),
+            )
+        ]
     for gate_id in gate_ids:
         reminded: list[str] = []
         with rt.db.session() as session:
@@ -204,6 +272,8 @@ def send_reminders(inp: SweepInput) -> RemindersSent:
                     sent += 1
                     who.append(request.approver)
                     reminded.append(request.approver)
+            if reminded:  # time has passed: the Homes' "time left" and "due within 7 days"
+                home.refresh_pilot(session, pilot.id, now)
         if reminded:
             rounds.append(
                 ReminderRound(gate_id=gate_id, pilot_id=pilot.id, point=point, approvers=reminded)
@@ -232,9 +302,19 @@ def post_digest(inp: SweepInput, terminated: list[str]) -> bool:
     now = inp.now
     soon = now + timedelta(days=7)
     with rt.db.session() as session:
+        due_gates = gates.gates_due_between(session, now, soon)
+        waiting = {
+            g.id: [r.approver for r in gates.unanswered_requests(session, g.id)] for g in due_gates
+        }
+        names = people.names(session, rt.policy, {a for who in waiting.values() for a in who})
         due = [
             f"{g.pilot_id}: gate {g.stage} -> {g.target} due {g.deadline:%Y-%m-%d}"
-            for g in gates.gates_due_between(session, now, soon)
+            + (
+                f", waiting on {', '.join(names.show(a) for a in waiting[g.id])}"
+                if waiting[g.id]
+                else ""
+            )
+            for g in due_gates
         ]
         due += [
             f"{p.id} {p.title}: deploy-or-terminate date {p.deploy_by:%Y-%m-%d}"
@@ -293,8 +373,11 @@ def requeue_stalled_gates(inp: SweepInput) -> list[int]:
     rt = get_runtime()
     requeued = []
     with rt.db.session() as session:
-        for gate in gates.unclaimed_resolved_gates(
-            session, resolved_before=inp.now - CONTINUATION_GRACE
+        for gate in pages(
+            lambda after, limit: gates.unclaimed_resolved_gates(
+                session, resolved_before=inp.now - CONTINUATION_GRACE, after=after, limit=limit
+            ),
+            lambda g: (g.resolved_at, g.id),
         ):
             if flow_queue.flow_request_in_flight(session, Keys.resolve(gate.id)):
                 continue
@@ -302,8 +385,11 @@ def requeue_stalled_gates(inp: SweepInput) -> list[int]:
                 session, gate.id, gate.pilot_id, now=inp.now, again=True
             ):
                 requeued.append(gate.id)
-        for gate in gates.gates_whose_termination_stalled(
-            session, acted_before=inp.now - CONTINUATION_GRACE
+        for gate in pages(
+            lambda after, limit: gates.gates_whose_termination_stalled(
+                session, acted_before=inp.now - CONTINUATION_GRACE, after=after, limit=limit
+            ),
+            lambda g: (g.continued_at, g.id),
         ):
             if flow_queue.flow_request_in_flight(session, Keys.terminate_after_gate(gate.id)):
                 continue
@@ -325,3 +411,135 @@ def requeue_stalled_gates(inp: SweepInput) -> list[int]:
     if requeued:
         run_logger().info("re-queued the stalled follow-up of gate(s) %s", requeued)
     return requeued
+
+
+class DueTermination(TaskModel):
+    pilot_id: str
+    title: str
+    reason: str
+
+
+class TerminationBatch(TaskModel):
+    now: datetime
+    due: list[DueTermination]
+
+
+class DeadlineBatch(TaskModel):
+    now: datetime
+    gate_ids: list[int]
+
+
+class DeadlineOutcome(TaskModel):
+    """What the deadline rule did to one gate and, after an expiry, what its follow-up did."""
+
+    action: DeadlineAction
+    #: the follow-up of an expiry, run in the expiry's transaction: the pilot's next step.
+    outcome: str = ""
+    terminated: Terminated | None = None
+
+
+#: A deadlock or serialization failure between two unlocked sweeps (or a sweep and a click)
+#: rolls back one item's transaction; it is tried again, as the terminate flow's retries did.
+ATTEMPTS = 3
+
+
+def _each(what: str, key: object, act: Callable[[Session], Any]) -> Any:
+    """One due item in its own transaction: committed, or rolled back and logged (the next
+    sweep finds it still due), never taking the rest of the batch with it."""
+    db = get_runtime().db
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            with db.session() as session:
+                return act(session)
+        except OperationalError as exc:
+            if attempt == ATTEMPTS:
+                run_logger().error("%s %s: gave up after %d attempts: %s", what, key, attempt, exc)
+        except Exception as exc:  # logged with its item; the sweep reports how many failed
+            run_logger().error("%s %s failed: %s", what, key, exc, exc_info=True)
+            return None
+    return None
+
+
+@task(name="terminate-due-pilots", persist_result=False)
+def terminate_due_pilots(inp: TerminationBatch) -> list[Terminated]:
+    """A batch of terminations the sweep found due, each the same as the terminate flow's (stage,
+    open gates and their buttons, the owner and approvers told, audit rows), each in its own
+    transaction, all in this one task run."""
+    done: list[Terminated] = []
+    for item in inp.due:
+        result = _each(
+            "terminating",
+            item.pilot_id,
+            partial(
+                terminate_in,
+                inp=TerminateInput(
+                    pilot_id=item.pilot_id, reason=item.reason, actor="sweep", now=inp.now
+                ),
+            ),
+        )
+        if result is not None:
+            done.append(result)
+    return done
+
+
+def _enforce_one(session: Session, gate_id: int, now: datetime) -> DeadlineOutcome:
+    action = enforce_deadline_in(session, GateInput(gate_id=gate_id, now=now, actor="sweep"))
+    if action.action != "expired":
+        return DeadlineOutcome(action=action)
+    # The expiry queued resolve-gate in this transaction. Rather than a flow run per gate
+    # (resolve-gate, then terminate), do their work here: it commits with the expiry, or
+    # neither happens; the requests are marked done by this run, so no one runs them again.
+    run_id = str(flow_run.id) if flow_run.id else None
+    if not flow_queue.run_in_process(session, Keys.resolve(gate_id), now=now, flow_run_id=run_id):
+        return DeadlineOutcome(action=action)
+    applied = apply_transition_in(session, GateInput(gate_id=gate_id, now=now, actor="gate"))
+    terminated = None
+    if applied.outcome == "terminate" and flow_queue.run_in_process(
+        session, Keys.terminate_after_gate(gate_id), now=now, flow_run_id=run_id
+    ):
+        terminated = terminate_in(
+            session,
+            TerminateInput(pilot_id=applied.pilot_id, reason=applied.reason, actor="gate", now=now),
+        )
+    return DeadlineOutcome(action=action, outcome=applied.outcome, terminated=terminated)
+
+
+@task(name="enforce-deadlines", persist_result=False)
+def enforce_deadlines(inp: DeadlineBatch) -> list[DeadlineOutcome]:
+    """A batch of gates past their deadline: extend, escalate or expire each (the same rule as
+    `enforce-deadline`), and follow an expiry up at once, in its transaction."""
+    done: list[DeadlineOutcome] = []
+    for gate_id in inp.gate_ids:
+        result = _each(
+            "gate",
+            gate_id,
+            partial(_enforce_one, gate_id=gate_id, now=inp.now),
+        )
+        if result is not None:
+            done.append(result)
+    logger = run_logger()
+    for r in done:
+        a = r.action
+        if a.action == "expired":
+            logger.info(
+                "gate %d of pilot %s expired: %s; resolve-gate queued and %s",
+                a.gate_id,
+                a.pilot_id,
+                a.detail,
+                "run in this sweep: pilot terminated"
+                if r.terminated and r.terminated.terminated
+                else (
+                    f"run in this sweep: {r.outcome}"
+                    if r.outcome
+                    else "left to its flow run (another process had it)"
+                ),
+            )
+        elif a.action != "none":
+            logger.info(
+                "gate %d of pilot %s deadline passed: %s, new deadline %s",
+                a.gate_id,
+                a.pilot_id,
+                a.detail,
+                f"{a.new_deadline:%Y-%m-%d %H:%M} UTC" if a.new_deadline else "n/a",
+            )
+    return done

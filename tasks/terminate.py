@@ -9,6 +9,7 @@ portfolio cap; and tells the same people.
 from __future__ import annotations
 
 from prefect import task
+from sqlalchemy.orm import Session
 
 from config.clock import utcnow
 from config.names import Keys
@@ -17,6 +18,7 @@ from lifecycle.statuses import GatePhase
 from slack_out import messages
 from store import gates as gates_store
 from store import pilots
+from tasks import home
 from tasks.inputs import Terminated, TerminateInput
 from tasks.logs import run_logger
 from tasks.runtime import get_runtime
@@ -24,103 +26,111 @@ from tasks.runtime import get_runtime
 
 @task(name="terminate-pilot", persist_result=False)
 def terminate_pilot(inp: TerminateInput) -> Terminated:
+    with get_runtime().db.session() as session:
+        return terminate_in(session, inp)
+
+
+def terminate_in(session: Session, inp: TerminateInput) -> Terminated:
+    """The termination in the caller's transaction: the terminate flow's task runs it alone,
+    the sweep runs it for each due pilot of a batch (and after a gate it expired), so both end
+    a pilot the same way and commit it with whatever else the caller recorded."""
     rt = get_runtime()
     logger = run_logger()
     now = inp.now or utcnow()
     reason = inp.reason.strip()
     if not reason:
         raise ValueError("a termination needs a reason")
-    with rt.db.session() as session:
-        pilot = pilots.get_pilot(session, inp.pilot_id)
-        stage = Stage(pilot.stage)
-        if stage in TERMINAL:
-            logger.info("pilot %s is already %s; nothing to terminate", pilot.id, stage.value)
-            return Terminated(
-                pilot_id=pilot.id,
-                terminated=False,
-                from_stage=stage,
-                reason=f"already {stage.value}",
-            )
-        if not pilots.move_stage(
-            session,
-            pilot.id,
-            expected=stage,
-            target=Stage.TERMINATED,
-            actor=inp.actor,
-            reason=reason,
-            now=now,
-            policy=rt.policy,
-        ):
-            logger.info("pilot %s changed stage at the same moment; not terminated", pilot.id)
-            return Terminated(
-                pilot_id=pilot.id,
-                terminated=False,
-                from_stage=None,
-                reason="the pilot changed stage at the same moment; nothing done",
-            )
-        closed: list[int] = []
-        people: set[str] = set()
-        gates = gates_store.gates_for(session, pilot.id)
-        if gates:
-            # The approvers of the latest gate are the ones who were waiting on, or just
-            # decided, this pilot.
-            people.update(r.approver for r in gates_store.requests_for(session, gates[-1].id))
-        for gate in gates:
-            if gate.status == GatePhase.OPEN:
-                gates_store.resolve_gate(
-                    session,
-                    gate,
-                    GatePhase.CANCELLED,
-                    f"pilot terminated: {reason}",
-                    now=now,
-                    actor=inp.actor,
-                )
-                gates_store.claim_continuation(session, gate.id, now)
-                closed.append(gate.id)
-                for request in gates_store.unanswered_requests(session, gate.id):
-                    messages.close_request(
-                        session,
-                        pilot,
-                        gate,
-                        request,
-                        messages.gate_outcome(GatePhase.CANCELLED, reason),
-                        now,
-                    )
-        messages.notify(
-            session,
-            pilot.business_owner,
-            f"{pilot.title} was terminated.",
-            reason,
-            now,
-            dedupe_key=Keys.terminated(pilot.id, "owner"),
-            pilot_id=pilot.id,
-        )
-        for person in sorted(people - {pilot.business_owner}):
-            messages.notify(
-                session,
-                person,
-                f"{pilot.title} was terminated; your sign-off is no longer needed.",
-                reason,
-                now,
-                dedupe_key=Keys.terminated(pilot.id, person),
-                pilot_id=pilot.id,
-            )
-        logger.info(
-            "pilot %s terminated from %s by %s: %s; closed %d open gate(s) %s; "
-            "queued notices to the business owner and %d approver(s)",
-            pilot.id,
-            stage.value,
-            inp.actor,
-            reason,
-            len(closed),
-            closed,
-            len(people - {pilot.business_owner}),
-        )
+    pilot = pilots.get_pilot(session, inp.pilot_id)
+    stage = Stage(pilot.stage)
+    if stage in TERMINAL:
+        logger.info("pilot %s is already %s; nothing to terminate", pilot.id, stage.value)
         return Terminated(
             pilot_id=pilot.id,
-            terminated=True,
+            terminated=False,
             from_stage=stage,
-            reason=reason,
-            gates_closed=len(closed),
-            closed_gate_ids=closed,
+            reason=f"already {stage.value}",
         )
+    if not pilots.move_stage(
+        session,
+        pilot.id,
+        expected=stage,
+        target=Stage.TERMINATED,
+        actor=inp.actor,
+        reason=reason,
+        now=now,
+        policy=rt.policy,
+    ):
+        logger.info("pilot %s changed stage at the same moment; not terminated", pilot.id)
+        return Terminated(
+            pilot_id=pilot.id,
+            terminated=False,
+            from_stage=None,
+            reason="the pilot changed stage at the same moment; nothing done",
+        )
+    closed: list[int] = []
+    people: set[str] = set()
+    gates = gates_store.gates_for(session, pilot.id)
+    if gates:
+        # The approvers of the latest gate are the ones who were waiting on, or just
+        # decided, this pilot.
+        people.update(r.approver for r in gates_store.requests_for(session, gates[-1].id))
+    for gate in gates:
+        if gate.status == GatePhase.OPEN:
+            gates_store.resolve_gate(
+                session,
+                gate,
+                GatePhase.CANCELLED,
+                f"pilot terminated: {reason}",
+                now=now,
+                actor=inp.actor,
+            )
+            gates_store.claim_continuation(session, gate.id, now)
+            closed.append(gate.id)
+            for request in gates_store.unanswered_requests(session, gate.id):
+                messages.close_request(
+                    session,
+                    pilot,
+                    gate,
+                    request,
+                    messages.gate_outcome(GatePhase.CANCELLED, reason),
+                    now,
+                )
+    home.refresh_pilot(session, pilot.id, now)
+    messages.notify(
+        session,
+        pilot.business_owner,
+        f"{pilot.title} was terminated.",
+        reason,
+        now,
+        dedupe_key=Keys.terminated(pilot.id, "owner"),
+        pilot_id=pilot.id,
+    )
+    for person in sorted(people - {pilot.business_owner}):
+        messages.notify(
+            session,
+            person,
+            f"{pilot.title} was terminated; your sign-off is no longer needed.",
+            reason,
+            now,
+            dedupe_key=Keys.terminated(pilot.id, person),
+            pilot_id=pilot.id,
+        )
+    logger.info(
+        "pilot %s terminated from %s by %s: %s; closed %d open gate(s) %s; "
+        "queued notices to the business owner and %d approver(s)",
+        pilot.id,
+        stage.value,
+        inp.actor,
+        reason,
+        len(closed),
+        closed,
+        len(people - {pilot.business_owner}),
+    )
+    return Terminated(
+        pilot_id=pilot.id,
+        terminated=True,
+        from_stage=stage,
+        reason=reason,
+        gates_closed=len(closed),
+        closed_gate_ids=closed,
+    )

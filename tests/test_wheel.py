@@ -122,7 +122,7 @@ def test_the_wheel_holds_every_package_and_its_templates(
     assert {"reject_modal.json.j2", "signoff_request.json.j2"} <= templates
     assert (site / "pilotgate" / "report" / "templates" / "report.html.j2").is_file()
     assert (site / "store" / "migrations" / "versions" / "0001_initial_schema.py").is_file()
-    assert (site / "store" / "migrations" / "versions" / "0003_people_and_installation.py").is_file()
+    assert (site / "store" / "migrations" / "versions" / "0004_policy_stamps.py").is_file()
 
 
 def test_help_runs_from_the_installed_console_script(

@@ -20,6 +20,7 @@ from starlette.responses import RedirectResponse, Response
 from lifecycle.gates import Verdict
 from lifecycle.signoffs import MIN_REASON
 from lifecycle.stages import Stage
+from store.people import NOT_A_MEMBER
 from store.read_pages import PilotFilter
 from tasks.answers import ALREADY_ANSWERED, Answer, record, screen
 from web import views
@@ -32,10 +33,6 @@ log = logging.getLogger("pilotgate.web")
 #: the longest reason a rejection takes (as the Slack modal's input; the shortest is the
 #: policy-wide lifecycle.signoffs.MIN_REASON).
 MAX_REASON = 2000
-NOT_A_MEMBER = (
-    "Pilot pages, sign-offs and exports are for the people the governance policy names "
-    "(its roles) and the people named in a proposal. You can see the portfolio."
-)
 
 
 def filter_from(request: Request) -> PilotFilter:

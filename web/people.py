@@ -10,43 +10,26 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from lifecycle.policy import Policy
-from store import read_pages
+from store import people as cache
 
 MENTION = re.compile(r"<@([UW][A-Z0-9]{2,20})>")
 
 
-def policy_names(policy: Policy) -> dict[str, str]:
-    """Names the policy gives its people, if it has a `people` section (Slack id -> name, or
-    -> {name: ...}); the policy schema has none today, so this is usually empty."""
-    people = getattr(policy, "people", None)
-    if not isinstance(people, Mapping):
-        return {}
-    names: dict[str, str] = {}
-    for slack_id, value in people.items():
-        name = value if isinstance(value, str) else getattr(value, "name", None)
-        if name is None and isinstance(value, Mapping):
-            name = value.get("name")
-        if isinstance(name, str) and name:
-            names[str(slack_id)] = name
-    return names
-
-
 @dataclass(frozen=True)
 class Directory:
-    #: Slack id -> a person's name (the policy's, else as a proposal wrote it).
-    names: Mapping[str, str]
+    #: names for Slack ids, by the one rule every surface uses (`store.people.Names`).
+    names: cache.Names
     #: Slack id -> the policy roles they hold.
     roles: Mapping[str, tuple[str, ...]]
     #: everyone a proposal names.
     named: frozenset[str] = field(default_factory=frozenset)
 
     def name(self, slack_id: str | None) -> str:
-        if not slack_id:
-            return ""
-        return self.names.get(slack_id, slack_id)
+        """The person's name, else their id (the pages show the id as a tooltip)."""
+        return self.names.show(slack_id)
 
     def is_member(self, slack_id: str) -> bool:
-        return slack_id in self.roles or slack_id in self.named
+        return cache.member(self.roles, self.named, slack_id)
 
     def mentions(self, text: str) -> str:
         """Slack's `<@U123>` mentions in a text as names (the text stays text: the template
@@ -55,12 +38,8 @@ class Directory:
 
 
 def directory(session: Session, policy: Policy) -> Directory:
-    names: dict[str, str] = {}
-    named: set[str] = set()
-    for slack_id, name in read_pages.named_people(session):
-        names.setdefault(slack_id, name)
-        named.add(slack_id)
-    names.update(policy_names(policy))
+    names = cache.names(session, policy)  # everyone: `written` holds every proposal's people
+    named = set(names.written)
     roles: dict[str, list[str]] = {}
     for role, members in policy.roles.items():
         for member in members:

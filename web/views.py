@@ -10,7 +10,7 @@ rows are trustworthy only up to the first row that no longer fits, whichever pil
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -18,21 +18,23 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from lifecycle import sla
+from lifecycle.confirmations import criteria_of, statuses
 from lifecycle.deadlines import days_left
-from lifecycle.evidence import Observation, metric_evidence, readiness_criteria
+from lifecycle.evidence import CriterionCheck, Observation, metric_evidence, readiness_criteria
 from lifecycle.gates import DecisionView, Evaluation, RequestView, Verdict, evaluate_gate
 from lifecycle.policy import Policy
+from lifecycle.portfolio import CapRow, FunnelRow, caps, funnel
 from lifecycle.proposal import Proposal
-from lifecycle.stages import ACTIVE, FORWARD, INITIAL, Stage, stage_label
+from lifecycle.sla import ApproverSla
+from lifecycle.stages import ACTIVE, Stage, stage_label
 from lifecycle.statuses import GatePhase
-from store import audit, metrics, pilots, read_pages
+from store import audit, confirmations, metrics, pilots, read_pages
 from store.gates import gate_state
 from store.models import Decision, Gate, Pilot, ReminderSent, SignoffRequest
 from store.read_pages import Answered, OpenAsk, PilotFilter
 from web.people import Directory
 
-#: the forward path, in order: proposal, pilot, ..., production.
-PATH: tuple[Stage, ...] = (INITIAL, *FORWARD.values())
 #: a gate due within this many days is "due this week".
 DUE_SOON_DAYS = 7
 #: an active pilot within this many days of its deploy-or-terminate date needs attention.
@@ -217,29 +219,6 @@ class DeployByRow:
 
 
 @dataclass(frozen=True)
-class CapRow:
-    portfolio: str
-    active: int
-    cap: int
-
-    @property
-    def free(self) -> int:
-        return max(0, self.cap - self.active)
-
-    @property
-    def at_cap(self) -> bool:
-        return self.active >= self.cap
-
-
-@dataclass(frozen=True)
-class FunnelRow:
-    stage: str
-    label: str
-    reached: int
-    current: int
-
-
-@dataclass(frozen=True)
 class RegisterRow:
     id: str
     title: str
@@ -271,12 +250,83 @@ class RegisterRow:
             "days_to_deploy_by": _round(self.days_to_deploy_by),
             "open_gate": f"{gate.stage} -> {gate.target}" if gate else None,
             "gate_deadline": _iso(gate.deadline) if gate else None,
-            "waiting_for": "; ".join(f"{p.name} ({p.role})" for p in gate.blocking)
+            # an export is read without tooltips: the id beside the name
+            "waiting_for": "; ".join(
+                f"{p.name} ({p.slack_id}, {p.role})"
+                if p.name != p.slack_id
+                else f"{p.slack_id} ({p.role})"
+                for p in gate.blocking
+            )
             if gate
             else None,
             "ended_at": _iso(self.ended_at),
             "end_reason": self.end_reason,
         }
+
+
+@dataclass(frozen=True)
+class ApproverSlaRow:
+    """One approver's SLA figures on the portfolio page (`lifecycle.sla`, as in the report)."""
+
+    person: Person
+    sla: ApproverSla
+
+    @property
+    def median(self) -> str:
+        return hours_text(self.sla.median_hours)
+
+    @property
+    def slowest(self) -> str:
+        return hours_text(self.sla.max_hours)
+
+    @property
+    def hit_rate(self) -> str:
+        rate = self.sla.deadline_hit_rate
+        return "—" if rate is None else f"{round(rate * 100)}%"
+
+
+def hours_text(hours: float | None) -> str:
+    """Hours as the report writes them: minutes under an hour, hours under two days, else days."""
+    if hours is None:
+        return "—"
+    if hours < 1:
+        return f"{round(hours * 60)} min"
+    if hours < 48:
+        return f"{hours:.1f}".rstrip("0").rstrip(".") + " h"
+    return f"{hours / 24:.1f}".rstrip("0").rstrip(".") + " days"
+
+
+def approver_sla(
+    session: Session, where: PilotFilter, people: Directory
+) -> tuple[ApproverSlaRow, ...]:
+    """Who is slow, over every sign-off request of the filtered pilots."""
+    gates = read_pages.gates_of_pilots(session, where)
+    known = {
+        g.id: sla.GateFacts(g.id, g.stage, g.status, g.deadline, dict(g.quorum)) for g in gates
+    }
+    requests = read_pages.requests_of(session, list(known))
+    decided = {d.request_id: d for d in read_pages.decisions_of(session, list(known))}
+    sent = read_pages.reminders_of(session, [r.id for r in requests])
+    reminded = Counter(r.request_id for r in sent)
+    asks = [
+        sla.AskFacts(
+            request_id=r.id,
+            gate_id=r.gate_id,
+            approver=r.approver,
+            role=r.role,
+            asked_at=r.asked_at,
+            on_behalf_of=r.on_behalf_of,
+            superseded=r.superseded_at is not None,
+            decided_at=decided[r.id].decided_at if r.id in decided else None,
+            verdict=decided[r.id].verdict if r.id in decided else None,
+            reminders=reminded.get(r.id, 0),
+        )
+        for r in requests
+    ]
+    return tuple(
+        ApproverSlaRow(Person(row.approver, people.name(row.approver)), row)
+        for row in sla.by_approver(sla.facts(known, asks))
+    )
 
 
 @dataclass(frozen=True)
@@ -296,6 +346,8 @@ class Portfolio:
     stages: tuple[tuple[str, str], ...] = field(
         default=tuple((s.value, stage_label(s)) for s in Stage)
     )
+    #: who is slow: the approver SLA table over the filtered pilots' history.
+    approvers: tuple[ApproverSlaRow, ...] = ()
 
 
 def _round(value: float | None) -> float | None:
@@ -371,15 +423,14 @@ def portfolio(
         due_soon=tuple(g for g in gates if now <= g.deadline < soon),
         deploy_by=tuple(deploy_by),
         open_gates=tuple(gates),
-        caps=tuple(CapRow(n, counts.get(n, 0), policy.portfolio.cap_for(n)) for n in names),
-        funnel=tuple(
-            FunnelRow(s.value, stage_label(s), reached.get(s.value, 0), current.get(s.value, 0))
-            for s in PATH
-        ),
+        # the same rows as the report's (lifecycle.portfolio), over the filtered register
+        caps=caps(names, counts, policy.portfolio),
+        funnel=funnel(reached, current),
         terminated=current.get(Stage.TERMINATED.value, 0),
         register=tuple(rows),
         portfolios=tuple(choices),
         owners=tuple(Person(o, people.name(o)) for o in owners),
+        approvers=approver_sla(session, where, people),
     )
 
 
@@ -553,7 +604,15 @@ def pilot_page(
         if pilot.deploy_by and pilot.ended_at is None
         else None,
         metrics=_metric_rows(proposal, metrics.observations_of(session, pilot.id), policy, now),
-        criteria=tuple(readiness_criteria(proposal)),
+        criteria=(
+            *readiness_criteria(proposal),
+            *(
+                CriterionCheck(c.criterion.key, c.status, c.detail())
+                for c in statuses(
+                    criteria_of(policy, proposal), confirmations.confirmations_of(session, pilot.id)
+                )
+            ),
+        ),
         timeline=tuple(_timeline(session, pilot, people, now)),
         gates=tuple(gates),
         open_gate=open_gate,

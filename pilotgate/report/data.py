@@ -18,16 +18,17 @@ from typing import Literal, TypeAlias
 
 from sqlalchemy.orm import Session
 
+from lifecycle import portfolio, sla
 from lifecycle.evidence import Observation
 from lifecycle.policy import Policy
+from lifecycle.portfolio import PATH, CapRow, FunnelRow
 from lifecycle.proposal import Proposal
-from lifecycle.stages import ACTIVE, FORWARD, INITIAL, TERMINAL, Stage, stage_label
+from lifecycle.stages import ACTIVE, FORWARD, TERMINAL, Stage, stage_label
 from lifecycle.value import DELIVERING_STAGES, PROJECTED_STAGES, ValueEstimate, pilot_value, totals
 from store import read_report
 from store.models import Decision, Gate, Pilot, SignoffRequest, StageChange
 
-#: the forward path, in order: proposal, pilot, ..., production.
-PATH: tuple[Stage, ...] = (INITIAL, *FORWARD.values())
+#: the stage names people read (PATH, the forward path, is `lifecycle.portfolio`'s).
 LABELS = {s: stage_label(s) for s in Stage}
 DAY = 86400.0
 HOUR = 3600.0
@@ -38,27 +39,6 @@ AgeState = Literal["running", "overdue", "ended"]
 
 
 # ---------------------------------------------------------------- the data
-
-
-@dataclass(frozen=True)
-class FunnelRow:
-    """How many pilots ever reached a stage of the forward path, and how many are there now."""
-
-    stage: str
-    label: str
-    reached: int
-    current: int
-
-
-@dataclass(frozen=True)
-class CapRow:
-    """A portfolio's active pilots against its cap."""
-
-    portfolio: str
-    active: int
-    cap: int
-    free: int
-    at_cap: bool
 
 
 @dataclass(frozen=True)
@@ -337,7 +317,7 @@ def build_report(session: Session, policy: Policy, now: datetime) -> Report:
 
     gate_rows, gate_stages = _gates(gates, requests, by_id, now)
     value = _value(pilots, observations, policy)
-    sla = _sla_facts(gates, requests, decided, reminded)
+    sla_facts = _sla_facts(gates, requests, decided, reminded)
     return Report(
         generated_at=now,
         funnel=_funnel(pilots, history),
@@ -346,9 +326,9 @@ def build_report(session: Session, policy: Policy, now: datetime) -> Report:
         stage_time=_stage_time(pilots, history, now),
         gates=gate_rows,
         gate_stages=gate_stages,
-        approvers=_approvers(sla),
-        sla_roles=_sla_rows(sla, lambda f: f.request.role),
-        sla_gates=_sla_rows(sla, lambda f: f.stage),
+        approvers=_approvers(sla_facts),
+        sla_roles=_sla_rows(sla_facts, lambda f: f.ask.role),
+        sla_gates=_sla_rows(sla_facts, lambda f: f.stage),
         terminations=_terminations(pilots, history),
         value=value,
         totals=Totals(
@@ -368,40 +348,23 @@ def build_report(session: Session, policy: Policy, now: datetime) -> Report:
 def _funnel(
     pilots: Sequence[Pilot], history: Mapping[str, list[StageChange]]
 ) -> tuple[FunnelRow, ...]:
-    rows = []
-    for stage in PATH:
-        reached = {
-            pid
-            for pid, changes in history.items()
-            if any(c.to_stage == stage.value for c in changes)
-        }
-        rows.append(
-            FunnelRow(
-                stage=stage.value,
-                label=LABELS[stage],
-                reached=len(reached),
-                current=sum(1 for p in pilots if p.stage == stage.value),
-            )
-        )
-    return tuple(rows)
+    reached: dict[str, int] = defaultdict(int)
+    for changes in history.values():
+        for stage in {c.to_stage for c in changes}:
+            reached[stage] += 1
+    current: dict[str, int] = defaultdict(int)
+    for p in pilots:
+        current[p.stage] += 1
+    return portfolio.funnel(reached, current)
 
 
 def _caps(pilots: Sequence[Pilot], policy: Policy) -> tuple[CapRow, ...]:
-    portfolios = sorted({p.portfolio for p in pilots} | set(policy.portfolio.caps))
-    rows = []
-    for name in portfolios:
-        active = sum(1 for p in pilots if p.portfolio == name and Stage(p.stage) in ACTIVE)
-        cap = policy.portfolio.cap_for(name)
-        rows.append(
-            CapRow(
-                portfolio=name,
-                active=active,
-                cap=cap,
-                free=max(cap - active, 0),
-                at_cap=active >= cap,
-            )
-        )
-    return tuple(rows)
+    names = sorted({p.portfolio for p in pilots} | set(policy.portfolio.caps))
+    active: dict[str, int] = defaultdict(int)
+    for p in pilots:
+        if Stage(p.stage) in ACTIVE:
+            active[p.portfolio] += 1
+    return portfolio.caps(names, active, policy.portfolio)
 
 
 def _ages(pilots: Sequence[Pilot], now: datetime) -> tuple[AgeRow, ...]:
@@ -532,131 +495,76 @@ def _gates(
     return tuple(rows), tuple(summary)
 
 
-@dataclass(frozen=True)
-class _Fact:
-    """One sign-off request as the SLA figures see it."""
-
-    request: SignoffRequest
-    stage: str
-    decision: Decision | None
-    #: "answered", "waiting", "never" (still needed), "not_needed", "handed_over".
-    outcome: str
-    hours: float | None
-    on_time: bool
-    reminders: int
-
-
-def _quorum_met_by_others(
-    gate: Gate, role: str, asks: Sequence[SignoffRequest], decided: Mapping[int, Decision]
-) -> bool:
-    """Did approvals of colleagues meet `role`'s quorum (so this answer was not needed)?"""
-    if gate.status not in ("approved", "rejected"):
-        return False
-    need = int(dict(gate.quorum).get(role, 0))
-    approvers = {
-        decided[r.id].approver
-        for r in asks
-        if r.role == role and r.id in decided and decided[r.id].verdict == "approve"
-    }
-    if need == 0:  # an escalation role: moot once the gate was approved
-        return gate.status == "approved" and bool(approvers)
-    return len(approvers) >= need
-
-
 def _sla_facts(
     gates: Sequence[Gate],
     requests: Mapping[int, list[SignoffRequest]],
     decided: Mapping[int, Decision],
     reminded: Mapping[int, int],
-) -> list[_Fact]:
-    by_id = {g.id: g for g in gates}
-    facts = []
-    for gate_id, asks in requests.items():
-        gate = by_id.get(gate_id)
-        if gate is None:
-            continue
-        for r in asks:
+) -> list[sla.Fact]:
+    """The register's requests in the shape `lifecycle.sla` reasons about (the web portfolio
+    page computes its approver table the same way)."""
+    known = {
+        g.id: sla.GateFacts(g.id, g.stage, g.status, g.deadline, dict(g.quorum)) for g in gates
+    }
+    asks = []
+    for rows in requests.values():
+        for r in rows:
             d = decided.get(r.id)
-            hours = None
-            on_time = False
-            if r.superseded_at is not None and d is None:
-                outcome = "handed_over"
-            elif d is not None:
-                outcome = "answered"
-                hours = _hours(r.asked_at, d.decided_at)
-                on_time = d.decided_at <= gate.deadline
-            elif gate.status == "open":
-                outcome = "waiting"
-            elif _quorum_met_by_others(gate, r.role, asks, decided):
-                outcome = "not_needed"
-            else:
-                outcome = "never"
-            reminders = reminded.get(r.id, 0) if d is not None else 0
-            facts.append(_Fact(r, gate.stage, d, outcome, hours, on_time, reminders))
-    return facts
-
-
-def _hit_rate(facts: Sequence[_Fact]) -> float | None:
-    due = [f for f in facts if f.outcome in ("answered", "never")]
-    return round(sum(1 for f in due if f.on_time) / len(due), 3) if due else None
-
-
-def _approvers(facts: Sequence[_Fact]) -> tuple[ApproverRow, ...]:
-    people: dict[str, list[_Fact]] = defaultdict(list)
-    for f in facts:
-        people[f.request.approver].append(f)
-    rows = []
-    for approver in sorted(people):
-        mine = people[approver]
-        counted = [f for f in mine if f.outcome != "handed_over"]
-        answered = [f for f in counted if f.outcome == "answered"]
-        times = [f.hours for f in answered if f.hours is not None]
-        rows.append(
-            ApproverRow(
-                approver=approver,
-                roles=tuple(sorted({f.request.role for f in mine})),
-                asked=len(counted),
-                answered=len(answered),
-                approved=sum(1 for f in answered if f.decision and f.decision.verdict == "approve"),
-                rejected=sum(1 for f in answered if f.decision and f.decision.verdict != "approve"),
-                waiting=sum(1 for f in counted if f.outcome == "waiting"),
-                unanswered_closed=sum(1 for f in counted if f.outcome == "never"),
-                median_response_hours=_median(times),
-                max_response_hours=round(max(times), 2) if times else None,
-                response_rate=round(len(answered) / len(counted), 3) if counted else 0.0,
-                not_needed=sum(1 for f in counted if f.outcome == "not_needed"),
-                handed_over=sum(1 for f in mine if f.outcome == "handed_over"),
-                on_behalf=sum(1 for f in answered if f.request.on_behalf_of),
-                reminders_before_decision=sum(f.reminders for f in answered),
-                deadline_hit_rate=_hit_rate(counted),
+            asks.append(
+                sla.AskFacts(
+                    request_id=r.id,
+                    gate_id=r.gate_id,
+                    approver=r.approver,
+                    role=r.role,
+                    asked_at=r.asked_at,
+                    on_behalf_of=r.on_behalf_of,
+                    superseded=r.superseded_at is not None,
+                    decided_at=d.decided_at if d else None,
+                    verdict=d.verdict if d else None,
+                    reminders=reminded.get(r.id, 0),
+                )
             )
-        )
-    return tuple(rows)
+    return sla.facts(known, asks)
 
 
-def _sla_rows(facts: Sequence[_Fact], key: Callable[[_Fact], str]) -> tuple[SlaRow, ...]:
-    groups: dict[str, list[_Fact]] = defaultdict(list)
-    for f in facts:
-        if f.outcome != "handed_over":
-            groups[key(f)].append(f)
-    rows = []
-    for name in sorted(groups):
-        group = groups[name]
-        answered = [f for f in group if f.outcome == "answered"]
-        times = [f.hours for f in answered if f.hours is not None]
-        rows.append(
-            SlaRow(
-                key=name,
-                asked=len(group),
-                answered=len(answered),
-                median_response_hours=_median(times),
-                max_response_hours=round(max(times), 2) if times else None,
-                reminders_before_decision=sum(f.reminders for f in answered),
-                unanswered_closed=sum(1 for f in group if f.outcome == "never"),
-                deadline_hit_rate=_hit_rate(group),
-            )
+def _approvers(facts: Sequence[sla.Fact]) -> tuple[ApproverRow, ...]:
+    return tuple(
+        ApproverRow(
+            approver=r.approver,
+            roles=r.roles,
+            asked=r.asked,
+            answered=r.answered,
+            approved=r.approved,
+            rejected=r.rejected,
+            waiting=r.waiting,
+            unanswered_closed=r.never,
+            median_response_hours=r.median_hours,
+            max_response_hours=r.max_hours,
+            response_rate=r.response_rate,
+            not_needed=r.not_needed,
+            handed_over=r.handed_over,
+            on_behalf=r.on_behalf,
+            reminders_before_decision=r.reminders_before_decision,
+            deadline_hit_rate=r.deadline_hit_rate,
         )
-    return tuple(rows)
+        for r in sla.by_approver(facts)
+    )
+
+
+def _sla_rows(facts: Sequence[sla.Fact], key: Callable[[sla.Fact], str]) -> tuple[SlaRow, ...]:
+    return tuple(
+        SlaRow(
+            key=r.key,
+            asked=r.asked,
+            answered=r.answered,
+            median_response_hours=r.median_hours,
+            max_response_hours=r.max_hours,
+            reminders_before_decision=r.reminders_before_decision,
+            unanswered_closed=r.never,
+            deadline_hit_rate=r.deadline_hit_rate,
+        )
+        for r in sla.by_group(facts, key)
+    )
 
 
 def _terminations(

@@ -15,10 +15,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from config.links import pilot_url
 from lifecycle.stages import Stage
 from pilotgate.report.charts import build_charts
 from pilotgate.report.data import LABELS, Report, plain
-from pilotgate.report.format import cell, day, duration, minute, num
+from pilotgate.report.format import cell, day, duration, minute, num, percent
+from store.people import Names
 
 
 @lru_cache(maxsize=1)
@@ -31,6 +33,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(num=num, duration=duration, day=day, minute=minute, cell=cell, plain=plain)
+    env.filters["percent"] = percent
     return env
 
 
@@ -38,24 +41,47 @@ def _labels() -> dict[str, str]:
     return {s.value: LABELS[s] for s in Stage}
 
 
-def render_html(data: Report) -> str:
+def _people_and_links(names: Names | None, base_url: str | None) -> dict[str, object]:
+    """What the templates need to show people by name and link each pilot's row to its page
+    (no `base_url`: no links; the figures, and the JSON export, are the same either way)."""
+
+    def url(pilot_id: str) -> str | None:
+        return pilot_url(pilot_id, base_url) if base_url else None
+
+    return {"names": names or Names(), "url": url, "base_url": (base_url or "").rstrip("/")}
+
+
+def render_html(data: Report, *, names: Names | None = None, base_url: str | None = None) -> str:
     return (
         environment()
         .get_template("report.html.j2")
-        .render(data=data, charts=build_charts(data), labels=_labels())
+        .render(
+            data=data,
+            charts=build_charts(data),
+            labels=_labels(),
+            **_people_and_links(names, base_url),
+        )
     )
 
 
-def write_html(path: str | Path, data: Report) -> Path:
+def write_html(
+    path: str | Path, data: Report, *, names: Names | None = None, base_url: str | None = None
+) -> Path:
     """Write the report as one self-contained HTML file; returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(data), encoding="utf-8")
+    path.write_text(render_html(data, names=names, base_url=base_url), encoding="utf-8")
     return path
 
 
-def render_markdown(data: Report) -> str:
-    return environment().get_template("report.md.j2").render(data=data, labels=_labels())
+def render_markdown(
+    data: Report, *, names: Names | None = None, base_url: str | None = None
+) -> str:
+    return (
+        environment()
+        .get_template("report.md.j2")
+        .render(data=data, labels=_labels(), **_people_and_links(names, base_url))
+    )
 
 
 def print_summary(data: Report, console: Console) -> None:

@@ -21,7 +21,14 @@ from typing import Any
 import httpx
 from cli_harness import BOT_TOKEN, CONSOLE_SCRIPT, SIGNING_SECRET
 
-WATCHED = ("prefect", "slack_bolt", "slack_sdk", "httpx")
+WATCHED = (
+    "prefect",
+    "slack_bolt",
+    "slack_sdk",
+    "httpx",
+    "alembic",
+    "pilotgate.report",
+)
 MARKER = "PILOTGATE_TEST_LOADED="
 RUNNER = f"""
 import atexit, sys

@@ -14,7 +14,8 @@ from cli_harness import BOT_TOKEN, EXAMPLES_DIR, SIGNING_SECRET, Cli
 from typer.testing import CliRunner
 
 from lifecycle.errors import InputError
-from lifecycle.policy import parse_policy
+from lifecycle.policy import load_policy, parse_policy
+from lifecycle.policy_versions import stamp
 from pilotgate.cli import app
 
 HELPDESK = EXAMPLES_DIR / "helpdesk-assistant.yaml"
@@ -46,12 +47,12 @@ def propose(cli: Cli, path: Path = HELPDESK) -> str:
 def test_db_upgrade_creates_the_schema(cli: Cli) -> None:
     result = cli.run("db", "upgrade")
     assert result.exit_code == 0, result.stderr
-    assert f"created the pilotgate schema (revision 0003) at {cli.url}" in result.stdout
+    assert f"created the pilotgate schema (revision 0004) at {cli.url}" in result.stdout
     with sqlite3.connect(cli.db_path) as conn:
-        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0003",)]
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0004",)]
     again = cli.run("db", "upgrade")
     assert again.exit_code == 0
-    assert f"database at {cli.url} is already up to date (revision 0003)" in again.stdout
+    assert f"database at {cli.url} is already up to date (revision 0004)" in again.stdout
     assert cli.written() == NOTHING
 
 
@@ -115,7 +116,13 @@ def test_status_text_and_json(migrated: Cli) -> None:
 def test_policy_check_of_the_example(cli: Cli) -> None:
     result = cli.run("policy", "check", str(EXAMPLES_DIR / "policy.yaml"))
     assert result.exit_code == 0, result.stderr
-    assert "ok (8 roles, 5 gates, cap 5 active pilots per portfolio" in result.stdout
+    digest = stamp(load_policy(EXAMPLES_DIR / "policy.yaml")).short
+    assert f"ok, policy {digest} (8 roles, 5 gates, cap 5 active pilots per portfolio" in (
+        result.stdout
+    )
+    assert "risk tier high, before leaving internal rollout: requires impact_assessment" in (
+        result.stdout
+    )
     assert cli.written() == NOTHING  # needs no database at all
 
 

@@ -44,3 +44,34 @@ def test_a_read_command_never_imports_prefect(
     assert run.stdout.strip(), "the command printed nothing"
     assert "prefect" not in run.loaded, f"`pilotgate {' '.join(args)}` imported Prefect"
     assert "slack_bolt" not in run.loaded, f"`pilotgate {' '.join(args)}` imported slack-bolt"
+    assert "slack_sdk" not in run.loaded, f"`pilotgate {' '.join(args)}` imported slack_sdk"
+
+
+#: What the start-up commands (the ones people run to look) may not load, besides Prefect and
+#: Slack: Alembic is for migrating (the schema check reads its table with SQLAlchemy), and the
+#: report's templates and charts are for `pilotgate report`.
+STARTUP_COMMANDS = [("--help",), ("list",), ("status", "{pilot}")]
+NOT_AT_STARTUP = {"prefect", "slack_bolt", "slack_sdk", "alembic", "pilotgate.report"}
+
+
+@pytest.mark.parametrize("command", STARTUP_COMMANDS, ids=lambda c: " ".join(c))
+def test_the_startup_commands_load_only_what_they_use(
+    register: tuple[Cli, str], command: tuple[str, ...]
+) -> None:
+    cli, pilot = register
+    args = [a.format(pilot=pilot) for a in command]
+    run = run_cli(cli.env, cli.tmp, *args)
+    assert run.exit_code == 0, run.stdout + run.stderr
+    assert run.stdout.strip(), "the command printed nothing"
+    assert not run.loaded & NOT_AT_STARTUP, (
+        f"`pilotgate {' '.join(args)}` loaded {sorted(run.loaded & NOT_AT_STARTUP)}"
+    )
+
+
+def test_the_report_still_loads_what_it_needs(register: tuple[Cli, str]) -> None:
+    """The other side of deferring: the command that needs the report's code does load it."""
+    cli, _ = register
+    run = run_cli(cli.env, cli.tmp, "report", "--html", "report.html")
+    assert run.exit_code == 0, run.stdout + run.stderr
+    assert "pilotgate.report" in run.loaded
+    assert (cli.tmp / "report.html").read_text().strip()

@@ -241,3 +241,35 @@ def test_several_problems_reported_at_once(policy_data: dict[str, Any],
     policy_data["gates"]["pilot"]["approvers"]["board"] = 1
     msg = problems_of(make_policy, policy_data)
     assert "'legal'" in msg and "'board'" in msg
+
+
+# ---------------------------------------------------------------- people: names for ids
+
+
+def test_the_policy_may_name_people(policy_data: dict[str, Any], make_policy: MakePolicy) -> None:
+    policy_data["people"] = {"U0FIN0001": {"name": "  Dana   Smith "}, "W0EXT0001": {"name": "Jo"}}
+    policy = make_policy(policy_data)
+    assert policy.name_of("U0FIN0001") == "Dana Smith"  # spaces tidied
+    assert policy.name_of("W0EXT0001") == "Jo"  # not in a role: still named (e.g. an owner)
+    assert policy.name_of("U0ARC0001") is None
+    del policy_data["people"]
+    assert make_policy(policy_data).people == {}  # optional
+
+
+@pytest.mark.parametrize(
+    ("people", "expected"),
+    [
+        ({"dana": {"name": "Dana"}}, "people: 'dana' is not a Slack user id (U or W followed by"),
+        ({"U0FIN0001": {"name": ""}}, "people.U0FIN0001.name: String should have at least 1"),
+        ({"U0FIN0001": {"name": "   "}}, "people.U0FIN0001.name: name is blank; write the"),
+        ({"U0FIN0001": {"name": "Dana\nSmith"}}, "name holds control characters or line breaks"),
+        ({"U0FIN0001": {"name": "x" * 201}}, "people.U0FIN0001.name: String should have at most"),
+        ({"U0FIN0001": {"name": "Dana", "email": "d@x"}}, "people.U0FIN0001.email: Extra inputs"),
+        ({"U0FIN0001": "Dana Smith"}, "people.U0FIN0001: Input should be a valid dictionary"),
+    ],
+)
+def test_bad_people_entries_name_the_field(
+    policy_data: dict[str, Any], make_policy: MakePolicy, people: Any, expected: str
+) -> None:
+    policy_data["people"] = people
+    assert expected in problems_of(make_policy, policy_data)

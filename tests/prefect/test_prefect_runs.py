@@ -12,6 +12,7 @@ from prefect import tags
 from prefect_reads import artifacts, logs_of, read_run, runs_tagged
 
 from config.names import SWEEP, ArtifactKeys
+from store import flow_queue
 from store import gates as gates_store
 from tasks.run_tags import tags_for
 
@@ -167,12 +168,20 @@ def test_the_sweep_is_named_tagged_and_reports_what_it_did(stack: Any) -> None:
     assert "passed its deadline" in expired["detail"]
     logs = logs_of(sweep_run.id, containing=f"gate {gate_id} of pilot {pilot_id} expired")
     assert any(log.level == 20 and "resolve-gate queued" in log.message for log in logs)
-    # the expired gate's report says so; the pilot's terminate run is tagged for it
+    # the expired gate's report says so; its follow-ups (resolve-gate, terminate) ran inside
+    # that sweep run, not as a flow run each, and their requests record which run did them
     report = artifacts(ArtifactKeys.gate(pilot_id))[-1].data
     assert "## Gate settled: proposal → pilot" in report and "**expired**" in report
-    assert [r.name for r in runs_tagged(f"pilot:{pilot_id}", "stage:proposal")][-1] == (
-        f"terminate · {pilot_id}"
-    )
+    with stack.db.session() as session:
+        follow_ups = {
+            (r.flow, r.status, r.flow_run_id)
+            for r in flow_queue.flow_requests(session, pilot_id)
+            if r.flow in ("resolve-gate", "terminate")
+        }
+    assert follow_ups == {
+        ("resolve-gate", "done", str(sweep_run.id)),
+        ("terminate", "done", str(sweep_run.id)),
+    }
 
 
 def test_a_resolve_gate_run_whose_gate_is_unknown_is_still_named(stack: Any) -> None:

@@ -127,14 +127,21 @@ def request_message(stack: Any, request: Any) -> Any:
     return message
 
 
-def thread_replies(stack: Any, request: Any) -> list[Any]:
-    """Messages posted in the thread of a request's message (the reminders)."""
+def reminders_of(stack: Any, request: Any) -> list[Any]:
+    """The reminders of a request: new messages in the approver's DM (not thread replies, which
+    may not notify), carrying the request's own buttons."""
     with stack.db.session() as session:
         fresh = gates_store.get_request(session, request.id)
+
+    def values(m: Any) -> set[Any]:
+        return {e.get("value") for b in (m.blocks or []) for e in b.get("elements", [])}
+
     return [
         m
         for m in stack.emulator.messages_in(fresh.channel)
-        if m.thread_ts == fresh.message_ts and m.ts != fresh.message_ts
+        if m.ts != fresh.message_ts
+        and (m.text or "").startswith("Reminder:")
+        and str(fresh.id) in values(m)
     ]
 
 
@@ -211,10 +218,10 @@ def assert_acted_once(
     assert [r.approver for r in requests(stack, gate.id)].count(CIO) == 1
     assert len(dms(stack, CIO)) == 1
     assert pilot(stack, scene.escalating).stage == "readiness_review"
-    # Reminders: one per approver and point, one message each in the request's thread.
+    # Reminders: one per approver and point, one new message each in the approver's DM.
     rows = reminder_rows(stack, reminded_gate)
     assert len(rows) == 3 and {p for _, p in rows} == {"0.500"}
     assert len({a for a, _ in rows}) == 3
     assert sum(r["reminders"] for r in results) == 3
     for request in requests(stack, reminded_gate):
-        assert len(thread_replies(stack, request)) == 1
+        assert len(reminders_of(stack, request)) == 1

@@ -18,12 +18,12 @@ from sweep_scene import (
     history,
     open_gate,
     pilot,
+    reminders_of,
     request_message,
     requests,
     sweep,
     terminations,
     text_of,
-    thread_replies,
     to_pilot,
     to_readiness_review,
 )
@@ -106,12 +106,13 @@ def test_expired_gate_escalates_once_then_terminates(stack: Any) -> None:
     assert open_gate(stack, pilot_id).deadline == escalated.deadline
     assert pilot(stack, pilot_id).stage == "readiness_review"
 
-    # The escalation is a new window: halfway through it, the CIO is reminded in the thread
-    # of the ask, as 50% of the CIO's window (not of the gate's whole life).
+    # The escalation is a new window: halfway through it, the CIO is reminded in a new message
+    # with the buttons, as 50% of the CIO's window (not of the gate's whole life).
     stack.clock.advance(days=2.5)
     assert sweep(stack)["reminders"] >= 1
-    [reminder] = thread_replies(stack, cio_request)
-    assert reminder.thread_ts == ask.ts and "50% of the window" in text_of(reminder)
+    [reminder] = reminders_of(stack, cio_request)
+    assert reminder.thread_ts is None and reminder.ts != ask.ts and has_buttons(reminder)
+    assert "50% of the window" in text_of(reminder)
 
     # After the second deadline, the sweep ends the pilot through the terminate flow.
     stack.clock.advance(days=2.5, seconds=3600)
@@ -174,7 +175,7 @@ def test_reminders_once_per_point_threaded_and_not_to_who_answered(stack: Any) -
     assert len(waiting) == 2
 
     def replies() -> dict[str, int]:
-        return {r.approver: len(thread_replies(stack, r)) for r in requests(stack, gate.id)}
+        return {r.approver: len(reminders_of(stack, r)) for r in requests(stack, gate.id)}
 
     stack.clock.advance(days=6)  # 43% of the window: nothing yet
     assert sweep(stack)["reminders"] == 0
@@ -188,9 +189,9 @@ def test_reminders_once_per_point_threaded_and_not_to_who_answered(stack: Any) -
     assert sweep(stack)["reminders"] == 0
     assert replies() == {**{r.approver: 1 for r in waiting}, finance.approver: 0}
     for request in waiting:
-        [reminder] = thread_replies(stack, request)
-        assert reminder.thread_ts == request_message(stack, request).ts
-        assert "50% of the window" in text_of(reminder)
+        [reminder] = reminders_of(stack, request)
+        assert reminder.thread_ts is None and reminder.ts != request_message(stack, request).ts
+        assert "50% of the window" in text_of(reminder) and has_buttons(reminder)
 
     stack.clock.advance(days=4.2)  # past 80%
     now = stack.clock()
@@ -198,5 +199,5 @@ def test_reminders_once_per_point_threaded_and_not_to_who_answered(stack: Any) -
     assert sweep(stack, now)["reminders"] == 0
     assert replies() == {**{r.approver: 2 for r in waiting}, finance.approver: 0}
     for request in waiting:
-        assert "80% of the window" in text_of(thread_replies(stack, request)[-1])
+        assert "80% of the window" in text_of(reminders_of(stack, request)[-1])
     assert open_gate(stack, pilot_id).id == gate.id  # reminders change no decision

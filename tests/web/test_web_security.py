@@ -348,7 +348,8 @@ def test_someone_else_s_request_or_one_s_own_pilot_is_refused_with_403(site: Sit
     pmo2 = site.sign_in(PMO2)
     response = pmo2.post(f"/me/requests/{asked[FIN].id}/approve", data={"csrf": csrf_of(pmo2)})
     assert response.status_code == 403
-    assert "not yours to decide" in response.text and FIN in response.text
+    # named as the example policy names them (people.U0FIN0001.name)
+    assert "not yours to decide" in response.text and "asked of Dana Smith" in response.text
     owner = site.sign_in(OWNER)  # the business owner: a member, never an approver here
     refused = owner.post(
         f"/me/requests/{asked[PMO1].id}/approve", data={"csrf": csrf_of(owner, "/")}
@@ -469,7 +470,7 @@ def test_the_register_decisions_and_audit_log_export_as_csv_and_json(site: Site)
     pilots_json = pmo.get("/export/pilots.json").json()
     assert [p["id"] for p in pilots_json] == [pilot_id, other_id]
     assert pilots_json[0]["open_gate"] == "proposal -> pilot"
-    assert "U0FIN0001 (finance)" in pilots_json[0]["waiting_for"]
+    assert "Dana Smith (U0FIN0001, finance)" in pilots_json[0]["waiting_for"]
     filtered = pmo.get("/export/pilots.json?portfolio=engineering").json()
     assert [p["id"] for p in filtered] == [other_id]
 
