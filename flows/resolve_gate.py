@@ -12,7 +12,7 @@ from datetime import datetime
 from prefect import flow
 
 from config.names import RESOLVE_GATE
-from flows.common import run_name
+from flows.common import run_name, untagged_tasks
 from lifecycle.stages import stage_label
 from lifecycle.statuses import GatePhase
 from tasks.artifacts import publish_gate_report
@@ -38,12 +38,13 @@ def _what_happened(applied: TransitionApplied) -> str:
     retry_delay_seconds=5,
 )
 def resolve_gate_flow(gate_id: int, now: datetime | None = None) -> TransitionApplied | None:
-    reading = collect_decisions(GateInput(gate_id=gate_id, now=now))
-    if reading.status == GatePhase.OPEN:
-        run_logger().info("gate %d is still open; nothing to resolve", gate_id)
-        return None
-    applied = apply_transition(GateInput(gate_id=gate_id, now=now, actor="gate"))
-    deliver_messages()
-    if applied.claimed:
-        publish_gate_report(gate_id, "settled", outcome=_what_happened(applied), now=now)
+    with untagged_tasks():
+        reading = collect_decisions(GateInput(gate_id=gate_id, now=now))
+        if reading.status == GatePhase.OPEN:
+            run_logger().info("gate %d is still open; nothing to resolve", gate_id)
+            return None
+        applied = apply_transition(GateInput(gate_id=gate_id, now=now, actor="gate"))
+        deliver_messages()
+        if applied.claimed:
+            publish_gate_report(gate_id, "settled", outcome=_what_happened(applied), now=now)
     return applied

@@ -20,11 +20,10 @@ from datetime import datetime
 from typing import Any
 
 from prefect import flow
-from prefect.context import TagsContext
 
 from config.clock import utcnow
 from config.names import SWEEP
-from flows.common import run_name
+from flows.common import run_name, untagged_tasks
 from store.locks import sweep_lock
 from tasks.absences import start_delegations
 from tasks.artifacts import publish_gate_report, publish_sweep_report
@@ -54,11 +53,7 @@ Row = dict[str, object]
 @flow(name=SWEEP, flow_run_name=run_name(SWEEP), persist_result=False)
 def sweep_flow(now: datetime | None = None, dry_run: bool = False) -> dict[str, Any]:
     at = now or utcnow()
-    # A task run inherits the tags in context, and Prefect then asks its API for a `tag:<tag>`
-    # concurrency slot before running it: seconds per task run under load (profiled: ~5 s of
-    # each batch task's time in acquire_concurrency_slots_with_lease). The sweep's tasks are
-    # under no tag limit, so they run untagged; the flow run keeps its tags.
-    with TagsContext(current_tags=set()):
+    with untagged_tasks():  # see flows.common.untagged_tasks
         return _run(at, dry_run)
 
 

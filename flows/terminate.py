@@ -8,7 +8,7 @@ from datetime import datetime
 from prefect import flow
 
 from config.names import TERMINATE
-from flows.common import run_name
+from flows.common import run_name, untagged_tasks
 from tasks.artifacts import publish_gate_report
 from tasks.gates import deliver_messages
 from tasks.inputs import Terminated, TerminateInput
@@ -25,9 +25,12 @@ from tasks.terminate import terminate_pilot
 def terminate_flow(
     pilot_id: str, reason: str, actor: str = "pilotgate", now: datetime | None = None
 ) -> Terminated:
-    result = terminate_pilot(TerminateInput(pilot_id=pilot_id, reason=reason, actor=actor, now=now))
-    if result.terminated:
-        deliver_messages()
-        for gate_id in result.closed_gate_ids:
-            publish_gate_report(gate_id, "cancelled", now=now)
+    with untagged_tasks():
+        result = terminate_pilot(
+            TerminateInput(pilot_id=pilot_id, reason=reason, actor=actor, now=now)
+        )
+        if result.terminated:
+            deliver_messages()
+            for gate_id in result.closed_gate_ids:
+                publish_gate_report(gate_id, "cancelled", now=now)
     return result
