@@ -294,6 +294,7 @@ class Demo:
         """Each readiness criterion confirmed by the first member of its confirming role who
         may (as `pilotgate confirm` records it), with a link to the evidence."""
         now = self.clock()
+        confirmed: list[tuple[str, str, str, str]] = []
         with self.rt.db.session() as session:
             proposal = pilots.proposal_of(pilots.get_pilot(session, pilot_id))
             known = criteria_of(self.rt.policy, proposal)
@@ -317,11 +318,11 @@ class Demo:
                     now=now,
                     actor="demo",
                 )
-                console.print(
-                    f"   {self.who(who, criterion.role)} confirms {criterion.key}: "
-                    f"{escape(criterion.text)}",
-                    highlight=False,
-                )
+                confirmed.append((who, criterion.role, criterion.key, criterion.text))
+        for who, role, key, text in confirmed:  # names read after the write lock is released
+            console.print(
+                f"   {self.who(who, role)} confirms {key}: {escape(text)}", highlight=False
+            )
 
     def sweep(self) -> dict[str, Any]:
         # Deferred: flows bring Prefect, which loads after main() applied its defaults.
