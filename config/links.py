@@ -17,6 +17,11 @@ def pilot_url(pilot_id: str, base_url: str | None = None) -> str:
     return f"{base}/pilots/{quote(pilot_id, safe='')}"
 
 
+def index_url(base_url: str | None = None) -> str:
+    """The pages' front page (every pilot): where a list cut short in Slack is shown whole."""
+    return pilot_url("x", base_url).rsplit("/pilots/", 1)[0] + "/"
+
+
 def _sources() -> tuple[str | None, str, int | None]:
     """What Settings().base_url depends on: the variable, and which `.env` (and its version)."""
     try:

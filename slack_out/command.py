@@ -30,6 +30,7 @@ from config.links import pilot_url
 from config.settings import Settings
 from lifecycle.stages import TERMINAL, Stage, stage_label
 from slack_out.home import blocked_line, left, mentions_by_role
+from slack_out.limits import fit_text
 from slack_out.render import environment, mention
 from store.models import Decision, Gate, Pilot, SignoffRequest
 from store.read_home import Blocked
@@ -53,15 +54,17 @@ def words() -> Any:
 def answer(*parts: str, context: str | None = None) -> dict[str, Any]:
     """An ephemeral answer: each part one section; `text` carries it all for notifications."""
     blocks: list[Block] = [
-        SectionBlock(text=MarkdownTextObject(text=p[:SECTION_LIMIT])) for p in parts if p
+        SectionBlock(text=MarkdownTextObject(text=fit_text(p, SECTION_LIMIT))) for p in parts if p
     ]
     if context:
-        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=context[:SECTION_LIMIT])]))
+        blocks.append(
+            ContextBlock(elements=[MarkdownTextObject(text=fit_text(context, SECTION_LIMIT))])
+        )
     for b in blocks:
         b.validate_json()
     return {
         "response_type": "ephemeral",
-        "text": "\n".join(p for p in parts if p)[:SECTION_LIMIT],
+        "text": fit_text("\n".join(p for p in parts if p), SECTION_LIMIT),
         "blocks": [b.to_dict() for b in blocks],
     }
 
@@ -161,7 +164,9 @@ def terminate_modal(pilot: Pilot) -> dict[str, Any]:
         blocks=[
             SectionBlock(
                 text=MarkdownTextObject(
-                    text=str(w.terminate_ask(pilot.id, pilot.title, pilot.stage))[:SECTION_LIMIT]
+                    text=fit_text(
+                        str(w.terminate_ask(pilot.id, pilot.title, pilot.stage)), SECTION_LIMIT
+                    )
                 )
             ),
             InputBlock(

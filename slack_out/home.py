@@ -38,6 +38,7 @@ from config.links import pilot_url
 from config.names import Keys
 from config.settings import Settings
 from lifecycle.stages import stage_label
+from slack_out.limits import fit_text
 from slack_out.render import environment, mention
 from store import outbox, read_home
 from store.models import Gate, Pilot
@@ -60,7 +61,12 @@ def _words() -> Any:
 
 
 def _section(text: str) -> SectionBlock:
-    return SectionBlock(text=MarkdownTextObject(text=text[:SECTION_LIMIT]))
+    return SectionBlock(text=MarkdownTextObject(text=fit_text(text, SECTION_LIMIT)))
+
+
+def more_line(count: int, url: str) -> str:
+    """`…and 3 more: <url|see them all>.`"""
+    return str(_words().more(count, url)).strip()
 
 
 def hours_left(deadline: datetime, now: datetime) -> float:

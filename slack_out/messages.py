@@ -14,13 +14,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from config.links import pilot_url
+from config.links import index_url, pilot_url
 from config.names import Keys
 from lifecycle.gates import Verdict
 from lifecycle.stages import Stage, stage_label
 from lifecycle.statuses import GatePhase
 from slack_out.home import left as left_until
-from slack_out.home import mentions_by_role
+from slack_out.home import mentions_by_role, more_line
 from slack_out.limits import fit_text
 from slack_out.render import Mrkdwn, mention, mrkdwn, mrkdwn_escape, render_blocks
 from store import outbox, pilots, read_home
@@ -36,6 +36,12 @@ WHAT_IS_APPROVED = {
     "customers.",
     Stage.CUSTOMER_ROLLOUT: "Approving hands the service to its operations owner in production.",
 }
+
+
+#: an ask is one block per metric and per criterion: these caps keep it inside Slack's 50 blocks
+#: (header, facts, ask, 20 + 20, "and N more", warnings, buttons); the rest is on the pilot's page.
+MAX_METRICS = 20
+MAX_CRITERIA = 20
 
 
 def label(stage: str | Stage) -> str:
@@ -88,9 +94,12 @@ def evidence_context(pilot: Pilot, gate: Gate) -> dict[str, Any]:
             }
             for m in proposal.success_metrics
         ]
+    criteria = evidence.get("criteria", [])
     return {
-        "metrics": metrics,
-        "criteria": evidence.get("criteria", []),
+        "metrics": metrics[:MAX_METRICS],
+        "criteria": criteria[:MAX_CRITERIA],
+        "more_metrics": max(0, len(metrics) - MAX_METRICS),
+        "more_criteria": max(0, len(criteria) - MAX_CRITERIA),
         "warnings": evidence.get("warnings", []),
     }
 
@@ -266,6 +275,13 @@ def remind(
     )
 
 
+def _fitted(text: str, limit: int = 2900) -> Mrkdwn:
+    """`text` escaped (unless it already is `Mrkdwn`), then cut to `limit` at a safe place:
+    escaping first, so `&` growing into `&amp;` cannot push a block past Slack's limit."""
+    escaped = text if isinstance(text, Mrkdwn) else mrkdwn_escape(text)
+    return Mrkdwn(fit_text(escaped, limit))
+
+
 def notify(
     session: Session,
     user: str,
@@ -278,8 +294,8 @@ def notify(
     """A notice to one person; about a pilot, it links to the pilot's page."""
     blocks = render_blocks(
         "notice.json.j2",
-        headline=headline,
-        detail=detail,
+        headline=_fitted(headline),
+        detail=_fitted(detail) if detail else None,
         url=pilot_url(pilot_id) if pilot_id else None,
     )
     outbox.enqueue(
@@ -332,7 +348,7 @@ def owner_warning(
         deadline=gate.deadline,
         time_left=time_left,
         short=mrkdwn_escape(", ".join(f"{role} {n} short" for role, n in short.items())),
-        waiting=[{"line": line} for line in lines],
+        waiting=paged(lines, _LIST_BUDGET, pilot_url(pilot.id)),
         because=mrkdwn_escape(because),
         url=pilot_url(pilot.id),
     )
@@ -352,6 +368,28 @@ def owner_warning(
     )
 
 
+def paged(lines: Sequence[str], budget: int, url: str) -> Mrkdwn | None:
+    """As many whole `lines` (mrkdwn) as fit in `budget` characters, one a line, then
+    `…and N more: <url|see them all>.`; None when there are none. A first line too long on its
+    own is cut at a safe place, so a list is never cut mid-line without saying so."""
+    if not lines:
+        return None
+    reserve = len(more_line(len(lines), url)) + 1 if len(lines) > 1 else 0
+    shown: list[str] = []
+    size = 0
+    for i, line in enumerate(lines):
+        last = i == len(lines) - 1  # the last line needs no room for "and N more"
+        if size + len(line) + 1 + (0 if last else reserve) > budget:
+            break
+        shown.append(line)
+        size += len(line) + 1
+    if not shown:
+        shown.append(fit_text(lines[0], budget - reserve - 1))
+    if len(shown) < len(lines):
+        shown.append(more_line(len(lines) - len(shown), url))
+    return Mrkdwn("\n".join(shown))
+
+
 _PILOT_ID = re.compile(r"^(pg-[0-9a-f]{8})\b")
 
 
@@ -363,6 +401,10 @@ def _linked(line: str) -> Mrkdwn:
         return text
     pid = found.group(1)
     return Mrkdwn(f"<{pilot_url(pid)}|{pid}>" + text[len(pid) :])
+
+
+#: a list's share of its section (3,000 characters, less its heading).
+_LIST_BUDGET = 2800
 
 
 def digest(
@@ -381,9 +423,9 @@ def digest(
     blocks = render_blocks(
         "digest.json.j2",
         now=now,
-        terminated=[{"line": _linked(x)} for x in terminated],
-        due=[{"line": _linked(x)} for x in due],
-        caps=[{"line": mrkdwn("{}", x)} for x in caps],
+        terminated=paged([_linked(x) for x in terminated], _LIST_BUDGET, index_url()),
+        due=paged([_linked(x) for x in due], _LIST_BUDGET, index_url()),
+        caps=paged([mrkdwn("{}", x) for x in caps], _LIST_BUDGET, index_url()),
         audit_head=audit_head,
     )
     outbox.enqueue(

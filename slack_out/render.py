@@ -17,6 +17,8 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from slack_sdk.models.blocks import Block
 
+from slack_out.limits import fit_text
+
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
@@ -76,6 +78,8 @@ def environment() -> Environment:
     env.filters["md"] = _md
     env.filters["json"] = _raw_json
     env.filters["num"] = _num
+    # `fit(2900)`: cut already-escaped mrkdwn at a safe place (never inside `&amp;` or `<...>`)
+    env.filters["fit"] = fit_text
     env.filters["when"] = lambda d: d.strftime("%Y-%m-%d %H:%M UTC") if d else "n/a"
     return env
 
