@@ -145,6 +145,14 @@ class EvidenceRules(Strict):
     on_evidence_change: Literal["reask", "keep"] = "reask"
 
 
+class ValueRules(Strict):
+    """What an hour saved is worth, so the report can set value against each pilot's budget."""
+
+    #: money per hour saved (a loaded labour rate); None: value is shown in hours only.
+    hour_rate: float | None = Field(default=None, gt=0, le=100_000)
+    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+
+
 class PortfolioRules(Strict):
     max_active_pilots: int = Field(default=5, ge=1, le=100)
     deploy_or_terminate_days: int = Field(default=182, ge=1, le=730)
@@ -228,6 +236,7 @@ class Policy(Strict):
     risk_tiers: dict[RiskTier, TierRules] = Field(default_factory=dict)
     customer_facing: TierRules = TierRules()
     evidence: EvidenceRules = EvidenceRules()
+    value: ValueRules = ValueRules()
     warnings: OwnerWarnings = OwnerWarnings()
 
     @field_validator("roles")

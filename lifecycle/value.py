@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lifecycle.evidence import Observation
+from lifecycle.policy import ValueRules
 from lifecycle.proposal import Proposal, SuccessMetric
 
 #: time units and how many hours one of them is.
@@ -167,3 +168,42 @@ def totals(estimates: Iterable[ValueEstimate]) -> dict[str, float]:
     for e in estimates:
         summed[e.per_year_unit] = summed.get(e.per_year_unit, 0.0) + e.per_year
     return summed
+
+
+@dataclass(frozen=True)
+class Money:
+    """A pilot's yearly value in money against its budget: hours saved x the policy's rate."""
+
+    per_year: float
+    currency: str
+    budget: float
+    budget_currency: str
+    #: months for the value to repay the budget; None when nothing is saved yet or the budget
+    #: is in another currency (no exchange rate is assumed).
+    payback_months: float | None
+    formula: str
+
+
+def money(
+    estimates: Iterable[ValueEstimate], proposal: Proposal, rules: ValueRules
+) -> Money | None:
+    """hours/year x `rules.hour_rate`, set against the business owner's budget; None without a
+    rate or without hours saved to price."""
+    if rules.hour_rate is None:
+        return None
+    hours = sum(e.per_year for e in estimates if e.per_year_unit == "hours/year")
+    if not any(e.per_year_unit == "hours/year" for e in estimates):
+        return None
+    per_year = round(hours * rules.hour_rate, 2)
+    budget = float(proposal.business_owner.budget)
+    same = proposal.business_owner.currency == rules.currency
+    payback = round(budget / per_year * 12, 1) if per_year > 0 and same else None
+    formula = f"{_fmt(round(hours, 2))} hours/year x {_fmt(rules.hour_rate)} {rules.currency}/hour"
+    if payback is not None:
+        formula += (
+            f"; budget {_fmt(budget)} {rules.currency} / {_fmt(per_year)} per year x 12 = "
+            f"{_fmt(payback)} months"
+        )
+    return Money(
+        per_year, rules.currency, budget, proposal.business_owner.currency, payback, formula
+    )

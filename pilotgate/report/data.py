@@ -24,7 +24,15 @@ from lifecycle.policy import Policy
 from lifecycle.portfolio import PATH, CapRow, FunnelRow
 from lifecycle.proposal import Proposal
 from lifecycle.stages import ACTIVE, FORWARD, TERMINAL, Stage, stage_label
-from lifecycle.value import DELIVERING_STAGES, PROJECTED_STAGES, ValueEstimate, pilot_value, totals
+from lifecycle.value import (
+    DELIVERING_STAGES,
+    PROJECTED_STAGES,
+    Money,
+    ValueEstimate,
+    money,
+    pilot_value,
+    totals,
+)
 from store import read_report
 from store.models import Decision, Gate, Pilot, SignoffRequest, StageChange
 
@@ -198,6 +206,8 @@ class PilotValue:
     #: "delivering", "projected" or "<stage>, not counted".
     status: str
     estimates: tuple[ValueEstimate, ...]
+    #: the estimates' hours priced at the policy's `value.hour_rate`, against the budget.
+    money: Money | None = None
 
 
 @dataclass(frozen=True)
@@ -616,6 +626,7 @@ def _value(
                 stage=p.stage,
                 status=status,
                 estimates=tuple(_rounded(e) for e in estimates),
+                money=money(estimates, proposal, policy.value),
             )
         )
     summed = {k: {u: round(v, 1) for u, v in totals(v_).items()} for k, v_ in by_status.items()}

@@ -444,9 +444,19 @@ def test_the_json_export_holds_every_figure_as_plain_data(report: Report) -> Non
     ]
     assert list(data["value"]) == ["pilots", "totals"]
     help_ = data["value"]["pilots"][0]
-    assert list(help_) == ["id", "title", "stage", "status", "estimates"]
+    assert list(help_) == ["id", "title", "stage", "status", "estimates", "money"]
     assert help_["estimates"] == [e.to_dict() for e in report.value.pilots[0].estimates]
     assert data["value"]["totals"] == {"delivering": {"hours/year": 7000.0}, "projected": {}}
+    # 7,000 hours a year at the example policy's 55 USD an hour, against a 180,000 USD budget.
+    assert help_["money"] == {
+        "per_year": 385000.0,
+        "currency": "USD",
+        "budget": 180000.0,
+        "budget_currency": "USD",
+        "payback_months": 5.6,
+        "formula": "7,000 hours/year x 55 USD/hour; budget 180,000 USD / 385,000 per year x 12 "
+        "= 5.6 months",
+    }
 
 
 def test_html_and_markdown_show_the_same_figures(report: Report) -> None:
@@ -603,3 +613,11 @@ def test_user_written_text_is_not_rich_markup_in_the_terminal_summary(
     console = Console(record=True, width=300, color_system=None)
     print_summary(build_report(session, policy, ds.NOW), console)
     assert f"{title} (pg-markup01)" in console.export_text()  # printed as typed, not styled
+
+
+def test_value_in_money_shows_in_html_and_markdown(report: Report) -> None:
+    from pilotgate.report import render_markdown
+
+    markdown = render_markdown(report)
+    assert "### In money, against each pilot's budget" in markdown
+    assert "| 385,000 USD | 180,000 USD | 5.6 months |" in markdown
