@@ -29,7 +29,7 @@ from lifecycle.proposal import Proposal
 from lifecycle.sla import ApproverSla
 from lifecycle.stages import ACTIVE, Stage, stage_label
 from lifecycle.statuses import GatePhase
-from store import audit, confirmations, metrics, pilots, read_pages
+from store import audit, confirmations, metrics, pilots, read_pages, read_sla
 from store.gates import gate_state
 from store.models import Decision, Gate, Pilot, ReminderSent, SignoffRequest
 from store.read_pages import Answered, OpenAsk, PilotFilter
@@ -301,31 +301,15 @@ def approver_sla(
 ) -> tuple[ApproverSlaRow, ...]:
     """Who is slow, over every sign-off request of the filtered pilots."""
     gates = read_pages.gates_of_pilots(session, where)
-    known = {
-        g.id: sla.GateFacts(g.id, g.stage, g.status, g.deadline, dict(g.quorum)) for g in gates
-    }
-    requests = read_pages.requests_of(session, list(known))
-    decided = {d.request_id: d for d in read_pages.decisions_of(session, list(known))}
+    ids = [g.id for g in gates]
+    requests = read_pages.requests_of(session, ids)
     sent = read_pages.reminders_of(session, [r.id for r in requests])
-    reminded = Counter(r.request_id for r in sent)
-    asks = [
-        sla.AskFacts(
-            request_id=r.id,
-            gate_id=r.gate_id,
-            approver=r.approver,
-            role=r.role,
-            asked_at=r.asked_at,
-            on_behalf_of=r.on_behalf_of,
-            superseded=r.superseded_at is not None,
-            decided_at=decided[r.id].decided_at if r.id in decided else None,
-            verdict=decided[r.id].verdict if r.id in decided else None,
-            reminders=reminded.get(r.id, 0),
-        )
-        for r in requests
-    ]
+    facts = read_sla.sla_facts(
+        gates, requests, read_pages.decisions_of(session, ids), Counter(r.request_id for r in sent)
+    )
     return tuple(
         ApproverSlaRow(Person(row.approver, people.name(row.approver)), row)
-        for row in sla.by_approver(sla.facts(known, asks))
+        for row in sla.by_approver(facts)
     )
 
 

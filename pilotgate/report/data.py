@@ -33,7 +33,7 @@ from lifecycle.value import (
     pilot_value,
     totals,
 )
-from store import read_report
+from store import read_report, read_sla
 from store.models import Decision, Gate, Pilot, SignoffRequest, StageChange
 
 #: the stage names people read (PATH, the forward path, is `lifecycle.portfolio`'s).
@@ -511,30 +511,9 @@ def _sla_facts(
     decided: Mapping[int, Decision],
     reminded: Mapping[int, int],
 ) -> list[sla.Fact]:
-    """The register's requests in the shape `lifecycle.sla` reasons about (the web portfolio
-    page computes its approver table the same way)."""
-    known = {
-        g.id: sla.GateFacts(g.id, g.stage, g.status, g.deadline, dict(g.quorum)) for g in gates
-    }
-    asks = []
-    for rows in requests.values():
-        for r in rows:
-            d = decided.get(r.id)
-            asks.append(
-                sla.AskFacts(
-                    request_id=r.id,
-                    gate_id=r.gate_id,
-                    approver=r.approver,
-                    role=r.role,
-                    asked_at=r.asked_at,
-                    on_behalf_of=r.on_behalf_of,
-                    superseded=r.superseded_at is not None,
-                    decided_at=d.decided_at if d else None,
-                    verdict=d.verdict if d else None,
-                    reminders=reminded.get(r.id, 0),
-                )
-            )
-    return sla.facts(known, asks)
+    """The register's requests as SLA facts (store.read_sla, shared with the portfolio page)."""
+    flat = [r for rows in requests.values() for r in rows]
+    return read_sla.sla_facts(gates, flat, decided.values(), reminded)
 
 
 def _approvers(facts: Sequence[sla.Fact]) -> tuple[ApproverRow, ...]:
