@@ -300,13 +300,16 @@ def status(
             f"{gate['deadline'][:16]} UTC ({gate['days_left']} days left)"
             + (" [escalated]" if gate["escalated"] else "")
             + (" [extended]" if gate["extended"] else "")
+            + (f", under policy {escape(gate['policy'])}" if gate["policy"] else "")
         )
         table = Table("approver", "role", "answer", "when", "reason")
         for r in gate["requests"]:
             table.add_row(
                 Text(people.label(r["approver_name"], r["approver"])),
                 r["role"] + (" (escalation)" if r["round"] else ""),
-                r["answer"] or "waiting",
+                (r["answer"] or "not answered") + " (superseded, does not count)"
+                if r["superseded"]
+                else r["answer"] or "waiting",
                 (r["answered_at"] or "")[:16],
                 Text(r["reason"] or ""),
             )

@@ -100,8 +100,16 @@ def pilot_status(session: Session, pilot_id: str, policy: Policy, now: datetime)
                     if r.id in decided
                     else None,
                     "reason": decided[r.id].reason if r.id in decided else None,
+                    # handed to a delegate, or asked again after the evidence changed: its
+                    # answer no longer counts
+                    "superseded": r.superseded_at is not None,
                 }
                 for r in requests
             ],
+            "policy": (
+                f"{gate.policy_version} ({gate.policy_digest[:12]})"
+                if gate.policy_version and gate.policy_digest
+                else (gate.policy_digest[:12] if gate.policy_digest else None)
+            ),
         }
     return status

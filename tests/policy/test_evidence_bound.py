@@ -10,6 +10,7 @@ verdict as it was change nothing. Under `on_evidence_change: keep` the approval 
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -23,6 +24,7 @@ from config.settings import Settings
 from lifecycle.evidence import verdict_digest
 from lifecycle.gates import Verdict
 from lifecycle.policy import load_policy
+from lifecycle.policy_versions import stamp
 from lifecycle.proposal import load_proposal
 from lifecycle.stages import Stage
 from pilotgate.cli import app
@@ -176,3 +178,17 @@ def test_new_measurements_that_change_the_verdict_ask_the_approver_again(
         target, refused = screen(session, old_request, ARC, NOW)
         assert target is not None and refused is not None
         assert refused.startswith("The evidence changed after this message was sent")
+
+    # `pilotgate status` tells the old approval from the live ask.
+    unset: dict[str, str | None] = {
+        k: None for k in os.environ if k.startswith(("PILOTGATE_", "SLACK_"))
+    }
+    env = {**unset, "PILOTGATE_DATABASE_URL": rt.db.url, "PILOTGATE_POLICY": str(policy_path),
+           "COLUMNS": "200", "NO_COLOR": "1"}
+    shown = CliRunner().invoke(app, ["status", pilot_id, "--json"], env=env)
+    assert shown.exit_code == 0, shown.stderr
+    arc = [r for r in json.loads(shown.stdout)["gate"]["requests"] if r["approver"] == ARC]
+    assert [(r["answer"], r["superseded"]) for r in arc] == [("approve", True), (None, False)]
+    assert json.loads(shown.stdout)["gate"]["policy"] == stamp(rt.policy).short
+    table = CliRunner().invoke(app, ["status", pilot_id], env=env)
+    assert "approve (superseded, does not count)" in table.stdout
