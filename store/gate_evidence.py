@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from lifecycle.evidence import verdict_digest
 from lifecycle.gates import Verdict
 from lifecycle.statuses import GatePhase
 from store import audit
-from store.gates import active_requests_for, decisions_for
+from store.gates import active_requests_for, decisions_for, lock_gate, supersede
 from store.models import Gate, SignoffRequest
 
 
@@ -56,12 +56,7 @@ def replace_evidence(
 ) -> EvidenceChange | None:
     """Replace an open gate's evidence if its verdict changed (None if it did not, or the gate
     is no longer open). With `reask`, approvals made on another verdict are asked again."""
-    gate = session.execute(
-        select(Gate)
-        .where(Gate.id == gate_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one()
+    gate = lock_gate(session, gate_id)
     before, after = verdict_digest(gate.evidence), verdict_digest(evidence)
     if gate.status != GatePhase.OPEN or before == after:
         return None
@@ -110,12 +105,7 @@ def replace_evidence(
 
 
 def _ask_again(session: Session, request: SignoffRequest, now: datetime) -> SignoffRequest:
-    session.execute(
-        update(SignoffRequest)
-        .where(SignoffRequest.id == request.id, SignoffRequest.superseded_at.is_(None))
-        .values(superseded_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    supersede(session, request.id, now)
     again = SignoffRequest(
         gate_id=request.gate_id,
         approver=request.approver,

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from lifecycle.gates import Evaluation, GatePlan, GateStatus
@@ -23,7 +23,14 @@ from lifecycle.policy_versions import PolicyStamp
 from lifecycle.statuses import GatePhase
 from store import audit
 from store.errors import Conflict
-from store.gates import active_requests_for, add_requests, evaluate, resolve_gate
+from store.gates import (
+    active_requests_for,
+    add_requests,
+    evaluate,
+    lock_gate,
+    resolve_gate,
+    supersede,
+)
 from store.models import Gate, SignoffRequest
 
 
@@ -47,12 +54,7 @@ def reapply(
     now: datetime,
     actor: str,
 ) -> Reapplied:
-    gate = session.execute(
-        select(Gate)
-        .where(Gate.id == gate_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one()
+    gate = lock_gate(session, gate_id)
     if gate.status != GatePhase.OPEN:
         raise Conflict(f"gate {gate.id} is {gate.status}; only an open gate takes new rules")
     if (plan.stage.value, plan.target.value) != (gate.stage, gate.target):
@@ -83,12 +85,7 @@ def reapply(
         if request.round == 0 and (request.on_behalf_of or request.approver, request.role) not in (
             wanted_asks
         ):
-            session.execute(
-                update(SignoffRequest)
-                .where(SignoffRequest.id == request.id, SignoffRequest.superseded_at.is_(None))
-                .values(superseded_at=now)
-                .execution_options(synchronize_session=False)
-            )
+            supersede(session, request.id, now)
             result.dropped.append(request)
     for role in plan.quorum:
         wanted = [

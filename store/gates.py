@@ -274,6 +274,32 @@ class DecisionOutcome:
     superseded: bool = False
 
 
+def lock_gate(session: Session, gate_id: int) -> Gate:
+    """The gate row, locked until the transaction ends: of two writers that change what the
+    gate decides (two last approvals, a hand-over and a click, a re-apply), the second waits
+    and then sees the first. populate_existing: a Gate this session loaded before the lock
+    must not hide what the first writer committed (a stale "open" would let a late answer
+    count)."""
+    return session.execute(
+        select(Gate)
+        .where(Gate.id == gate_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+
+
+def supersede(session: Session, request_id: int, now: datetime) -> bool:
+    """Mark a live request superseded (handed over, no longer needed, or asked again), so its
+    answer no longer counts. False if it already was."""
+    result = session.execute(
+        update(SignoffRequest)
+        .where(SignoffRequest.id == request_id, SignoffRequest.superseded_at.is_(None))
+        .values(superseded_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
 def record_decision(
     session: Session,
     request: SignoffRequest,
@@ -284,15 +310,7 @@ def record_decision(
     source: str,
 ) -> DecisionOutcome:
     """Record a decision once (redeliveries are no-ops) and resolve the gate if it is decided."""
-    # Lock the gate row: of two last approvals, the second waits and then sees the first.
-    # populate_existing: a Gate this session loaded before the lock must not hide the status
-    # the first approval committed (a stale "open" would let a late decision count).
-    gate = session.execute(
-        select(Gate)
-        .where(Gate.id == request.gate_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one()
+    gate = lock_gate(session, request.gate_id)
     recorded = False
     superseded_at = session.execute(
         select(SignoffRequest.superseded_at).where(SignoffRequest.id == request.id)
@@ -597,12 +615,7 @@ def hand_over(
     """Supersede an open, unanswered request and ask `to` in its place (same role and round,
     on behalf of the approver the original stood for). Locks the gate row, so a click on the
     original either lands first (then this refuses) or is refused as handed over."""
-    gate = session.execute(
-        select(Gate)
-        .where(Gate.id == request.gate_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one()
+    gate = lock_gate(session, request.gate_id)
     session.refresh(request)
     if gate.status != GatePhase.OPEN:
         raise Conflict(f"request {request.id}'s gate is {gate.status}; nothing to hand over")
@@ -617,13 +630,7 @@ def hand_over(
         raise Conflict(
             f"{to} is already asked in role {request.role} of gate {gate.id} (nobody counts twice)"
         )
-    result = session.execute(
-        update(SignoffRequest)
-        .where(SignoffRequest.id == request.id, SignoffRequest.superseded_at.is_(None))
-        .values(superseded_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if not supersede(session, request.id, now):
         raise Conflict(f"request {request.id} was already handed to someone else")
     principal = request.on_behalf_of or request.approver
     new = SignoffRequest(
