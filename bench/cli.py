@@ -13,8 +13,10 @@ of the installed console script in a fresh process, medians of interleaved runs 
   imports Prefect) and `pilotgate advance ID` with no serve to hand over to (the CLI starts
   Prefect and its temporary local API, as before).
 
-Also `python -c pass` (the floor of any Python command), serve's memory (its own and its
-children's, beside a bare listener process) and whether anything of serve is left after SIGTERM.
+Also `python -c pass` (the floor of any Python command), each fast command's CPU time beside
+the reference's, serve's memory (its own and its children's, beside a bare listener process;
+once up with nothing due, when no Prefect API runs, and after the runs) and whether anything of
+serve is left after SIGTERM.
 
 Targets (from the issue): `--help`, `list` and `status` at most 0.5 s and at most 0.25x
 `import prefect`; `advance` with serve running at most 3 s; nothing of serve left after
@@ -28,6 +30,7 @@ import contextlib
 import datetime as dt
 import os
 import platform
+import resource
 import shutil
 import signal
 import socket
@@ -67,6 +70,7 @@ class Figure:
     label: str
     command: list[str]
     seconds: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
     reference: str | None = None
     target: str = ""
 
@@ -75,15 +79,26 @@ class Figure:
         return statistics.median(self.seconds)
 
 
-def timed(
+def run_timed(
     command: list[str], env: dict[str, str], cwd: Path, check: Callable[[str], bool]
-) -> float:
+) -> tuple[float, float]:
+    """(wall-clock seconds, CPU seconds: user + system) of one run of `command`. The CPU time
+    moves less than the wall-clock time when other work shares the cores."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     p = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=600)
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if p.returncode != 0 or not check(p.stderr):
         raise SystemExit(f"{' '.join(command)} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
-    return seconds
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return seconds, cpu
+
+
+def timed(
+    command: list[str], env: dict[str, str], cwd: Path, check: Callable[[str], bool]
+) -> float:
+    return run_timed(command, env, cwd, check)[0]
 
 
 class Serve:
@@ -101,7 +116,8 @@ class Serve:
         )
 
     def wait_ready(self, db: Database, timeout: float = 300) -> None:
-        """Up, and its start-up sweep done (Prefect and its temporary API warm)."""
+        """Up, and its start-up sweep decided: run (a sweep request finished) or not needed
+        (nothing due: serve then starts Prefect with the first flow it runs)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -110,6 +126,8 @@ class Serve:
                 up = httpx.get(self.url + "/healthz", timeout=2).json().get("dispatcher")
             except httpx.HTTPError:
                 up = False
+            if up and "sweep not needed" in self.log.read_text(errors="replace"):
+                return
             if up:
                 with db.session() as session:
                     if any(
@@ -226,7 +244,7 @@ def bare_listener_mb() -> float:
         proc.wait()
 
 
-def serve_memory(serve: Serve) -> str:
+def serve_memory(serve: Serve, when: str = "after the runs above") -> str:
     """serve's memory and its children's (the temporary Prefect API), beside a bare listener."""
     sid = os.getsid(serve.proc.pid)
     own_now, own_peak = memory_mb(serve.proc.pid)
@@ -234,7 +252,7 @@ def serve_memory(serve: Serve) -> str:
     child_mb = sum(memory_mb(p)[0] for p in children)
     bare = bare_listener_mb()
     return (
-        f"serve memory (after the runs above): serve {own_now:.0f} MB resident "
+        f"serve memory ({when}): serve {own_now:.0f} MB resident "
         f"(peak {own_peak:.0f} MB) plus {len(children)} child process(es) {child_mb:.0f} MB "
         f"(the temporary Prefect API); reference: a bare listener process (slack-bolt, "
         f"starlette, uvicorn loaded) {bare:.0f} MB, ratio {(own_now + child_mb) / bare:.1f}x"
@@ -282,10 +300,13 @@ def main() -> None:
     without = make_pilots(db, args.advance_runs + 1, "bench-here")
 
     emu = SlackEmulator(bot_token=TOKEN, signing_secret=SECRET).start()
+    # PYTHONDONTWRITEBYTECODE is dropped: the commands run with their bytecode cached, as
+    # from an installed wheel (pip compiles it) or any checkout after its first run; without
+    # the cache each of pilotgate's ~40 modules is compiled from source at every start.
     base_env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("PILOTGATE_", "SLACK_", "PREFECT_"))
+        if not k.startswith(("PILOTGATE_", "SLACK_", "PREFECT_")) and k != "PYTHONDONTWRITEBYTECODE"
     }
     base_env.update(
         {
@@ -306,6 +327,7 @@ def main() -> None:
     load_before = loadavg()
     try:
         serve.wait_ready(db)
+        idle = serve_memory(serve, "up, nothing due, before any flow run")
         cli_env = {
             **base_env,
             "PREFECT_HOME": str(tmp / "prefect-cli"),
@@ -347,11 +369,15 @@ def main() -> None:
             reference=alone.label,
             target="<= 3 s",
         )
+        for f in fast:  # warm-up (not measured): each command's bytecode cached
+            timed(f.command, cli_env, tmp, anything)
         served_ids: list[str] = []
         for i in range(max(args.runs, args.advance_runs)):
             if i < args.runs:
                 for f in fast:
-                    f.seconds.append(timed(f.command, cli_env, tmp, anything))
+                    wall, cpu = run_timed(f.command, cli_env, tmp, anything)
+                    f.seconds.append(wall)
+                    f.cpu.append(cpu)
             if i < args.advance_runs:
                 served_ids.append(with_serve.pop())
                 served.seconds.append(
@@ -385,15 +411,29 @@ def main() -> None:
                 len(f.seconds),
                 f"{r.label}: {r.median:.2f} s" if r else "-",
                 f"{f.median / r.median:.2f}x" if r else "-",
+                f"{statistics.median(f.cpu):.2f} s" if f.cpu else "-",
+                f"{statistics.median(f.cpu) / statistics.median(r.cpu):.2f}x"
+                if f.cpu and r and r.cpu
+                else "-",
                 f.target or "-",
             )
         )
-    header = ("command", "median", "range", "runs", "reference (same run)", "ratio", "target")
+    header = (
+        "command",
+        "median",
+        "range",
+        "runs",
+        "reference (same run)",
+        "ratio",
+        "CPU median",
+        "CPU ratio",
+        "target",
+    )
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
     for row in (header, *rows):
         print("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)))
     cores = os.cpu_count()
-    print(f"\n{inside}\n{memory}\n{left}")
+    print(f"\n{inside}\n{idle}\n{memory}\n{left}")
     print(
         f"machine: {cores} cores, {platform.python_implementation()} {platform.python_version()}"
         f", load average {load_before} before, {load_after} after"
@@ -405,13 +445,16 @@ def main() -> None:
             "",
             f"Measured {dt.date.today().isoformat()} on {cores} cores; load average (1/5/15 min) "
             f"{load_before} before and {load_after} after the run. Wall-clock time of the "
-            "console script in a fresh process; medians of interleaved runs.",
+            "console script in a fresh process (bytecode cached, as installed); medians of "
+            "interleaved runs; CPU: its user + system time, less moved by other work.",
             "",
             "| " + " | ".join(header) + " |",
             "|" + "---|" * len(header),
             *("| " + " | ".join(str(x) for x in row) + " |" for row in rows),
             "",
             inside[0].upper() + inside[1:] + ".",
+            "",
+            idle[0].upper() + idle[1:] + ".",
             "",
             memory[0].upper() + memory[1:] + ".",
             "",

@@ -22,7 +22,15 @@ STAGE_FLOWS: dict[Stage, str] = {
 RESOLVE_GATE = "resolve-gate"
 TERMINATE = "terminate"
 SWEEP = "sweep"
-ALL_FLOWS: tuple[str, ...] = (*STAGE_FLOWS.values(), RESOLVE_GATE, TERMINATE, SWEEP)
+#: a pilot in production: its value review (sustain, adjust, retire) opened and asked.
+VALUE_REVIEW = "value-review"
+ALL_FLOWS: tuple[str, ...] = (
+    *STAGE_FLOWS.values(),
+    RESOLVE_GATE,
+    TERMINATE,
+    SWEEP,
+    VALUE_REVIEW,
+)
 
 #: every flow is deployed under this name: `resolve-gate/pilotgate`, `sweep/pilotgate`, ...
 #: (deployments/prefect.yaml declares them)
@@ -52,6 +60,15 @@ class Keys:
     @staticmethod
     def enter(gate_id: int) -> str:
         return f"enter:{gate_id}"
+
+    @staticmethod
+    def reviewed(gate_id: int, person: str) -> str:
+        """A settled value review told to one person (owner, programme office)."""
+        return f"reviewed:{gate_id}:{person}"
+
+    @staticmethod
+    def retire_after_gate(gate_id: int) -> str:
+        return f"retire:{gate_id}"
 
     @staticmethod
     def sweep(now: datetime) -> str:

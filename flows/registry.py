@@ -15,6 +15,7 @@ from flows.readiness_review import readiness_review_flow
 from flows.resolve_gate import resolve_gate_flow
 from flows.sweep import sweep_flow
 from flows.terminate import terminate_flow
+from flows.value_review import value_review_flow
 
 
 def flows() -> dict[str, Flow[Any, Any]]:
@@ -29,6 +30,7 @@ def flows() -> dict[str, Flow[Any, Any]]:
             resolve_gate_flow,
             terminate_flow,
             sweep_flow,
+            value_review_flow,
         )
     }
     assert set(table) == set(ALL_FLOWS), sorted(set(table) ^ set(ALL_FLOWS))

@@ -27,6 +27,10 @@ def _what_happened(applied: TransitionApplied) -> str:
         "advanced": f"pilot moved to {where}",
         "sent_back": f"pilot sent back to {where}",
         "terminate": "pilot terminated (terminate flow queued)",
+        "sustained": "value review: pilot sustained",
+        "adjusted": "value review: pilot to be adjusted",
+        "unanswered": "value review unanswered: pilot sustained, asked again",
+        "retired": "value review: pilot retired",
     }.get(applied.outcome, "")
 
 

@@ -28,7 +28,7 @@ from store.locks import sweep_lock
 from tasks.absences import start_delegations
 from tasks.artifacts import publish_gate_report, publish_sweep_report
 from tasks.gates import deliver_messages
-from tasks.inputs import WarningsInput
+from tasks.inputs import ValueReviewsInput, WarningsInput
 from tasks.logs import run_logger
 from tasks.runtime import get_runtime
 from tasks.sweep import (
@@ -45,6 +45,7 @@ from tasks.sweep import (
     send_reminders,
     terminate_due_pilots,
 )
+from tasks.value_review import open_value_reviews
 from tasks.warnings import warn_owners
 
 Row = dict[str, object]
@@ -61,11 +62,17 @@ def _run(at: datetime, dry_run: bool) -> dict[str, Any]:
     if dry_run:
         plan: SweepPlan = find_due_work(SweepInput(now=at))
         would_warn = warn_owners(WarningsInput(now=at, dry_run=True))
-        publish_sweep_report(_would(plan) + would_warn.report_rows(True), now=at, dry_run=True)
+        would_review = open_value_reviews(ValueReviewsInput(now=at, dry_run=True))
+        publish_sweep_report(
+            _would(plan) + would_warn.report_rows(True) + would_review.report_rows(True),
+            now=at,
+            dry_run=True,
+        )
         return {
             "dry_run": True,
             "plan": plan.model_dump(mode="json"),
             "warnings": would_warn.model_dump(mode="json")["warned"],
+            "value_reviews": would_review.model_dump(mode="json")["reviews"],
         }
     with sweep_lock(get_runtime().db) as held:
         if not held:
@@ -208,8 +215,9 @@ def _sweep(at: datetime) -> dict[str, Any]:
             if action.action == "expired" and outcome.outcome:
                 # What the resolve-gate run it stands in for would have published.
                 reports.publish(action.gate_id, "settled", _SETTLED.get(outcome.outcome, ""))
-            if action.action == "expired":
+            if action.action == "expired" and outcome.outcome != "unanswered":
                 # Followed up in the expiry's transaction (or by the resolve-gate flow it queued).
+                # An unanswered value review ends nobody (tasks.review_outcome).
                 terminated.setdefault(
                     action.pilot_id,
                     f"{action.pilot_id} {gate_titles[action.gate_id]}: {action.detail}",
@@ -221,6 +229,8 @@ def _sweep(at: datetime) -> dict[str, Any]:
         {"action": "requeued", "gate": g, "detail": "follow-up queued again"} for g in requeued
     ]
     rows += start_delegations(SweepInput(now=at)).report_rows()
+    reviews = open_value_reviews(ValueReviewsInput(now=at))
+    rows += reviews.report_rows()
     reminders = send_reminders(SweepInput(now=at))
     rows += [
         {
@@ -263,6 +273,7 @@ def _sweep(at: datetime) -> dict[str, Any]:
         "failed": failed,
         "plan": plan.model_dump(mode="json"),
         "warnings": warned.model_dump(mode="json")["warned"],
+        "value_reviews": reviews.model_dump(mode="json")["reviews"],
     }
 
 

@@ -5,6 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+#: How far ahead the sweep's digest looks ("due within 7 days").
+DIGEST_AHEAD = timedelta(days=7)
+#: How long a settled gate (or a termination) may wait for its follow-up before the sweep's
+#: safety net asks again.
+CONTINUATION_GRACE = timedelta(minutes=10)
+
 
 def deploy_by(pilot_started_at: datetime, limit_days: int) -> datetime:
     """The deploy-or-terminate date of a pilot."""

@@ -68,9 +68,19 @@ def read_source(path: str | Path) -> tuple[str, str]:
         raise InputError(str(path), [f"cannot read the file ({exc.strerror})"]) from None
 
 
+#: libyaml's parser where PyYAML was built with it: the policy is read by nearly every command,
+#: and the pure-Python parser took ~35 ms of `pilotgate list` for it. Same safe constructor.
+_FAST_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def parse_yaml_text(text: str, source: str) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(text)
+        try:
+            data = yaml.load(text, Loader=_FAST_SAFE_LOADER)
+        except yaml.YAMLError:
+            # Read again by the Python parser, whose error (problem, line, column) is the one
+            # people are shown.
+            data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

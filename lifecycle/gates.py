@@ -27,6 +27,9 @@ class GateStatus(StrEnum):
 class Verdict(StrEnum):
     APPROVE = "approve"
     REJECT = "reject"
+    #: a value review's "keep it, but change this" (with a note): counts toward the quorum
+    #: as an approval does; the review then settles as adjusted, and comes round sooner.
+    ADJUST = "adjust"
 
 
 class GateUnsatisfiable(ValueError):
@@ -141,6 +144,12 @@ def check_satisfiable(policy: Policy, proposal: Proposal) -> list[str]:
             plan_gate(policy, proposal, stage, target)
         except GateUnsatisfiable as exc:
             problems.append(f"gate {stage.value} -> {target.value}: {exc}")
+    if policy.value.review is not None:
+        # The value review in production is a gate too (its target is production itself).
+        try:
+            plan_gate(policy, proposal, Stage.PRODUCTION, Stage.PRODUCTION)
+        except GateUnsatisfiable as exc:
+            problems.append(f"value review in production: {exc}")
     return problems
 
 

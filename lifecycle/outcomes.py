@@ -20,7 +20,7 @@ from enum import StrEnum
 from lifecycle.deadlines import deploy_by
 from lifecycle.gates import GateStatus
 from lifecycle.policy import OnTimeout, Policy
-from lifecycle.stages import FORWARD, SEND_BACK, Stage, check_transition, stage_label
+from lifecycle.stages import FORWARD, LIVE, SEND_BACK, Stage, check_transition, stage_label
 
 # ---------------------------------------------------------------- settled gate -> next step
 
@@ -37,6 +37,11 @@ class Step(StrEnum):
     SEND_BACK = "send_back"
     TERMINATE = "terminate"
     NONE = "none"
+    #: a value review passed (sustained or adjusted) or ran out unanswered: the pilot stays in
+    #: production and its next review is scheduled (lifecycle.value_review).
+    SUSTAIN = "sustain"
+    #: a value review decided to retire the pilot: the recorded end of a production pilot.
+    RETIRE = "retire"
 
 
 #: Step -> the `outcome` word tasks report (TransitionApplied.outcome).
@@ -45,6 +50,8 @@ OUTCOME_WORDS: dict[Step, str] = {
     Step.SEND_BACK: "sent_back",
     Step.TERMINATE: "terminate",
     Step.NONE: "none",
+    Step.SUSTAIN: "sustained",
+    Step.RETIRE: "retire",
 }
 
 
@@ -142,6 +149,8 @@ def next_step(
     value = settled_status(status)
     stage, target, pilot_stage = Stage(stage), Stage(target), Stage(pilot_stage)
     reason = outcome_reason_text(value, outcome_reason)
+    if stage in LIVE:
+        return review_step(value, stage=stage, pilot_stage=pilot_stage, reason=reason)
     if value is GateStatus.APPROVED:
         check_transition(stage, target)
         return NextStep(
@@ -159,6 +168,32 @@ def next_step(
             Step.SEND_BACK, back, reason, history_reason=f"sent back: {reason}", if_not_moved=rest
         )
     return rest
+
+
+def review_step(status: GateStatus, *, stage: Stage, pilot_stage: Stage, reason: str) -> NextStep:
+    """What a settled value review (a gate at a live stage) does:
+
+    - approved (sustained or adjusted): SUSTAIN, the pilot stays where it is;
+    - rejected: RETIRE, the recorded end of a pilot in service, while it is still in the
+      gate's stage (NONE if it already left it);
+    - expired: SUSTAIN. Nobody answering is not a decision to retire: the pilot stays in
+      service and the review is asked again at the next sweep.
+    """
+    if status is GateStatus.REJECTED:
+        if pilot_stage != stage:
+            return NextStep(
+                Step.NONE, None, f"pilot is in {pilot_stage.value}, no longer in {stage.value}"
+            )
+        check_transition(stage, Stage.RETIRED)
+        return NextStep(Step.RETIRE, Stage.RETIRED, f"retired at value review: {reason}")
+    if status is GateStatus.EXPIRED:
+        return NextStep(
+            Step.SUSTAIN,
+            stage,
+            f"value review unanswered ({reason}): the pilot stays in {stage_label(stage)} "
+            "and the review is asked again",
+        )
+    return NextStep(Step.SUSTAIN, stage, reason)
 
 
 def _settle_in_place(
@@ -221,14 +256,17 @@ class DeadlineDecision:
         """The word tasks report: none, extended, escalated or expired."""
         return ACTION_WORDS[self.step]
 
-    def describe(self) -> str:
+    def describe(self, stage: Stage | str | None = None) -> str:
         """The sweep's dry-run text: "extend by N days", "escalate to ROLE", "terminate" (an
-        expired gate ends its pilot), or "not yet due"."""
+        expired gate ends its pilot), or "not yet due". An expired value review (a gate of a
+        live `stage`) does not end the pilot: it is sustained and asked again."""
         if self.step is TimeoutStep.EXTEND:
             return f"extend by {self.days} days"
         if self.step is TimeoutStep.ESCALATE:
             return f"escalate to {self.to_role}"
         if self.step is TimeoutStep.EXPIRE:
+            if stage is not None and Stage(stage) in LIVE:
+                return "sustain unanswered, review asked again"
             return "terminate"
         return "not yet due"
 

@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from lifecycle.errors import parse_yaml_text, read_source, validate_model
-from lifecycle.stages import FORWARD, SEND_BACK, Stage
+from lifecycle.stages import FORWARD, LIVE, SEND_BACK, Stage
 
 SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 SLACK_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,20}$")
@@ -145,12 +145,75 @@ class EvidenceRules(Strict):
     on_evidence_change: Literal["reask", "keep"] = "reask"
 
 
+class ValueReview(Strict):
+    """The value review of a pilot in production: a gate at production whose approvers
+    sustain it, adjust it (a written note; reviewed again sooner) or retire it (a recorded end,
+    like a termination). Due `after_days` after go-live, then `every_days` after a sustain,
+    `adjust_after_days` after an adjust (lifecycle.value_review.review_due)."""
+
+    after_days: int = Field(ge=1, le=730)
+    every_days: int = Field(default=180, ge=1, le=730)
+    adjust_after_days: int = Field(default=60, ge=1, le=730)
+    #: role -> how many distinct members sustain (or adjust) for the review to pass.
+    approvers: dict[str, int] = Field(min_length=1)
+    #: one retire retires (True), or only a quorum that can no longer be reached does.
+    any_retire_retires: bool = True
+    deadline_days: int = Field(default=14, ge=1, le=365)
+    reminders: list[float] = Field(default_factory=lambda: [0.5, 0.8])
+    #: extend or escalate once; after that the review expires, and an expired review never
+    #: retires: the pilot is sustained and the review asked again at the next sweep.
+    on_timeout: OnTimeout | None = None
+
+    @field_validator("approvers")
+    @classmethod
+    def _positive(cls, value: dict[str, int]) -> dict[str, int]:
+        for role, count in value.items():
+            if count < 1:
+                raise ValueError(f"role {role!r} needs a quorum of at least 1, got {count}")
+        return value
+
+    @field_validator("on_timeout")
+    @classmethod
+    def _never_silent(cls, value: OnTimeout | None) -> OnTimeout | None:
+        if value is not None and value.action == "terminate":
+            raise ValueError(
+                "terminate is not allowed: a value review nobody answers never retires a pilot "
+                "(give extend or escalate, or leave it out: an expired review sustains the "
+                "pilot and is asked again at the next sweep)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _sooner(self) -> ValueReview:
+        if self.adjust_after_days > self.every_days:
+            raise ValueError(
+                f"adjust_after_days ({self.adjust_after_days}) is after every_days "
+                f"({self.every_days}): an adjusted pilot is reviewed again sooner, not later"
+            )
+        return self
+
+    def gate_policy(self) -> GatePolicy:
+        """The review as the gate rules every other gate follows (asks, reminders, deadline,
+        quorum); a rejection is a retirement, an approval a sustain or an adjust."""
+        return GatePolicy(
+            approvers=self.approvers,
+            any_rejection_rejects=self.any_retire_retires,
+            deadline_days=self.deadline_days,
+            on_timeout=self.on_timeout or OnTimeout(),
+            reminders=self.reminders,
+            open_on_entry=False,
+        )
+
+
 class ValueRules(Strict):
-    """What an hour saved is worth, so the report can set value against each pilot's budget."""
+    """What an hour saved is worth, so the report can set value against each pilot's budget;
+    and, optionally, when a pilot in production is reviewed for the value it delivers."""
 
     #: money per hour saved (a loaded labour rate); None: value is shown in hours only.
     hour_rate: float | None = Field(default=None, gt=0, le=100_000)
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+    #: None: no value reviews (pilots stay in production until someone changes the policy).
+    review: ValueReview | None = None
 
 
 class PortfolioRules(Strict):
@@ -278,6 +341,12 @@ class Policy(Strict):
         if missing:
             problems.append(f"gates: missing gate(s) for {', '.join(missing)}")
         for stage, gate in self.gates.items():
+            if stage in LIVE:
+                problems.append(
+                    f"gates.{stage.value}: {stage.value} has no stage gate; its value review "
+                    "is set under value.review"
+                )
+                continue
             if stage not in FORWARD:
                 problems.append(f"gates.{stage.value}: {stage.value} is terminal and has no gate")
                 continue
@@ -304,6 +373,19 @@ class Policy(Strict):
         # the business owner is warned, nobody may advance or terminate from Slack).
         if self.programme_office not in known and "programme_office" in self.model_fields_set:
             problems.append(_unknown_role("programme_office", self.programme_office, known))
+        review = self.value.review
+        if review is not None:
+            for role, count in review.approvers.items():
+                if role not in known:
+                    problems.append(_unknown_role("value.review.approvers", role, known))
+                elif count > len(self.roles[role]):
+                    problems.append(
+                        f"value.review.approvers.{role}: quorum {count} but the role has "
+                        f"{len(self.roles[role])} member(s)"
+                    )
+            to_role = review.on_timeout.to_role if review.on_timeout else None
+            if to_role and to_role not in known:
+                problems.append(_unknown_role("value.review.on_timeout.to_role", to_role, known))
         for category, role in self.evidence.confirm_by.items():
             if role not in known:
                 problems.append(_unknown_role(f"evidence.confirm_by.{category}", role, known))
@@ -358,6 +440,13 @@ class Policy(Strict):
         return self
 
     def gate(self, stage: Stage) -> GatePolicy:
+        """The rules of the gate at `stage`; at production, the value review's. A review gate
+        still open after value.review was removed keeps its stored quorum and expires under
+        the default rules (an expired review sustains)."""
+        if stage in LIVE:
+            if self.value.review is not None:
+                return self.value.review.gate_policy()
+            return GatePolicy(approvers={self.programme_office: 1}, any_rejection_rejects=True)
         return self.gates[stage]
 
     def members(self, role: str) -> list[str]:

@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from lifecycle.policy import GatePolicy, OnTimeout, Policy, TierRules
+from lifecycle.policy import GatePolicy, OnTimeout, Policy, TierRules, ValueReview
 from lifecycle.stages import Stage, stage_label
 
 #: hex digits of the digest shown to people; the full digest is stored.
@@ -44,6 +44,10 @@ def canonical(policy: Policy) -> str:
     label and the people's display names left out (relabelling or renaming someone is not a
     change of rules; `describe_changes` still reports both)."""
     data = policy.model_dump(mode="json", exclude={"version", "people"})
+    if policy.value.review is None:
+        # A policy without value reviews keeps the digest it had before they existed, so
+        # gates opened under it are still "under the policy in force".
+        data["value"].pop("review", None)
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -212,6 +216,12 @@ def describe_changes(old: Policy, new: Policy) -> list[str]:
     lines += _scalars(
         "evidence", old.evidence.model_dump(mode="json"), new.evidence.model_dump(mode="json")
     )
+    lines += _review(old.value.review, new.value.review)
+    lines += _scalars(
+        "value",
+        old.value.model_dump(mode="json", exclude={"review"}),
+        new.value.model_dump(mode="json", exclude={"review"}),
+    )
     # Sections not worded above (e.g. people, warnings, and any added later): field by field.
     for name in Policy.model_fields:
         if name in _WORDED:
@@ -224,7 +234,49 @@ def describe_changes(old: Policy, new: Policy) -> list[str]:
 
 
 #: top-level sections `describe_changes` words itself.
-_WORDED = {"version", "roles", "gates", "portfolio", "risk_tiers", "customer_facing", "evidence"}
+_WORDED = {
+    "version",
+    "roles",
+    "gates",
+    "portfolio",
+    "risk_tiers",
+    "customer_facing",
+    "evidence",
+    "value",
+}
+
+
+def review_line(review: ValueReview) -> str:
+    """The value review in one line, for `policy check` and `policy diff`."""
+    timeout = review.on_timeout
+    on_timeout = (
+        f"{timeout.action} {timeout.days} days"
+        + (f" to {timeout.to_role}" if timeout.to_role else "")
+        if timeout
+        else "sustained and asked again"
+    )
+    retire = (
+        "one retire retires"
+        if review.any_retire_retires
+        else "retired when the quorum cannot be reached"
+    )
+    return (
+        f"value review {review.after_days} days after production, then every "
+        f"{review.every_days} days ({review.adjust_after_days} after an adjust); "
+        f"sustained by {_quorum(review.approvers)}; "
+        f"{retire}; "
+        f"{review.deadline_days} days to answer, then {on_timeout}"
+    )
+
+
+def _review(old: ValueReview | None, new: ValueReview | None) -> list[str]:
+    if old == new:
+        return []
+    if new is None:
+        return ["value reviews are off (pilots in production are no longer reviewed)"]
+    if old is None:
+        return [f"value reviews are on: {review_line(new)}"]
+    return [f"value review: {review_line(old)} -> {review_line(new)}"]
 
 
 def _dump(value: Any) -> dict[str, Any]:

@@ -1,8 +1,20 @@
 """The lifecycle as data: stages and the transitions between them.
 
 The graph is checked when this module is imported (python-statemachine's habit): a stage no
-path reaches, an exit from a terminal stage, or a stage with no way to a terminal stage is a
-programming error and fails at import, not in the middle of a pilot's life.
+path reaches, an exit from a terminal stage, a pre-production stage that cannot be
+terminated, a live stage that cannot be retired, or a stage with no way to a terminal stage is
+a programming error and fails at import, not in the middle of a pilot's life.
+
+Three kinds of stage, named once here so no caller has to spell them out:
+
+* ACTIVE: the pre-production stages. They hold a place under the portfolio's cap, run against
+  the deploy-or-terminate date, and end (if they end early) by termination.
+* LIVE: production. No cap place, no deploy-by date, no stage gate to pass; it meets a value
+  review now and then (sustain, adjust, retire) and ends only by retirement.
+* TERMINAL: terminated and retired, recorded ends with no exits.
+
+`not in ACTIVE` is what "past the pipeline" meant when production was terminal: no `advance`,
+no `terminate`, no cap place.
 """
 
 from __future__ import annotations
@@ -19,10 +31,19 @@ class Stage(StrEnum):
     CUSTOMER_ROLLOUT = "customer_rollout"
     PRODUCTION = "production"
     TERMINATED = "terminated"
+    RETIRED = "retired"
 
 
 INITIAL: Stage = Stage.PROPOSAL
-TERMINAL: frozenset[Stage] = frozenset({Stage.PRODUCTION, Stage.TERMINATED})
+#: Recorded ends: no exits.
+TERMINAL: frozenset[Stage] = frozenset({Stage.TERMINATED, Stage.RETIRED})
+#: In service: reviewed for value, ended by retirement, never terminated.
+LIVE: frozenset[Stage] = frozenset({Stage.PRODUCTION})
+#: How each recorded end is reached, and from which stages.
+ENDS: dict[Stage, frozenset[Stage]] = {
+    Stage.TERMINATED: frozenset(s for s in Stage if s not in TERMINAL and s not in LIVE),
+    Stage.RETIRED: LIVE,
+}
 
 #: The forward path a pilot takes when every gate approves.
 FORWARD: dict[Stage, Stage] = {
@@ -64,9 +85,9 @@ def build_transitions() -> dict[Stage, frozenset[Stage]]:
         table[source].add(target)
     for source, target in SEND_BACK.items():
         table[source].add(target)
-    for stage in Stage:
-        if stage not in TERMINAL:
-            table[stage].add(Stage.TERMINATED)
+    for end, sources in ENDS.items():
+        for stage in sources:
+            table[stage].add(end)
     return {stage: frozenset(targets) for stage, targets in table.items()}
 
 
@@ -74,8 +95,12 @@ def validate_graph(
     table: Mapping[Stage, Iterable[Stage]],
     initial: Stage = INITIAL,
     terminal: frozenset[Stage] = TERMINAL,
+    live: frozenset[Stage] = LIVE,
 ) -> None:
-    """Raise GraphError unless the table is a sound lifecycle."""
+    """Raise GraphError unless the table is a sound lifecycle: every stage reached from
+    `initial`; terminal stages without exits; every pre-production stage can be terminated;
+    every live stage can be retired and cannot be terminated (it is in service: ending it is
+    a value decision, on record as a retirement); every stage has a path to a terminal one."""
     edges = {source: frozenset(targets) for source, targets in table.items()}
     for stage in Stage:
         edges.setdefault(stage, frozenset())
@@ -96,8 +121,19 @@ def validate_graph(
     for stage in Stage:
         if stage in terminal:
             continue
-        if Stage.TERMINATED not in edges[stage]:
+        if stage in live:
+            if Stage.RETIRED not in edges[stage]:
+                raise GraphError(f"live stage {stage.value} cannot be retired")
+            if Stage.TERMINATED in edges[stage]:
+                raise GraphError(
+                    f"live stage {stage.value} can be terminated; it ends by retirement"
+                )
+        elif Stage.TERMINATED not in edges[stage]:
             raise GraphError(f"stage {stage.value} cannot be terminated")
+        elif Stage.RETIRED in edges[stage]:
+            raise GraphError(
+                f"stage {stage.value} can be retired; only a live stage ends by retirement"
+            )
         seen = {stage}
         frontier = [stage]
         found = False
@@ -116,8 +152,9 @@ def validate_graph(
 TRANSITIONS: dict[Stage, frozenset[Stage]] = build_transitions()
 validate_graph(TRANSITIONS)
 
-#: The stages a pilot can be in while it still holds a place under its portfolio's cap.
-ACTIVE: frozenset[Stage] = frozenset(s for s in Stage if s not in TERMINAL)
+#: The pre-production stages: a pilot in one holds a place under its portfolio's cap and runs
+#: against its deploy-or-terminate date.
+ACTIVE: frozenset[Stage] = frozenset(s for s in Stage if s not in TERMINAL and s not in LIVE)
 
 
 def can_transition(source: Stage, target: Stage) -> bool:

@@ -50,6 +50,10 @@ def _fmt(value: float) -> str:
     return "0" if text == "-0" else text
 
 
+#: how a figure is written in a formula (public: value_series and `pilotgate value` write them too).
+fmt = _fmt
+
+
 @dataclass(frozen=True)
 class ValueEstimate:
     metric: str

@@ -4,6 +4,10 @@ Exit codes: 0 done; 1 a check failed (audit chain); 2 bad input (file, flag, fie
 pilot; 4 not allowed in the pilot's current state (cap reached, gate already open, ...);
 5 the database is unreachable.
 Errors go to stderr and change nothing.
+
+`pilotgate --help` builds the whole command tree, so this module and the command modules it
+registers import only typer, rich and light modules at the top; what a command needs
+(SQLAlchemy, pydantic, the policy) it imports when it runs, under `# Deferred:`.
 """
 
 from __future__ import annotations
@@ -12,17 +16,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 from rich.markup import escape
 from rich.table import Column, Table
 from rich.text import Text
 
 from config.clock import utcnow
-from lifecycle.errors import InputError, describe
-from lifecycle.gates import check_satisfiable
-from lifecycle.policy import load_policy
-from lifecycle.policy_versions import stamp, tier_lines
-from lifecycle.proposal import load_proposal
 from lifecycle.stages import parse_stage
 from pilotgate import (
     __version__,
@@ -31,6 +29,7 @@ from pilotgate import (
     metrics_cli,
     people_cli,
     policy_cli,
+    value_cli,
 )
 from pilotgate.console import (
     EXIT_CHECK_FAILED,
@@ -43,11 +42,7 @@ from pilotgate.console import (
     runtime,
     settings,
 )
-from pilotgate.views import pilot_row, pilot_status
-from store import audit, installation, people, pilots
-from store.db import missing_sqlite_file, redact_url
 from store.errors import Conflict
-from store.migrate import current, upgrade
 
 app = typer.Typer(
     help="Move AI pilots to production or shut them down, on time, on record.",
@@ -84,6 +79,10 @@ app.add_typer(audit_app, name="audit")
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the schema at PILOTGATE_DATABASE_URL."""
+    # Deferred: SQLAlchemy and Alembic load when the command runs (see the module docstring).
+    from store.db import missing_sqlite_file, redact_url
+    from store.migrate import current, upgrade
+
     with guarded():
         url = settings().database_url
     where = redact_url(url)
@@ -112,6 +111,10 @@ def policy_check(
     ] = False,
 ) -> None:
     """Validate a policy file: roles, gates, quorums, risk-tier rules."""
+    # Deferred: the policy's pydantic models load when the command runs.
+    from lifecycle.policy import load_policy
+    from lifecycle.policy_versions import review_line, stamp, tier_lines
+
     with guarded():
         policy = load_policy(file)
     table = Table("gate", "approvers (quorum)", "deadline", "on timeout", "on reject")
@@ -131,6 +134,8 @@ def policy_check(
     out.print(table)
     for line in tier_lines(policy):
         out.print(escape(line), highlight=False)
+    if policy.value.review is not None:
+        out.print(escape(review_line(policy.value.review)), highlight=False)
     out.print(
         f"{file}: ok, policy {stamp(policy)} ({len(policy.roles)} roles, "
         f"{len(policy.gates)} gates, cap "
@@ -174,6 +179,12 @@ def propose(
     as_json: JsonFlag = False,
 ) -> None:
     """Validate a proposal, enforce the portfolio cap, record it and print its id."""
+    # Deferred: pydantic and SQLAlchemy load when the command runs.
+    from lifecycle.errors import InputError
+    from lifecycle.gates import check_satisfiable
+    from lifecycle.proposal import load_proposal
+    from store import pilots
+
     with guarded():
         proposal = load_proposal(file)  # a bad file is reported before anything else
     rt = runtime()
@@ -215,6 +226,11 @@ def list_cmd(
     as_json: JsonFlag = False,
 ) -> None:
     """List pilots with their stage, open gate and deploy-or-terminate date."""
+    # Deferred: SQLAlchemy and the policy load when the command runs.
+    from lifecycle.errors import InputError
+    from pilotgate.views import pilot_row
+    from store import people, pilots
+
     rt = runtime()
     with guarded():
         try:
@@ -253,6 +269,10 @@ def status(
     as_json: JsonFlag = False,
 ) -> None:
     """Show a pilot: stage, open gate, who has and has not answered, deadlines."""
+    # Deferred: SQLAlchemy and the policy load when the command runs.
+    from pilotgate.views import pilot_status
+    from store import installation, people
+
     rt = runtime()
     with guarded(), rt.db.session() as session:
         data = pilot_status(session, pilot_id, rt.policy, utcnow())
@@ -335,6 +355,12 @@ def set_operations_owner(
     slack_id: Annotated[str, typer.Argument(help="Their Slack user id (U...).")],
 ) -> None:
     """Name the operations owner who takes over in production (required before customers)."""
+    # Deferred: pydantic and SQLAlchemy load when the command runs.
+    from pydantic import ValidationError
+
+    from lifecycle.errors import InputError, describe
+    from store import pilots
+
     rt = runtime()
     with guarded():
         try:
@@ -361,6 +387,10 @@ def audit_verify(
 ) -> None:
     """Check the audit chain and the register against it (decisions, stage history, stages);
     exit 1 and name what was altered. Prints the head to record outside the database."""
+    # Deferred: SQLAlchemy loads when the command runs.
+    from lifecycle.errors import InputError
+    from store import audit
+
     with guarded():
         try:
             anchor = audit.Anchor.parse(expect) if expect is not None else None
@@ -403,6 +433,7 @@ metrics_cli.register(app)
 people_cli.register(app)
 policy_cli.register(policy_app)
 criteria_cli.register(app)
+value_cli.register(app)
 
 
 def main() -> None:

@@ -26,17 +26,16 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, NoReturn, cast
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, cast
 from urllib.parse import urlsplit
 
 import typer
 from rich.markup import escape
 
 from config.clock import utcnow
-from config.names import DEPLOYMENT, STAGE_FLOWS, SWEEP, TERMINATE
+from config.names import DEPLOYMENT, STAGE_FLOWS, SWEEP, TERMINATE, VALUE_REVIEW
 from config.prefect_env import apply_defaults
-from lifecycle.errors import InputError
-from lifecycle.stages import TERMINAL, Stage
+from lifecycle.stages import ACTIVE, LIVE, Stage
 from lifecycle.statuses import FlowRequestStatus
 from pilotgate.console import (
     EXIT_CONFLICT,
@@ -48,11 +47,13 @@ from pilotgate.console import (
     out,
     runtime,
 )
-from store import flow_queue, gates, outbox, pilots
-from store.db import register_fingerprint
 from store.errors import Conflict
-from tasks.run_tags import labels_for, tags_for
-from tasks.runtime import Runtime, set_runtime
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from lifecycle.policy import Policy
+    from tasks.runtime import Runtime
 
 #: how `pilotgate serve` names itself in `GET /healthz` (slack_in.server.SERVE_SERVICE, not
 #: imported here: it would bring slack-bolt).
@@ -74,6 +75,9 @@ def _starting_prefect() -> str:
 
 
 def _parse_now(value: str | None) -> datetime | None:
+    # Deferred: SQLAlchemy and pydantic load when a command runs, not for `pilotgate --help`.
+    from lifecycle.errors import InputError
+
     if value is None:
         return None
     try:
@@ -95,6 +99,9 @@ def _launcher(rt: Runtime) -> Any:
 def _flow_runtime() -> Runtime:
     """The runtime for commands that run flows: Prefect defaults first, then settings, schema
     and policy checked, and the runtime made the one tasks use."""
+    # Deferred: SQLAlchemy and pydantic load when a command runs, not for `pilotgate --help`.
+    from tasks.runtime import set_runtime
+
     apply_defaults()
     rt = runtime()
     set_runtime(rt)
@@ -174,6 +181,9 @@ def serve_for(rt: Runtime) -> str | None:
     """The base URL of a `pilotgate serve` whose dispatcher runs this register's flows in its
     own process, or None: nothing answers at PILOTGATE_SERVE_URL, it serves another register,
     or flows run as deployments (then `advance` works as before)."""
+    # Deferred: SQLAlchemy and pydantic load when a command runs, not for `pilotgate --help`.
+    from store.db import register_fingerprint
+
     mine = register_fingerprint(rt.db.url)
     if rt.settings.run_mode != "local" or not mine:
         return None
@@ -240,6 +250,9 @@ def hand_over(
     """Run `flow` in `pilotgate serve` if one serves this register: True once it is done (a
     failure exits as the flow would have here); False if there is no serve to hand it to, or
     serve went away before starting it (the request is withdrawn): run it here."""
+    # Deferred: SQLAlchemy and pydantic load when a command runs, not for `pilotgate --help`.
+    from store import flow_queue
+
     base = serve_for(rt)
     if base is None:
         return False
@@ -313,12 +326,15 @@ def advance(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Start the flow for the pilot's current stage; return once its gate is open."""
+    # Deferred: SQLAlchemy and pydantic load when a command runs, not for `pilotgate --help`.
+    from store import gates, pilots
+
     rt = _flow_runtime()
-    with guarded(), Progress() as progress:
+    with guarded():
         with rt.db.session() as session:
             pilot = pilots.get_pilot(session, pilot_id)
             stage = Stage(pilot.stage)
-            if stage in TERMINAL:
+            if stage not in ACTIVE:
                 raise Conflict(f"pilot {pilot_id} is {stage.value}: there is nothing to advance")
             settling = gates.settled_gate_awaiting_follow_up(session, pilot_id)
             if settling is not None:
@@ -335,6 +351,55 @@ def advance(
                 )
         flow_name = STAGE_FLOWS[stage]
         opening = f"open the {stage.value} gate and ask its approvers"
+    _open_by_flow(rt, pilot_id, flow_name, opening, as_json)
+
+
+def why_not_review(session: Session, policy: Policy, pilot_id: str) -> str | None:
+    """`pilotgate review`'s refusals (None: the review may open now)."""
+    # Deferred: SQLAlchemy and pydantic load when a command runs, not for `pilotgate --help`.
+    from store import pilots, value_reviews
+
+    pilot = pilots.get_pilot(session, pilot_id)
+    if policy.value.review is None:
+        return (
+            "the policy has no value reviews: add value.review (after_days, approvers) to "
+            "the policy to review pilots in production"
+        )
+    if Stage(pilot.stage) not in LIVE:
+        return (
+            f"pilot {pilot.id} is {pilot.stage}: only a pilot in production has a value "
+            "review (before then, `pilotgate advance` opens its stage's gate)"
+        )
+    if value_reviews.facts_of(session, pilot).open_review:
+        return f"pilot {pilot.id} already has its value review open; see `pilotgate status`"
+    return None
+
+
+def review(
+    pilot_id: Annotated[str, typer.Argument(help="Pilot id (in production).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Open a production pilot's value review now: sustain, adjust or retire.
+
+    Whether or not the policy's schedule has it due; returns once its gate is open."""
+    rt = _flow_runtime()
+    with guarded(), rt.db.session() as session:
+        refused = why_not_review(session, rt.policy, pilot_id)
+        if refused is not None:
+            raise Conflict(refused)
+    _open_by_flow(
+        rt, pilot_id, VALUE_REVIEW, "open the value review and ask its approvers", as_json
+    )
+
+
+def _open_by_flow(rt: Runtime, pilot_id: str, flow_name: str, opening: str, as_json: bool) -> None:
+    """Run `flow_name` for the pilot (on a worker, by `serve`, or here) and print the gate it
+    opened: `advance`'s and `review`'s shared second half."""
+    # Deferred: SQLAlchemy and pydantic load when a command runs, not for `pilotgate --help`.
+    from store import gates, outbox
+    from tasks.run_tags import labels_for, tags_for
+
+    with guarded(), Progress() as progress:
         if rt.settings.run_mode == "deployments":
             progress.say(_starting_prefect())
             # Deferred: Prefect (~2 s) loads only to run flows, after apply_defaults().
@@ -433,6 +498,10 @@ def terminate(
 ) -> None:
     """Terminate a pilot: close its gates and Slack buttons, notify, free its cap place. Asks
     for confirmation on a terminal; --yes skips the question."""
+    # Deferred: SQLAlchemy and pydantic load when a command runs, not for `pilotgate --help`.
+    from store import pilots
+    from tasks.run_tags import labels_for, tags_for
+
     if len(reason.strip()) < 5:
         fail("--reason: give a reason of at least 5 characters; it goes on record", 2)
     rt = _flow_runtime()
@@ -448,7 +517,7 @@ def terminate(
     with guarded(), Progress() as progress:
         with rt.db.session() as session:
             pilot = pilots.get_pilot(session, pilot_id)
-            if Stage(pilot.stage) in TERMINAL:
+            if Stage(pilot.stage) not in ACTIVE:
                 raise Conflict(f"pilot {pilot_id} is already {pilot.stage}")
         if rt.settings.run_mode == "deployments":
             progress.say(_starting_prefect())
@@ -504,6 +573,9 @@ def sweep(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Enforce deadlines, terminate overdue pilots, remind approvers, post the digest."""
+    # Deferred: SQLAlchemy and pydantic load when a command runs, not for `pilotgate --help`.
+    from tasks.run_tags import tags_for
+
     rt = _flow_runtime()
     with guarded(), Progress() as progress:
         at = _parse_now(now) or utcnow()
@@ -590,9 +662,11 @@ def serve(
     ] = False,
 ) -> None:
     """Run the Slack listener, the dispatcher and the sweep schedule in one process."""
+    # Deferred: SQLAlchemy and pydantic load when a command runs, not for `pilotgate --help`.
     # Deferred: brings slack_sdk (~0.15 s), which `list` and `status` never need.
     from pilotgate.dispatcher import Dispatcher
     from slack_out.client import make_client
+    from store.db import register_fingerprint
 
     _exit_cleanly_on_sigterm()
     _log_to_stderr()
@@ -609,6 +683,8 @@ def serve(
         launcher=_launcher(rt),
         sweep_every=timedelta(hours=1) if settings.run_mode != "deployments" else None,
         names_every=timedelta(minutes=1),
+        # Prefect (and its temporary local API) starts with the first flow that has to run.
+        skip_idle_sweeps=True,
     )
     thread = threading.Thread(
         target=dispatcher.run_forever, args=(settings.tick_seconds,), name="dispatcher", daemon=True
@@ -685,6 +761,7 @@ def _log_to_stderr() -> None:
 
 def register(app: typer.Typer) -> None:
     app.command()(advance)
+    app.command()(review)
     app.command()(terminate)
     app.command()(sweep)
     app.command()(serve)

@@ -2,7 +2,8 @@
 errors become one line on stderr (never a traceback) and an exit code.
 
 The command modules (`cli`, `commands`, `metrics_cli`) all build on this one, so none of them
-imports another.
+imports another. It loads only typer and rich: `pilotgate --help` imports this module, and
+pydantic, SQLAlchemy and the policy load when a command runs (`guarded`, `runtime`).
 """
 
 from __future__ import annotations
@@ -12,21 +13,17 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import TracebackType
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
-from rich.status import Status
-from sqlalchemy.exc import OperationalError
 
-from config.settings import Settings
-from lifecycle.errors import InputError
-from lifecycle.gates import GateUnsatisfiable
-from lifecycle.stages import IllegalTransition
-from store.errors import Conflict, NotFound
-from tasks.runtime import NotMigrated, Runtime
+if TYPE_CHECKING:
+    from rich.status import Status
+
+    from config.settings import Settings
+    from tasks.runtime import Runtime
 
 out = Console()
 err = Console(stderr=True)
@@ -46,6 +43,16 @@ def fail(message: str, code: int) -> NoReturn:
 @contextmanager
 def guarded() -> Iterator[None]:
     """Map pilotgate's errors to a message on stderr and an exit code."""
+    # Deferred: pydantic and SQLAlchemy (their exceptions) load when a command runs, not for
+    # `--help` (see the module docstring).
+    from sqlalchemy.exc import OperationalError
+
+    from lifecycle.errors import InputError
+    from lifecycle.gates import GateUnsatisfiable
+    from lifecycle.stages import IllegalTransition
+    from store.errors import Conflict, NotFound
+    from tasks.runtime import NotMigrated
+
     try:
         yield
     except InputError as exc:
@@ -60,14 +67,8 @@ def guarded() -> Iterator[None]:
         fail(f"the database is unreachable: {' '.join(str(exc.orig).split())}", EXIT_UNAVAILABLE)
 
 
-#: what kind of refusal an exception is (as `guarded` sees it), for an error that crossed a
-#: process boundary as text (a flow `serve` ran for this command), and each kind's exit code.
-ERROR_KINDS: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str], ...] = (
-    (InputError, "input"),
-    (NotFound, "not-found"),
-    ((Conflict, IllegalTransition, GateUnsatisfiable, NotMigrated), "conflict"),
-    (OperationalError, "database"),
-)
+#: each kind of refusal (`error_kind`) and its exit code, for an error that crossed a process
+#: boundary as text (a flow `serve` ran for this command).
 EXIT_FOR_KIND = {
     "input": EXIT_BAD_INPUT,
     "not-found": EXIT_NOT_FOUND,
@@ -77,7 +78,23 @@ EXIT_FOR_KIND = {
 
 
 def error_kind(exc: BaseException) -> str | None:
-    return next((kind for types, kind in ERROR_KINDS if isinstance(exc, types)), None)
+    """What kind of refusal an exception is, as `guarded` sees it."""
+    # Deferred: the exceptions' modules bring pydantic and SQLAlchemy (see `guarded`).
+    from sqlalchemy.exc import OperationalError
+
+    from lifecycle.errors import InputError
+    from lifecycle.gates import GateUnsatisfiable
+    from lifecycle.stages import IllegalTransition
+    from store.errors import Conflict, NotFound
+    from tasks.runtime import NotMigrated
+
+    kinds: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str], ...] = (
+        (InputError, "input"),
+        (NotFound, "not-found"),
+        ((Conflict, IllegalTransition, GateUnsatisfiable, NotMigrated), "conflict"),
+        (OperationalError, "database"),
+    )
+    return next((kind for types, kind in kinds if isinstance(exc, types)), None)
 
 
 class Progress:
@@ -111,6 +128,10 @@ class Progress:
 
 
 def runtime() -> Runtime:
+    # Deferred: the runtime (SQLAlchemy, the policy's pydantic models) loads when a command
+    # runs.
+    from tasks.runtime import Runtime
+
     with guarded():
         rt = Runtime(settings())
     with guarded():
@@ -121,6 +142,12 @@ def runtime() -> Runtime:
 
 def settings() -> Settings:
     """The settings from the environment; a bad value is exit 2 naming the variable."""
+    # Deferred: pydantic-settings loads when a command runs.
+    from pydantic import ValidationError
+
+    from config.settings import Settings
+    from lifecycle.errors import InputError
+
     try:
         return Settings()
     except ValidationError as exc:

@@ -11,19 +11,19 @@ changes nothing.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from config.clock import utcnow
-from lifecycle.confirmations import CriterionStatus, criteria_of, refusal, statuses
-from lifecycle.errors import InputError
-from lifecycle.stages import TERMINAL, Stage
+from lifecycle.stages import ACTIVE, Stage
 from pilotgate.console import JsonFlag, emit_json, guarded, out, runtime
-from store import confirmations, pilots
 from store.errors import Conflict
+
+if TYPE_CHECKING:
+    from lifecycle.confirmations import CriterionStatus
 
 ACTOR = "cli"
 
@@ -54,6 +54,10 @@ def criteria(
     as_json: JsonFlag = False,
 ) -> None:
     """List a pilot's criteria to confirm, who confirms each, and whether they have."""
+    # Deferred: SQLAlchemy and pydantic load when a command runs, not for `pilotgate --help`.
+    from lifecycle.confirmations import criteria_of, statuses
+    from store import confirmations, pilots
+
     rt = runtime()
     with guarded(), rt.db.session() as session:
         pilot = pilots.get_pilot(session, pilot_id)
@@ -93,11 +97,16 @@ def confirm(
     as_json: JsonFlag = False,
 ) -> None:
     """Record that a named person confirmed one criterion of a pilot (with a link or a note)."""
+    # Deferred: SQLAlchemy and pydantic load when a command runs, not for `pilotgate --help`.
+    from lifecycle.confirmations import criteria_of, refusal
+    from lifecycle.errors import InputError
+    from store import confirmations, pilots
+
     rt = runtime()
     now = utcnow()
     with guarded(), rt.db.session() as session:
         pilot = pilots.get_pilot(session, pilot_id)
-        if Stage(pilot.stage) in TERMINAL:
+        if Stage(pilot.stage) not in ACTIVE:
             raise Conflict(f"pilot {pilot.id} is {pilot.stage}; its criteria are closed")
         proposal = pilots.proposal_of(pilot)
         known = criteria_of(rt.policy, proposal)

@@ -7,7 +7,9 @@ batch of users.info calls a minute, `slack_out.people`). Everything it acts on i
 database, so killing it loses nothing: a restarted dispatcher finds the same rows.
 
 Flows run in this process ("local", the embedded default) or are created as deployment runs on
-a Prefect server for workers to pick up ("deployments", at scale).
+a Prefect server for workers to pick up ("deployments", at scale). In `serve` a scheduled sweep
+is queued only when the database shows it has something to do (`sweep_work`), so a `serve` with
+nothing due never starts Prefect's temporary local API: the first flow that has to run does.
 """
 
 from __future__ import annotations
@@ -25,12 +27,14 @@ from slack_sdk import WebClient
 
 from config.clock import utcnow
 from config.names import DEPLOYMENT, SWEEP, Keys
+from lifecycle.deadlines import CONTINUATION_GRACE, DIGEST_AHEAD
+from lifecycle.policy import Policy
 from lifecycle.statuses import FlowRequestStatus
 from pilotgate.console import error_kind
 from slack_out import messages
 from slack_out.people import refresh_names
 from slack_out.relay import relay_outbox
-from store import flow_queue, gates, outbox, pilots
+from store import delegations, flow_queue, gates, outbox, pilots, value_reviews
 from store.errors import NotFound
 from tasks.run_tags import labels_for, tags_for
 from tasks.runtime import Runtime
@@ -132,6 +136,49 @@ class TickReport:
         return bool(self.sent or self.flows_started or self.flows_failed or self.swept)
 
 
+
+
+def sweep_work(session: Any, now: datetime, policy: Policy) -> str | None:
+    """What a sweep at `now` would act on, read from the database without Prefect: the first
+    kind of due item found, or None when the sweep would do nothing. It errs towards sweeping:
+    each of the sweep's steps is asked "is there any row you would look at?" (one row each),
+    so a None means no step would act and a reason may still end in a sweep that finds nothing
+    to change (a gate due within the digest's week, say). A new step in flows/sweep.py needs
+    its check here too, or `serve` would not sweep for it until something else is due."""
+    ahead = now + max(DIGEST_AHEAD, timedelta(hours=policy.warnings.window_hours))
+    grace = now - CONTINUATION_GRACE
+    checks: list[tuple[str, Callable[[], Any]]] = [
+        ("a gate past its deadline", lambda: gates.open_gates_past_deadline(session, now, 1)),
+        (
+            "a pilot past its deploy-or-terminate date",
+            lambda: pilots.pilots_past_deploy_by(session, now, 1),
+        ),
+        ("a reminder", lambda: gates.gates_due_for_reminder(session, now, 1)),
+        (
+            "a proposal never put to its gate",
+            lambda: pilots.stale_proposals(
+                session, now - timedelta(days=policy.portfolio.proposal_days), 1
+            ),
+        ),
+        (
+            "a settled gate awaiting its follow-up",
+            lambda: gates.unclaimed_resolved_gates(session, 1, resolved_before=grace),
+        ),
+        ("a stalled termination", lambda: gates.gates_whose_termination_stalled(session, grace, 1)),
+        ("a delegation in force", lambda: delegations.in_force_recorded_before_start(session, now)),
+        (
+            "a gate due soon (digest, owner warnings)",
+            lambda: gates.gates_due_between(session, now, ahead),
+        ),
+        ("a pilot due soon (digest)", lambda: pilots.pilots_due_between(session, now, ahead)),
+        (
+            "a pilot in production (its value review may be due)",
+            lambda: policy.value.review is not None and value_reviews.live_pilots(session, 1),
+        ),
+    ]
+    return next((what for what, rows in checks if rows()), None)
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -142,6 +189,7 @@ class Dispatcher:
         clock: Callable[[], datetime] = utcnow,
         sweep_every: timedelta | None = timedelta(hours=1),
         names_every: timedelta | None = None,
+        skip_idle_sweeps: bool = False,
     ) -> None:
         self.runtime = runtime
         self.client = client
@@ -150,6 +198,9 @@ class Dispatcher:
         self.sweep_every = sweep_every
         #: how often to refresh names from users.info (None: never; `serve` does every minute).
         self.names_every = names_every
+        #: a scheduled sweep the database shows has nothing to do is not queued (`serve`):
+        #: queueing it would start Prefect (and its temporary API) for a run that does nothing.
+        self.skip_idle_sweeps = skip_idle_sweeps
         self.wake = threading.Event()
         self.stop = threading.Event()
         self._last_sweep: datetime | None = None
@@ -290,7 +341,17 @@ class Dispatcher:
                 return self._last_sweep is None or now - self._last_sweep >= timedelta(seconds=30)
         if self.sweep_every is None:
             return False
-        return self._last_sweep is None or now - self._last_sweep >= self.sweep_every
+        if self._last_sweep is not None and now - self._last_sweep < self.sweep_every:
+            return False
+        if self.skip_idle_sweeps:
+            with self.runtime.db.session() as session:
+                work = sweep_work(session, now, self.runtime.policy)
+            if work is None:
+                log.info("sweep not needed: nothing due at %s", f"{now:%Y-%m-%d %H:%M} UTC")
+                self._last_sweep = now
+                return False
+            log.info("sweep due: %s", work)
+        return True
 
     def drain(self, max_ticks: int = 50) -> list[TickReport]:
         """Tick until nothing is left to do (tests and the demo)."""

@@ -16,23 +16,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.table import Table
-from sqlalchemy.orm import Session
 
 from config.clock import utcnow
-from config.links import given_base_url
-from lifecycle.errors import InputError
-from lifecycle.evidence import readiness_evidence
-from lifecycle.policy import Policy
-from lifecycle.proposal import Proposal
 from lifecycle.stages import Stage
 from pilotgate.console import err, guarded, out, runtime
-from store import audit, metrics, people, pilots
 from store.errors import Conflict
-from store.models import Pilot
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from lifecycle.policy import Policy
+    from lifecycle.proposal import Proposal
+    from store.models import Pilot
 
 metric_app = typer.Typer(
     help="Measured outcomes of a pilot: record, import, show.", no_args_is_help=True
@@ -107,10 +106,13 @@ def check_unit(proposal: Proposal, metric: str, unit: str | None) -> str:
 
 
 def _pilot_for_metrics(session: Session, pilot_id: str) -> tuple[Pilot, Proposal]:
+    # Deferred: SQLAlchemy and pydantic load when a command runs, not for `pilotgate --help`.
+    from store import pilots
+
     pilot = pilots.get_pilot(session, pilot_id)
-    if pilot.stage == Stage.TERMINATED.value:
+    if pilot.stage in (Stage.TERMINATED.value, Stage.RETIRED.value):
         raise Conflict(
-            f"pilot {pilot_id} is terminated ({pilot.end_reason}); its metrics are closed"
+            f"pilot {pilot_id} is {pilot.stage} ({pilot.end_reason}); its metrics are closed"
         )
     return pilot, pilots.proposal_of(pilot)
 
@@ -136,6 +138,10 @@ def record(
     ] = None,
 ) -> None:
     """Record one observation of a success metric."""
+    # Deferred: SQLAlchemy and pydantic load when a command runs, not for `pilotgate --help`.
+    from lifecycle.errors import InputError
+    from store import audit, metrics
+
     rt = runtime()
     now = utcnow()
     with guarded(), rt.db.session() as session:
@@ -254,6 +260,9 @@ def check_row(
 
 def read_csv(path: Path, proposal: Proposal, now: datetime) -> list[Row]:
     """Every row checked; an InputError lists every bad row (row number, line, column)."""
+    # Deferred: SQLAlchemy and pydantic load when a command runs, not for `pilotgate --help`.
+    from lifecycle.errors import InputError
+
     try:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
@@ -326,6 +335,9 @@ def import_csv(
     ],
 ) -> None:
     """Import observations from CSV: every row is written, or none is."""
+    # Deferred: SQLAlchemy and pydantic load when a command runs, not for `pilotgate --help`.
+    from store import audit, metrics
+
     rt = runtime()
     now = utcnow()
     with guarded(), rt.db.session() as session:
@@ -382,6 +394,10 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Each success metric against its target, as a readiness review would judge it now."""
+    # Deferred: SQLAlchemy and pydantic load when a command runs, not for `pilotgate --help`.
+    from lifecycle.evidence import readiness_evidence
+    from store import metrics, pilots
+
     rt = runtime()
     with guarded(), rt.db.session() as session:
         pilot = pilots.get_pilot(session, pilot_id)
@@ -426,9 +442,14 @@ def report(
 ) -> None:
     """The portfolio report: funnel, caps, ages, stage times, gate lead times, value. People
     are shown by name; each pilot links to its page when PILOTGATE_BASE_URL is set."""
+    # Deferred: SQLAlchemy and pydantic load when a command runs, not for `pilotgate --help`.
+    from config.links import given_base_url
+    from lifecycle.errors import InputError
+
     # Deferred: the report (jinja2, charts; ~0.05 s) loads for this command only, not for
     # every `pilotgate` start.
     from pilotgate import report as portfolio
+    from store import people
 
     rt = runtime()
     with guarded(), rt.db.session() as session:

@@ -21,14 +21,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from config.clock import utcnow
-from lifecycle.errors import InputError
 from pilotgate.console import JsonFlag, emit_json, guarded, out, runtime
-from store import delegations
-from store.models import Delegation
-from store.people import Names
-from store.people import names as names_of
 
 if TYPE_CHECKING:
+    from store.models import Delegation
+    from store.people import Names
     from tasks.people import HandOver, Kept
 
 ACTOR = "cli"
@@ -36,6 +33,9 @@ ACTOR = "cli"
 
 def parse_time(flag: str, value: str) -> datetime:
     """ISO 8601; a time without an offset is UTC (as `--now` of `sweep`)."""
+    # Deferred: SQLAlchemy and pydantic load when a command runs, not for `pilotgate --help`.
+    from lifecycle.errors import InputError
+
     try:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
@@ -104,6 +104,10 @@ def _print_handovers(handed: list[HandOver], kept: list[Kept], names: Names) -> 
 
 
 def _list(as_json: bool) -> None:
+    # Deferred: SQLAlchemy and pydantic load when a command runs, not for `pilotgate --help`.
+    from store import delegations
+    from store.people import names as names_of
+
     rt = runtime()
     now = utcnow()
     with guarded(), rt.db.session() as session:
@@ -130,6 +134,10 @@ def _list(as_json: bool) -> None:
 
 
 def _revoke(value: str | None, as_json: bool) -> None:
+    # Deferred: SQLAlchemy and pydantic load when a command runs, not for `pilotgate --help`.
+    from lifecycle.errors import InputError
+    from store.people import names as names_of
+
     with guarded():
         if value is None or not value.strip().isdigit():
             raise InputError(
@@ -183,6 +191,10 @@ def delegate(
     """Set an out-of-office delegate (`delegate U... --to U... --from T --until T --reason R`),
     or `delegate list`, or `delegate revoke ID`. Open requests of the approver are re-asked of
     the delegate when the period is in force; requests made in the period go to the delegate."""
+    # Deferred: SQLAlchemy and pydantic load when a command runs, not for `pilotgate --help`.
+    from lifecycle.errors import InputError
+    from store.people import names as names_of
+
     options = {"--to": to, "--from": start, "--until": until, "--reason": reason}
     if target in ("list", "revoke"):
         with guarded():
@@ -263,6 +275,10 @@ def reassign(
 ) -> None:
     """Hand one open sign-off request to another member of the same role (programme office):
     the original's buttons are closed with a note and the new approver is asked."""
+    # Deferred: SQLAlchemy and pydantic load when a command runs, not for `pilotgate --help`.
+    from lifecycle.errors import InputError
+    from store.people import names as names_of
+
     with guarded():
         if not request_id.strip().isdigit():
             raise InputError("REQUEST_ID", [f"{request_id!r} is not a request id (a number)"])

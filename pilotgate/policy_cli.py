@@ -22,18 +22,18 @@ import typer
 from rich.markup import escape
 
 from config.clock import utcnow
-from lifecycle.policy import load_policy
-from lifecycle.policy_versions import describe_changes, stamp
-from lifecycle.simulate import simulate
 from pilotgate.console import EXIT_CONFLICT, JsonFlag, emit_json, err, guarded, out, runtime
 from pilotgate.people_cli import parse_time
-from store.read_simulation import register_snapshot
 
 PolicyFile = Annotated[Path, typer.Argument(help="Policy YAML file.")]
 
 
 def diff(old: PolicyFile, new: PolicyFile, as_json: JsonFlag = False) -> None:
     """Say what changes from OLD to NEW: roles, quorums, deadlines, timeouts, caps, tiers."""
+    # Deferred: SQLAlchemy and pydantic load when a command runs, not for `pilotgate --help`.
+    from lifecycle.policy import load_policy
+    from lifecycle.policy_versions import describe_changes, stamp
+
     with guarded():
         before, after = load_policy(old), load_policy(new)
     changes = describe_changes(before, after)
@@ -56,6 +56,12 @@ def simulate_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Say what NEW would change for today's pilots; writes nothing."""
+    # Deferred: SQLAlchemy and pydantic load when a command runs, not for `pilotgate --help`.
+    from lifecycle.policy import load_policy
+    from lifecycle.policy_versions import describe_changes, stamp
+    from lifecycle.simulate import simulate
+    from store.read_simulation import register_snapshot
+
     with guarded():
         at: datetime = parse_time("--now", now) if now else utcnow()
         candidate = load_policy(new)
@@ -115,6 +121,11 @@ def reapply(
 ) -> None:
     """Put a pilot's open gate under the policy in force (PILOTGATE_POLICY): new quorum, newly
     needed approvers asked, requests no longer needed closed; audited. Asks on a terminal."""
+    # Deferred: SQLAlchemy and pydantic load when a command runs, not for `pilotgate --help`.
+    from lifecycle.policy_versions import stamp
+    from lifecycle.simulate import simulate
+    from store.read_simulation import register_snapshot
+
     rt = runtime()
     now = utcnow()
     if not yes and sys.stdin.isatty():

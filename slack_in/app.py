@@ -32,6 +32,7 @@ from slack_in import (
     propose_submit,
     reject_button,
     reject_submit,
+    review_answer,
     terminate_submit,
     workspace,
 )
@@ -90,6 +91,7 @@ def register(app: App, deps: ListenerDeps) -> None:
         command,
         terminate_submit,
         propose_submit,
+        review_answer,
     ):
         listener.register(app, deps)
 

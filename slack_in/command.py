@@ -26,7 +26,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session
 
 from config.names import STAGE_FLOWS
-from lifecycle.stages import TERMINAL, Stage, next_stage
+from lifecycle.stages import ACTIVE, Stage, next_stage
 from lifecycle.statuses import FlowRequestStatus
 from slack_in.decide import wake
 from slack_in.deps import ListenerDeps
@@ -57,7 +57,7 @@ def flow_in_flight(session: Session, pilot_id: str) -> bool:
 def why_not_advance(session: Session, pilot: Pilot) -> str | None:
     """The CLI's refusals of `pilotgate advance`, in its words."""
     stage = Stage(pilot.stage)
-    if stage in TERMINAL:
+    if stage not in ACTIVE:
         return f"pilot {pilot.id} is {stage.value}: there is nothing to advance"
     settling = gates.settled_gate_awaiting_follow_up(session, pilot.id)
     if settling is not None:
@@ -86,7 +86,7 @@ def status(session: Session, pilot: Pilot, now: datetime, user_id: str) -> dict[
 
 
 def in_progress(session: Session) -> dict[str, Any]:
-    active = [p for p in pilots.list_pilots(session) if Stage(p.stage) not in TERMINAL]
+    active = [p for p in pilots.list_pilots(session) if Stage(p.stage) in ACTIVE]
     return words.list_answer(active, read_home.open_gates_of(session, [p.id for p in active]))
 
 
@@ -126,7 +126,7 @@ def open_terminate(
         pilot = read_pages.pilot(session, pilot_id)
         if pilot is None:
             return words.say("no_pilot", pilot_id)
-        if Stage(pilot.stage) in TERMINAL:
+        if Stage(pilot.stage) not in ACTIVE:
             return words.say("cannot", f"pilot {pilot.id} is already {pilot.stage}")
         view = words.terminate_modal(pilot)
     trigger_id = body.get("trigger_id")

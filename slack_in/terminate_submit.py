@@ -13,7 +13,7 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from config.names import TERMINATE, Keys
-from lifecycle.stages import TERMINAL, Stage
+from lifecycle.stages import ACTIVE, Stage
 from slack_in import payload
 from slack_in.command import flow_in_flight
 from slack_in.decide import wake
@@ -69,7 +69,7 @@ def _queue(deps: ListenerDeps, user_id: str, pilot_id: str, reason: str) -> str 
         pilot = read_pages.pilot(session, pilot_id)
         if pilot is None:
             return f"There is no pilot {pilot_id}. Nothing changed."
-        if Stage(pilot.stage) in TERMINAL:
+        if Stage(pilot.stage) not in ACTIVE:
             return f"Pilot {pilot.id} is already {pilot.stage}. Nothing changed."
         if flow_in_flight(session, pilot.id):
             return f"A flow for {pilot.id} is already queued or running; try again shortly."

@@ -28,7 +28,7 @@ from slack_sdk.models.views import View
 
 from config.links import pilot_url
 from config.settings import Settings
-from lifecycle.stages import TERMINAL, Stage, stage_label
+from lifecycle.stages import ACTIVE, Stage, stage_label
 from slack_out.home import blocked_line, left, mentions_by_role
 from slack_out.limits import fit_text
 from slack_out.render import environment, mention
@@ -100,7 +100,7 @@ def status_answer(
 ) -> dict[str, Any]:
     w = words()
     parts = [str(w.status_head(pilot, pilot_url(pilot.id), mention(pilot.business_owner)))]
-    if Stage(pilot.stage) in TERMINAL and pilot.ended_at is not None:
+    if Stage(pilot.stage) not in ACTIVE and pilot.ended_at is not None:
         parts.append(str(w.ended(pilot)))
     if gate is None:
         parts.append(str(w.no_gate()))

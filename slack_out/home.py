@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 from config.links import pilot_url
 from config.names import Keys
 from config.settings import Settings
-from lifecycle.stages import stage_label
+from lifecycle.stages import LIVE, Stage, stage_label
 from slack_out.limits import fit_text
 from slack_out.render import environment, mention
 from store import outbox, read_home
@@ -52,6 +52,8 @@ MAX_OVERDUE = 15
 SECTION_LIMIT = 3000
 APPROVE_ACTION = "pilotgate_approve"  # slack_in.approve listens for these two
 REJECT_ACTION = "pilotgate_reject"
+ADJUST_ACTION = "pilotgate_adjust"  # slack_in.review_answer listens for these two
+RETIRE_ACTION = "pilotgate_retire"
 
 
 @lru_cache(maxsize=1)
@@ -97,15 +99,21 @@ def ask_line(w: Waiting, now: datetime, base_url: str | None = None) -> str:
     return str(_words().ask(w, pilot_url(w.pilot_id, base_url), left(w.deadline, now)))
 
 
-def decision_buttons(request_id: int) -> ActionsBlock:
+def decision_buttons(request_id: int, *, review: bool = False) -> ActionsBlock:
+    """Approve / Reject; on a value review Sustain / Adjust / Retire, as its ask shows them."""
     value = str(request_id)
-    return ActionsBlock(
-        block_id=f"pilotgate_home_{request_id}",
-        elements=[
+    if review:
+        elements = [
+            ButtonElement(text="Sustain", action_id=APPROVE_ACTION, value=value, style="primary"),
+            ButtonElement(text="Adjust", action_id=ADJUST_ACTION, value=value),
+            ButtonElement(text="Retire", action_id=RETIRE_ACTION, value=value, style="danger"),
+        ]
+    else:
+        elements = [
             ButtonElement(text="Approve", action_id=APPROVE_ACTION, value=value, style="primary"),
             ButtonElement(text="Reject", action_id=REJECT_ACTION, value=value, style="danger"),
-        ],
-    )
+        ]
+    return ActionsBlock(block_id=f"pilotgate_home_{request_id}", elements=elements)
 
 
 def _more(blocks: list[Block], shown: int, total: int, url: str) -> None:
@@ -133,7 +141,7 @@ def home_blocks(
         blocks.append(_section(str(words.nothing_waiting())))
     for w in waiting[:MAX_WAITING]:
         blocks.append(_section(ask_line(w, now, base)))
-        blocks.append(decision_buttons(w.request_id))
+        blocks.append(decision_buttons(w.request_id, review=Stage(w.stage) in LIVE))
     _more(blocks, MAX_WAITING, len(waiting), f"{base}/me")
     blocks.append(DividerBlock())
     blocks.append(_section(str(words.pilots_heading(len(pilots)))))

@@ -8,8 +8,9 @@ relay (slack_out.relay) delivers the rows.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -17,14 +18,16 @@ from sqlalchemy.orm import Session
 from config.links import index_url, pilot_url
 from config.names import Keys
 from lifecycle.gates import Verdict
-from lifecycle.stages import Stage, stage_label
+from lifecycle.policy import Policy
+from lifecycle.stages import LIVE, Stage, stage_label
 from lifecycle.statuses import GatePhase
 from slack_out.home import left as left_until
 from slack_out.home import mentions_by_role, more_line
 from slack_out.limits import fit_text
-from slack_out.render import Mrkdwn, mention, mrkdwn, mrkdwn_escape, render_blocks
-from store import outbox, pilots, read_home
+from slack_out.render import Mrkdwn, environment, mention, mrkdwn, mrkdwn_escape, render_blocks
+from store import gates, outbox, people, pilots, read_home, read_tally
 from store.models import Gate, Pilot, SignoffRequest
+from store.read_tally import RoleTally
 
 WHAT_IS_APPROVED = {
     Stage.PROPOSAL: "Approving starts the pilot and its deploy-or-terminate clock; the success "
@@ -35,6 +38,8 @@ WHAT_IS_APPROVED = {
     Stage.INTERNAL_ROLLOUT: "Approving confirms internal targets held and releases the pilot to "
     "customers.",
     Stage.CUSTOMER_ROLLOUT: "Approving hands the service to its operations owner in production.",
+    Stage.PRODUCTION: "*Sustain* keeps it in production; *Adjust* keeps it with a change you "
+    "write down (reviewed again sooner); *Retire* ends it, on record, like a termination.",
 }
 
 
@@ -60,6 +65,8 @@ def pilot_context(pilot: Pilot) -> dict[str, Any]:
         "owner_slack_id": owner.slack_id,
         "budget": f"{owner.currency} {owner.budget:,.0f}",
         "url": pilot_url(pilot.id),
+        "problem": proposal.problem.strip(),
+        "business_case": proposal.readiness_criteria.business_case.strip(),
     }
 
 
@@ -104,9 +111,14 @@ def evidence_context(pilot: Pilot, gate: Gate) -> dict[str, Any]:
     }
 
 
-def request_blocks(pilot: Pilot, gate: Gate, request: SignoffRequest) -> list[dict[str, Any]]:
+def request_blocks(
+    pilot: Pilot, gate: Gate, request: SignoffRequest, tally: Mrkdwn | None = None
+) -> list[dict[str, Any]]:
+    """The ask's blocks; `tally` is the gate's live tally (`tally_text`), None to leave it out."""
+    # A gate at production is its value review: Sustain / Adjust / Retire, not Approve / Reject.
+    template = "value_review_request.json.j2" if gate.stage == Stage.PRODUCTION else None
     return render_blocks(
-        "signoff_request.json.j2",
+        template or "signoff_request.json.j2",
         pilot=pilot_context(pilot),
         gate=gate_context(gate),
         request={
@@ -115,27 +127,144 @@ def request_blocks(pilot: Pilot, gate: Gate, request: SignoffRequest) -> list[di
             "round": request.round,
             "on_behalf_of": request.on_behalf_of,
         },
+        tally=tally,
         **evidence_context(pilot, gate),
     )
 
 
-def ask(session: Session, pilot: Pilot, gate: Gate, request: SignoffRequest, now: datetime) -> None:
-    """Post the Approve / Reject message to the approver's DM."""
+def _ask_text(pilot: Pilot, gate: Gate) -> str:
+    return (
+        f"Sign-off requested: {mrkdwn_escape(pilot.title)} "
+        f"({label(gate.stage)} -> {label(gate.target)}), "
+        f"due {gate.deadline:%Y-%m-%d %H:%M} UTC"
+    )
+
+
+def ask(
+    session: Session,
+    pilot: Pilot,
+    gate: Gate,
+    request: SignoffRequest,
+    now: datetime,
+    *,
+    policy: Policy,
+) -> None:
+    """Post the Approve / Reject message to the approver's DM, with the gate's tally as of now
+    (names by `policy` and store.people's rule)."""
     outbox.enqueue(
         session,
         "chat.postMessage",
         {
             "user": request.approver,
-            "text": f"Sign-off requested: {mrkdwn_escape(pilot.title)} "
-            f"({label(gate.stage)} -> {label(gate.target)}), "
-            f"due {gate.deadline:%Y-%m-%d %H:%M} UTC",
-            "blocks": request_blocks(pilot, gate, request),
+            "text": _ask_text(pilot, gate),
+            "blocks": request_blocks(pilot, gate, request, gate_tally(session, gate, policy)),
         },
         now=now,
         ref_kind="request",
         ref_id=request.id,
         dedupe_key=Keys.ask(request.id),
     )
+
+
+def refresh_asks(
+    session: Session,
+    pilot: Pilot,
+    gate: Gate,
+    *,
+    policy: Policy,
+    now: datetime,
+    skip: Collection[int] = (),
+) -> list[int]:
+    """Queue a `chat.update` of every still-open ask of an open gate (but those in `skip`):
+    the same blocks and buttons with the tally as of now. The relay sends only the newest
+    refresh of a request, waits for the ask to be posted, and skips it once the request is
+    closed (slack_out.relay). Returns the request ids refreshed."""
+    if gate.status != GatePhase.OPEN:
+        return []
+    session.flush()
+    tally = gate_tally(session, gate, policy)
+    done = []
+    for request in gates.unanswered_requests(session, gate.id):
+        if request.id in skip:
+            continue
+        outbox.enqueue(
+            session,
+            "chat.update",
+            {
+                "text": _ask_text(pilot, gate),
+                "blocks": request_blocks(pilot, gate, request, tally),
+            },
+            now=now,
+            ref_kind="request_refresh",
+            ref_id=request.id,
+        )
+        done.append(request.id)
+    return done
+
+
+#: names a tally line shows per role before "…and N more".
+MAX_TALLY_NAMES = 10
+#: a name's share of a line (escaped, then cut at a safe place).
+_NAME_LIMIT = 100
+
+
+@lru_cache(maxsize=1)
+def _tally_words() -> Any:
+    """tally.j2's macros (stateless, so made once)."""
+    return environment().get_template("tally.j2").make_module()
+
+
+def gate_tally(session: Session, gate: Gate, policy: Policy) -> Mrkdwn | None:
+    """The gate's live tally as the ask shows it, names by store.people's rule."""
+    tallies = read_tally.tally(session, gate)
+    ids = read_tally.people_in(tallies)
+    names = people.names(session, policy, ids, written_in=pilots.get_pilot(session, gate.pilot_id))
+    found = {i: name for i in ids if (name := names.name(i))}
+    return tally_text(tallies, found, pilot_url(gate.pilot_id))
+
+
+def tally_text(tallies: Sequence[RoleTally], names: Mapping[str, str], url: str) -> Mrkdwn | None:
+    """`*finance* 1 of 1 ✓ Dana Smith` / `*programme office* 0 of 1: Pat, Jordan asked`, a line
+    per role, paged with "…and N more" and a link to the pilot's page; None for no roles."""
+    if not tallies:
+        return None
+    words = _tally_words()
+
+    def person(slack_id: str, principal: str | None) -> str:
+        who = _named(slack_id, names)
+        return str(words.person(who, _named(principal, names) if principal else ""))
+
+    lines = []
+    for t in tallies:
+        groups = [(t.approved, words.approved), (t.rejected, words.rejected)]
+        groups.append((t.waiting, words.asked))
+        budget = MAX_TALLY_NAMES
+        parts: list[str] = []
+        for seats, say in groups:
+            shown = seats[:budget]
+            budget -= len(shown)
+            if shown:
+                parts.append(str(say(", ".join(person(s.approver, s.on_behalf_of) for s in shown))))
+        hidden = len(t.seats) - (MAX_TALLY_NAMES - budget)
+        role = Mrkdwn(fit_text(mrkdwn_escape(t.role.replace("_", " ")), _NAME_LIMIT))
+        head = str(words.role(role, t.count, t.needed))
+        if not parts:
+            line = f"{head}: {words.nobody()}"
+        else:
+            sep = ": " if not t.approved and not t.rejected else " "
+            line = head + sep + "; ".join(parts)
+        if hidden > 0:
+            line += " " + more_line(hidden, url)
+        lines.append(Mrkdwn(line))
+    heading = str(words.heading())
+    body = paged(lines, _LIST_BUDGET - len(heading) - 1, url)
+    return Mrkdwn(heading + "\n" + (body or ""))
+
+
+def _named(slack_id: str, names: Mapping[str, str]) -> Mrkdwn:
+    """A person by name (escaped, cut at a safe place), else as a Slack mention."""
+    name = names.get(slack_id)
+    return Mrkdwn(fit_text(mrkdwn_escape(name), _NAME_LIMIT)) if name else mention(slack_id)
 
 
 def close_request(
@@ -186,7 +315,10 @@ def decision_outcome(
     on_behalf_of: str | None = None,
 ) -> Mrkdwn:
     """`:white_check_mark: Approved by <@Lee> on behalf of <@Sam> on ...` (mentions escaped)."""
-    mark = ":white_check_mark: Approved" if verdict == Verdict.APPROVE else ":x: Rejected"
+    mark = {
+        Verdict.APPROVE: ":white_check_mark: Approved",
+        Verdict.ADJUST: ":wrench: Adjust",
+    }.get(Verdict(verdict), ":x: Rejected")
     who = mention(approver) + (f" on behalf of {mention(on_behalf_of)}" if on_behalf_of else "")
     text = f"{mark} by {who} on {at:%Y-%m-%d %H:%M} UTC"
     return Mrkdwn(text + (mrkdwn("\n>{}", reason) if reason else ""))
@@ -255,8 +387,11 @@ def remind(
         deadline=gate.deadline,
         left=left_until(gate.deadline, now),
         point=point,
-        others=mentions_by_role(others),
+        others=paged(
+            _waiting_lines(others, pilot_url(pilot.id)), _LIST_BUDGET, pilot_url(pilot.id)
+        ),
         request_id=request.id,
+        review=Stage(gate.stage) in LIVE,
         url=pilot_url(pilot.id),
     )
     outbox.enqueue(
@@ -273,6 +408,21 @@ def remind(
         ref_id=request.id,
         dedupe_key=Keys.remind(request.id, point),
     )
+
+
+def _waiting_lines(others: Sequence[tuple[str, str]], url: str) -> list[Mrkdwn]:
+    """`finance: <@U1>` a line per role (`mentions_by_role`), at most MAX_TALLY_NAMES people
+    each, then "…and N more" with the link: a reminder pages who else is waiting, never cuts."""
+    by_role: dict[str, list[str]] = {}
+    for role, person in others:
+        by_role.setdefault(role, []).append(person)
+    lines = []
+    for role, members in by_role.items():
+        line = mentions_by_role([(role, m) for m in members[:MAX_TALLY_NAMES]])
+        if len(members) > MAX_TALLY_NAMES:
+            line += " " + more_line(len(members) - MAX_TALLY_NAMES, url)
+        lines.append(Mrkdwn(line))
+    return lines
 
 
 def _fitted(text: str, limit: int = 2900) -> Mrkdwn:

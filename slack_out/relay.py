@@ -19,6 +19,10 @@ What happens when Slack says no is decided by one table (`slack_out.slack_errors
 * A user's App Home is replaced whole by each `views.publish`, so only the newest queued one
   for a user is sent (older ones are marked skipped, with why); a reminder whose request was
   answered, handed over or whose gate settled before it went out is skipped too.
+* A tally refresh (`request_refresh`: the ask again, its tally as of a later decision) is a
+  `chat.update` of the ask: it waits until the ask is posted, only the newest one of a request
+  is sent, and it is skipped once the request is closed, so it never puts buttons back on a
+  closed ask (if the request closes while the refresh is on its way, the close is sent again).
 * **transient** answers: a 429 holds only its method and channel for its `Retry-After` (the
   relay never sleeps inside a call, so other channels are served meanwhile); an outage (5xx,
   dropped connections) stops the round and the row backs off exponentially.
@@ -43,6 +47,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from config.names import Keys
+from lifecycle.statuses import OutboxStatus
 from slack_out import messages
 from slack_out.limits import fit_payload
 from slack_out.slack_errors import (
@@ -74,6 +79,11 @@ _GLOBAL_KINDS = frozenset({TOKEN_KIND, "scope"})
 
 #: (method, channel or user or None)
 RateKey = tuple[str, str | None]
+
+#: rows that `chat.update` the ask of their request (ref_id), found by its channel and ts:
+#: closing it (its buttons replaced by what happened) and refreshing its live tally.
+REFRESH = "request_refresh"
+_UPDATES = frozenset({"request_update", REFRESH})
 
 
 class Transient(Exception):
@@ -244,7 +254,7 @@ class Outgoing:
     @property
     def rate_key(self) -> RateKey:
         if self.anchor is not None:
-            method = "chat.update" if self.ref_kind == "request_update" else self.method
+            method = "chat.update" if self.ref_kind in _UPDATES else self.method
             return method, self.anchor[0]
         if self.user is not None:
             return self.method, self.dm_channel or self.user
@@ -254,7 +264,7 @@ class Outgoing:
 
 def _outgoing(session: Any, row: OutboxMessage) -> Outgoing:
     anchor = None
-    if row.ref_kind == "request_update":
+    if row.ref_kind in _UPDATES:
         request = gates.find_request(session, int(row.ref_id or 0))
         anchor = (request.channel, request.message_ts) if request else (None, None)
     payload = dict(row.payload)
@@ -289,7 +299,7 @@ def deliver(client: WebClient, out: Outgoing) -> Delivered:
         channel, ts = out.anchor
         if not ts:
             raise Wait(f"outbox row {out.id}: its request message has not been posted yet")
-        if out.ref_kind == "request_update":
+        if out.ref_kind in _UPDATES:
             payload.update(channel=channel, ts=ts)
             call(client, "chat.update", fit_payload("chat.update", payload))
             return Delivered(channel, ts)
@@ -372,7 +382,7 @@ class _Held:
 
 def _methods_of(out: Outgoing) -> set[str]:
     """The Web API methods sending this row calls."""
-    methods = {"chat.update" if out.ref_kind == "request_update" else out.method}
+    methods = {"chat.update" if out.ref_kind in _UPDATES else out.method}
     if out.user is not None and out.dm_channel is None:
         methods.add("conversations.open")
     return methods
@@ -385,7 +395,7 @@ def _covers(kind: str, out: Outgoing) -> bool:
     if kind == DM_KIND:
         channel = str(out.payload.get("channel") or (out.anchor or (None, None))[0] or "")
         is_dm = out.user is not None or channel.startswith("D")
-        return is_dm and out.method == "chat.postMessage" and out.ref_kind != "request_update"
+        return is_dm and out.method == "chat.postMessage" and out.ref_kind not in _UPDATES
     if kind.startswith(SCOPE_PREFIX):
         return kind.removeprefix(SCOPE_PREFIX) in _methods_of(out)
     return True  # a kind this release does not know: hold everything rather than lose rows
@@ -404,7 +414,46 @@ def _moot(session: Any, row: OutboxMessage) -> str | None:
     if row.ref_kind == "reminder":
         closed = gates.why_request_closed(session, int(row.ref_id or 0))
         return f"reminder not sent: {closed}" if closed else None
+    if row.ref_kind == REFRESH:
+        return _moot_refresh(session, row)
     return None
+
+
+def _moot_refresh(session: Any, row: OutboxMessage) -> str | None:
+    """A tally refresh puts the ask's buttons back, so it goes out only while the request is
+    open, only if it is the newest refresh of its request (an older one sent later would show
+    an older tally), and only if the ask it updates was or will be posted."""
+    request_id = int(row.ref_id or 0)
+    closed = gates.why_request_closed(session, request_id)
+    if closed:
+        return f"tally refresh not sent: {closed}"
+    newer = outbox.newer_of_kind(session, row)
+    if newer is not None:
+        return f"tally refresh not sent: superseded by outbox row {newer}"
+    request = gates.find_request(session, request_id)
+    if request is not None and not request.message_ts and outbox.ask_given_up(session, request_id):
+        return f"tally refresh not sent: the ask of request {request_id} was never delivered"
+    return None
+
+
+def _closed_after_refresh(session: Any, row: OutboxMessage, now: datetime) -> int | None:
+    """A refresh that went out while its request closed (checked when claimed, closed by an
+    answer before Slack took the update) may have put buttons back after the close: send the
+    close again, after it. Returns the new row's id (None: the request is still open, or its
+    close is still to be sent, after this refresh)."""
+    if gates.why_request_closed(session, int(row.ref_id or 0)) is None:
+        return None
+    close = outbox.latest_of_kind(session, "request_update", str(row.ref_id))
+    if close is None or close.status not in (OutboxStatus.SENT, OutboxStatus.SENDING):
+        return None
+    return outbox.enqueue(
+        session,
+        close.method,
+        dict(close.payload),
+        now=now,
+        ref_kind="request_update",
+        ref_id=row.ref_id,
+    )
 
 
 def _what_is_held(kind: str) -> str:
@@ -644,6 +693,9 @@ def _send(
             gates.set_request_message(
                 session, int(fresh.ref_id or 0), delivered.channel, delivered.ts
             )
+        reclose = (
+            _closed_after_refresh(session, fresh, stamp) if fresh.ref_kind == REFRESH else None
+        )
         if delivered.opened is not None:
             dm_channels.remember(session, *delivered.opened)
         ref_id = fresh.ref_id
@@ -657,6 +709,14 @@ def _send(
         report.paused = None
     _resume(db, stamp, gone)
     report.sent += 1
+    if reclose is not None:
+        log.info(
+            "request %s closed while its tally refresh outbox=%s was sent: close queued again "
+            "outbox=%s",
+            ref_id,
+            out.id,
+            reclose,
+        )
     log.info(
         "delivered outbox=%s method=%s ref=%s:%s channel=%s ts=%s",
         out.id,

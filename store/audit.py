@@ -11,6 +11,17 @@ rewriting `audit_head` to match leaves a chain that is consistent with itself, s
 anchored outside the database: `verify` reports the head (row count and hash), the digest and
 `audit verify --json` publish it, and `audit verify --expect ROWS:HASH` checks that the chain
 still holds that row with that hash.
+
+Chained at commit, not at append: `append` only records the row in the session; just before the
+transaction commits (a `before_commit` hook) the pending rows of that transaction are numbered
+and hashed onto the head in one go: lock the head row, one multi-row insert, one update of the
+head, commit. So the head lock -- which orders every writer of the register on PostgreSQL -- is
+held for those three statements and the commit, not from a transaction's first audit row to its
+end (a decision used to hold it across its whole transaction, so decisions queued behind each
+other). The chain is the same chain: every row still hashes its content with the previous row's
+hash, rows are numbered without gaps in commit order, and each transaction's rows commit
+atomically with the change they record, so `verify` checks exactly what it checked before. A
+row appended inside a savepoint that is rolled back is dropped with it.
 """
 
 from __future__ import annotations
@@ -20,10 +31,11 @@ import json
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, event, insert, select, update
+from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm.util import identity_key
 
 from store.models import AuditEntry, AuditHead, Decision, Pilot, StageChange
 
@@ -59,15 +71,21 @@ def entry_hash(
     return digest.hexdigest()
 
 
-def _head(session: Session) -> AuditHead:
-    head = session.execute(
-        select(AuditHead).where(AuditHead.id == 1).with_for_update()
-    ).scalar_one_or_none()
-    if head is None:
-        head = AuditHead(id=1, last_id=0, last_hash=GENESIS)
-        session.add(head)
-        session.flush()
-    return head
+_LOG = cast(Table, AuditEntry.__table__)
+_HEAD = cast(Table, AuditHead.__table__)
+#: Session.info key: the rows this session's transaction appended, not chained yet.
+_PENDING = "pilotgate.audit.pending"
+
+
+@dataclass(frozen=True)
+class _Pending:
+    #: the innermost transaction (or savepoint) the row was appended in
+    transaction: SessionTransaction
+    at: datetime
+    actor: str
+    action: str
+    pilot_id: str | None
+    data: dict[str, Any]
 
 
 def append(
@@ -78,29 +96,86 @@ def append(
     pilot_id: str | None,
     data: dict[str, Any],
     now: datetime,
-) -> AuditEntry:
-    """Append one row in the caller's transaction; the head row lock orders concurrent writers."""
-    head = _head(session)
+) -> None:
+    """Append one row in the caller's transaction. It is chained (numbered, hashed, inserted)
+    when the transaction commits, after every row appended before it."""
     # Round-trip through JSON so what is hashed is exactly what the database gives back.
     clean = json.loads(json.dumps(data, default=str))
-    at = now.astimezone(UTC)
-    entry_id = head.last_id + 1
-    digest = entry_hash(head.last_hash, entry_id, at, actor, action, pilot_id, clean)
-    entry = AuditEntry(
-        id=entry_id,
-        at=at,
-        actor=actor,
-        action=action,
-        pilot_id=pilot_id,
-        data=clean,
-        prev_hash=head.last_hash,
-        hash=digest,
-    )
-    session.add(entry)
-    head.last_id = entry_id
-    head.last_hash = digest
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    if transaction is None:  # autobegin: the first statement would have begun one
+        transaction = session.begin()
+    pending: list[_Pending] = session.info.setdefault(_PENDING, [])
+    pending.append(_Pending(transaction, now.astimezone(UTC), actor, action, pilot_id, clean))
+
+
+def chain_pending(session: Session) -> Anchor | None:
+    """Chain the rows this transaction appended onto the head (under its row lock, held to
+    commit); the new head, or None when nothing was pending. Runs by itself before commit."""
+    pending: list[_Pending] = session.info.pop(_PENDING, [])
+    if not pending:
+        return None
+    # Everything else first, so the head lock is held for the chaining statements only.
     session.flush()
-    return entry
+    head = session.execute(
+        select(AuditHead.last_id, AuditHead.last_hash).where(AuditHead.id == 1).with_for_update()
+    ).one_or_none()
+    if head is None:  # a register migrated without its head row
+        session.execute(insert(_HEAD).values(id=1, last_id=0, last_hash=GENESIS))
+        last_id, last_hash = 0, GENESIS
+    else:
+        last_id, last_hash = head
+    rows = []
+    for p in pending:
+        last_id += 1
+        digest = entry_hash(last_hash, last_id, p.at, p.actor, p.action, p.pilot_id, p.data)
+        rows.append(
+            {
+                "id": last_id,
+                "at": p.at,
+                "actor": p.actor,
+                "action": p.action,
+                "pilot_id": p.pilot_id,
+                "data": p.data,
+                "prev_hash": last_hash,
+                "hash": digest,
+            }
+        )
+        last_hash = digest
+    session.execute(insert(_LOG), rows)
+    session.execute(
+        update(_HEAD).where(_HEAD.c.id == 1).values(last_id=last_id, last_hash=last_hash)
+    )
+    cached = session.identity_map.get(identity_key(AuditHead, 1))
+    if cached is not None:  # read earlier in this session (`current_head`): now stale
+        session.expire(cached)
+    return Anchor(last_id, last_hash)
+
+
+@event.listens_for(Session, "before_commit")
+def _chain_before_commit(session: Session) -> None:
+    # Also fired when a savepoint is released: its rows wait for the outer commit.
+    if session.get_nested_transaction() is None:
+        chain_pending(session)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_rolled_back(session: Session, previous_transaction: SessionTransaction) -> None:
+    pending: list[_Pending] | None = session.info.get(_PENDING)
+    if not pending:
+        return
+
+    def inside(transaction: SessionTransaction | None) -> bool:
+        while transaction is not None:
+            if transaction is previous_transaction:
+                return True
+            transaction = transaction.parent
+        return False
+
+    kept = [p for p in pending if not inside(p.transaction)]
+    if kept:
+        session.info[_PENDING] = kept
+    else:
+        session.info.pop(_PENDING, None)
 
 
 @dataclass(frozen=True)
@@ -140,6 +215,7 @@ class ChainReport:
 
 def verify(session: Session, expect: Anchor | None = None) -> ChainReport:
     """The chain, then the register against the chain, then the chain against `expect`."""
+    chain_pending(session)
     prev = GENESIS
     expected_id = 1
     count = 0
@@ -182,7 +258,11 @@ def verify(session: Session, expect: Anchor | None = None) -> ChainReport:
 
 
 def current_head(session: Session) -> Anchor:
-    """The head as the database records it now (cheap: one row), to publish outside it."""
+    """The head as the database records it now (cheap: one row), to publish outside it;
+    including this transaction's own rows (chaining them now takes the head lock)."""
+    chained = chain_pending(session)
+    if chained is not None:
+        return chained
     head = session.get(AuditHead, 1)
     return Anchor(0, GENESIS) if head is None else Anchor(head.last_id, head.last_hash)
 

@@ -175,6 +175,42 @@ def undelivered_asks(session: Session, request_ids: Sequence[int]) -> set[int]:
     return {int(r) for r in rows if r is not None}
 
 
+def newer_of_kind(session: Session, row: OutboxMessage) -> int | None:
+    """The newest row of the same kind about the same thing (ref_kind, ref_id) queued after
+    `row` and not given up (pending, in flight or sent); None when `row` is the newest."""
+    return session.execute(
+        select(func.max(OutboxMessage.id)).where(
+            OutboxMessage.ref_kind == row.ref_kind,
+            OutboxMessage.ref_id == row.ref_id,
+            OutboxMessage.id > row.id,
+            OutboxMessage.status.in_(
+                [OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.SENT]
+            ),
+        )
+    ).scalar_one_or_none()
+
+
+def latest_of_kind(session: Session, ref_kind: str, ref_id: str) -> OutboxMessage | None:
+    """The newest row queued about `ref_id` as `ref_kind` (any status)."""
+    return (
+        session.execute(
+            select(OutboxMessage)
+            .where(OutboxMessage.ref_kind == ref_kind, OutboxMessage.ref_id == ref_id)
+            .order_by(OutboxMessage.id.desc())
+            .limit(1)
+        )
+        .scalars()
+        .first()
+    )
+
+
+def ask_given_up(session: Session, request_id: int) -> bool:
+    """Whether the ask of this sign-off request will never be posted: its row was refused for
+    good or skipped (or there is none)."""
+    ask = latest_of_kind(session, "request", str(request_id))
+    return ask is None or ask.status in (OutboxStatus.DEAD, OutboxStatus.SKIPPED)
+
+
 def defer(session: Session, row_ids: Sequence[int], *, until: datetime) -> None:
     """Hold pending rows until `until` without counting an attempt: the relay knows their
     channel is rate limited (or the installation paused), so asking Slack now would be wasted."""

@@ -71,9 +71,19 @@ def label(name: str | None, slack_id: str | None) -> str:
     return f"{name} ({slack_id})" if name and name != slack_id else slack_id
 
 
-def names(session: Session, policy: Policy, ids: Collection[str] | None = None) -> Names:
+def names(
+    session: Session,
+    policy: Policy,
+    ids: Collection[str] | None = None,
+    *,
+    written_in: Pilot | None = None,
+) -> Names:
     """The names for `ids` (None: everyone the cache and the register know). Reads the cache,
-    and the proposals only when some id is still unnamed; never calls Slack."""
+    and the proposals only when some id is still unnamed; never calls Slack. `written_in`
+    limits the proposals read to that pilot's: a message about one pilot (its ask, on the
+    decision's hot path) must not read every proposal in a 100,000-pilot register to name an
+    approver Slack's cache does not know yet (an unnamed approver is shown as a mention, which
+    Slack itself renders as their name)."""
     policy_names = {k: v.name for k, v in policy.people.items()}
     query = select(Person.user_id, Person.name).where(Person.name.is_not(None))
     if ids is not None:
@@ -85,7 +95,8 @@ def names(session: Session, policy: Policy, ids: Collection[str] | None = None) 
     unnamed = None if ids is None else set(ids) - set(policy_names) - set(slack)
     written: dict[str, str] = {}
     if unnamed is None or unnamed:
-        for slack_id, name in written_names(session):
+        found = written_names(session) if written_in is None else _written_in(written_in.proposal)
+        for slack_id, name in found:
             if unnamed is None or slack_id in unnamed:
                 written.setdefault(slack_id, name)
     return Names(policy_names, slack, written)
@@ -97,10 +108,17 @@ def written_names(session: Session) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     rows = session.execute(select(Pilot.proposal).order_by(Pilot.created_at, Pilot.id))
     for proposal in rows.scalars():
-        for key in _PROPOSAL_PEOPLE:
-            person = proposal.get(key) if isinstance(proposal, dict) else None
-            if isinstance(person, dict) and person.get("slack_id") and person.get("name"):
-                found.append((str(person["slack_id"]), str(person["name"])))
+        found.extend(_written_in(proposal))
+    return found
+
+
+def _written_in(proposal: object) -> list[tuple[str, str]]:
+    """The (Slack id, name) pairs one proposal names."""
+    found: list[tuple[str, str]] = []
+    for key in _PROPOSAL_PEOPLE:
+        person = proposal.get(key) if isinstance(proposal, dict) else None
+        if isinstance(person, dict) and person.get("slack_id") and person.get("name"):
+            found.append((str(person["slack_id"]), str(person["name"])))
     return found
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from lifecycle.deadlines import deploy_by
 from lifecycle.policy import Policy
 from lifecycle.proposal import Proposal
-from lifecycle.stages import ACTIVE, TERMINAL, Stage, check_transition
+from lifecycle.stages import ACTIVE, Stage, check_transition
 from store import audit
 from store._rows import PAGE, after_key, fetch_all, get_or_raise
 from store.errors import Conflict, NotFound
@@ -142,7 +142,9 @@ def move_stage(
         limit = policy.portfolio.deploy_or_terminate_days if policy else 182
         values["pilot_started_at"] = now
         values["deploy_by"] = deploy_by(now, limit)
-    if target in TERMINAL:
+    # Leaving the pipeline (production, a termination, a retirement) is recorded as its end;
+    # a retirement later records the pilot's final end over its go-live.
+    if target not in ACTIVE:
         values["ended_at"] = now
         values["end_reason"] = reason
     result = session.execute(
@@ -241,7 +243,7 @@ def set_operations_owner(
     ).scalar_one_or_none()
     if pilot is None:
         raise NotFound(f"no pilot with id {pilot_id!r} (see `pilotgate list`)")
-    if pilot.stage in {s.value for s in TERMINAL}:
+    if pilot.stage not in {s.value for s in ACTIVE}:
         raise Conflict(f"pilot {pilot_id} is {pilot.stage}; its owners can no longer change")
     proposal = dict(pilot.proposal)
     previous = proposal.get("operations_owner")

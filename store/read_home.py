@@ -18,7 +18,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from config.names import Keys
-from lifecycle.stages import TERMINAL
+from lifecycle.stages import ACTIVE
 from lifecycle.statuses import GatePhase, OutboxStatus
 from store import gates as store_gates
 from store._rows import fetch_all
@@ -94,7 +94,7 @@ def pilots_of(session: Session, user_id: str) -> Sequence[Pilot]:
         .where(or_(Pilot.proposer == user_id, Pilot.business_owner == user_id))
         .order_by(Pilot.created_at.desc(), Pilot.id),
     )
-    return sorted(rows, key=lambda p: p.stage in TERMINAL)
+    return sorted(rows, key=lambda p: p.stage not in ACTIVE)
 
 
 def open_gates_of(session: Session, pilot_ids: Collection[str]) -> dict[str, Gate]:
@@ -204,6 +204,23 @@ def people_of_pilot(session: Session, pilot_id: str) -> set[str]:
         .distinct()
     ).scalars()
     return {pilot.proposer, pilot.business_owner, *asked}
+
+
+def people_of_pilots(session: Session, pilot_ids: Collection[str]) -> set[str]:
+    """`people_of_pilot` for many pilots at once (two queries, whatever their number)."""
+    if not pilot_ids:
+        return set()
+    ids = sorted(pilot_ids)
+    owners = session.execute(
+        select(Pilot.proposer, Pilot.business_owner).where(Pilot.id.in_(ids))
+    ).all()
+    asked = session.execute(
+        select(SignoffRequest.approver)
+        .join(Gate, Gate.id == SignoffRequest.gate_id)
+        .where(Gate.pilot_id.in_(ids))
+        .distinct()
+    ).scalars()
+    return {person for row in owners for person in row} | set(asked)
 
 
 def sent_reminders(session: Session, request_id: int) -> list[tuple[str, str]]:

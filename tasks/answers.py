@@ -150,5 +150,7 @@ def record(
     )
     if outcome.resolved_now:
         flow_queue.request_resolve_gate(session, target.gate_id, pilot.id, now=now)
+    else:  # the gate still waits on the others: their asks show this answer in their tally
+        messages.refresh_asks(session, pilot, outcome.gate, policy=home.policy(), now=now)
     home.refresh_pilot(session, pilot.id, now)
     return DecisionResult(Answer.RECORDED, f"Recorded: {verdict.value}.", outcome.resolved_now)

@@ -22,7 +22,8 @@ from lifecycle.evidence import (
     readiness_evidence,
 )
 from lifecycle.policy import Policy
-from lifecycle.stages import Stage
+from lifecycle.stages import LIVE, Stage
+from lifecycle.value_review import value_review_evidence
 from store import confirmations, metrics, pilots
 from store.errors import Conflict
 from store.models import Pilot
@@ -71,6 +72,10 @@ def compute_evidence(
             policy.evidence,
             now,
             pilots.entered_stage_at(session, pilot.id, Stage.INTERNAL_ROLLOUT),
+        )
+    elif stage in LIVE:
+        measured = value_review_evidence(
+            proposal, metrics.observations_of(session, pilot.id), policy.evidence, now
         )
     return with_confirmations(measured, due, policy.evidence, now)
 

@@ -26,7 +26,7 @@ from lifecycle.outcomes import (
     queues_entry_flow,
 )
 from lifecycle.policy_versions import stamp
-from lifecycle.stages import TERMINAL, Stage, next_stage
+from lifecycle.stages import LIVE, TERMINAL, Stage, next_stage
 from lifecycle.statuses import GatePhase
 from slack_out import messages
 from slack_out.client import SlackNotConfigured, make_client
@@ -48,6 +48,7 @@ from tasks.inputs import (
     TransitionApplied,
 )
 from tasks.logs import run_logger
+from tasks.review_outcome import settle_review_in
 from tasks.runtime import get_runtime
 
 
@@ -90,71 +91,79 @@ def open_gate(inp: OpenGateInput) -> GateOpened:
 
 
 def _open_gate(inp: OpenGateInput) -> GateOpened:
+    with get_runtime().db.session() as session:
+        return open_gate_in(session, inp)
+
+
+def open_gate_in(session: Session, inp: OpenGateInput) -> GateOpened:
+    """Open the gate in the caller's transaction (the open-gate task runs it alone; the sweep
+    opens a due value review in its own item's transaction). At a live stage (production) the
+    gate is the value review: its target is the stage itself (sustained or adjusted), its
+    rules `value.review`'s."""
     rt = get_runtime()
     now = inp.now or utcnow()
     policy = rt.policy
-    with rt.db.session() as session:
-        pilot = pilots.get_pilot(session, inp.pilot_id)
-        if Stage(pilot.stage) in TERMINAL:
-            raise Conflict(f"pilot {pilot.id} is {pilot.stage}; it has no gates left")
-        if pilot.stage != inp.stage.value:
-            raise Conflict(f"pilot {pilot.id} is in {pilot.stage}, not {inp.stage.value}")
-        existing = gates.open_gate_for(session, pilot.id) or gates.settled_gate_awaiting_follow_up(
-            session, pilot.id
-        )
-        if existing is not None and existing.stage == inp.stage.value:
-            # A re-run (a rescheduled run, a redelivered flow request) finds its gate open:
-            # report it instead of failing; nobody is asked twice.
-            return GateOpened(
-                gate_id=existing.id,
-                pilot_id=pilot.id,
-                stage=inp.stage,
-                target=Stage(existing.target),
-                deadline=existing.deadline,
-                asked=[
-                    Asked(approver=r.approver, role=r.role)
-                    for r in gates.active_requests_for(session, existing.id)
-                ],
-                warnings=list((existing.evidence or {}).get("warnings", [])),
-                already_open=True,
-            )
-        proposal = pilots.proposal_of(pilot)
-        target = next_stage(inp.stage)
-        if target is Stage.CUSTOMER_ROLLOUT and proposal.operations_owner is None:
-            raise Conflict(
-                f"pilot {pilot.id} has no operations owner: name one before customer rollout"
-            )
-        plan = plan_gate(policy, proposal, inp.stage, target)
-        gate_policy = policy.gate(inp.stage)
-        evidence = gather_evidence(session, pilot, inp.stage, policy, now)
-        deadline = now + timedelta(days=gate_policy.deadline_days)
-        first = next_reminder(now, deadline, gate_policy.reminders, now)
-        gate = gates.open_gate(
-            session,
-            pilot.id,
-            plan,
-            deadline=deadline,
-            next_reminder_at=first[1] if first else None,
-            escalation_role=gate_policy.on_timeout.to_role,
-            now=now,
-            actor=inp.actor,
-            evidence=evidence,
-            policy=stamp(policy),
-        )
-        requests = gates.requests_for(session, gate.id)
-        for request in requests:
-            messages.ask(session, pilot, gate, request, now)
-        home.refresh_pilot(session, pilot.id, now)
+    pilot = pilots.get_pilot(session, inp.pilot_id)
+    if Stage(pilot.stage) in TERMINAL:
+        raise Conflict(f"pilot {pilot.id} is {pilot.stage}; it has no gates left")
+    if pilot.stage != inp.stage.value:
+        raise Conflict(f"pilot {pilot.id} is in {pilot.stage}, not {inp.stage.value}")
+    existing = gates.open_gate_for(session, pilot.id) or gates.settled_gate_awaiting_follow_up(
+        session, pilot.id
+    )
+    if existing is not None and existing.stage == inp.stage.value:
+        # A re-run (a rescheduled run, a redelivered flow request) finds its gate open:
+        # report it instead of failing; nobody is asked twice.
         return GateOpened(
-            gate_id=gate.id,
+            gate_id=existing.id,
             pilot_id=pilot.id,
             stage=inp.stage,
-            target=target,
-            deadline=gate.deadline,
-            # who was actually asked: a delegate stands where an approver is away
-            asked=[Asked(approver=r.approver, role=r.role) for r in requests],
-            warnings=list((evidence or {}).get("warnings", [])),
+            target=Stage(existing.target),
+            deadline=existing.deadline,
+            asked=[
+                Asked(approver=r.approver, role=r.role)
+                for r in gates.active_requests_for(session, existing.id)
+            ],
+            warnings=list((existing.evidence or {}).get("warnings", [])),
+            already_open=True,
         )
+    proposal = pilots.proposal_of(pilot)
+    target = inp.stage if inp.stage in LIVE else next_stage(inp.stage)
+    if target is Stage.CUSTOMER_ROLLOUT and proposal.operations_owner is None:
+        raise Conflict(
+            f"pilot {pilot.id} has no operations owner: name one before customer rollout"
+        )
+    plan = plan_gate(policy, proposal, inp.stage, target)
+    gate_policy = policy.gate(inp.stage)
+    evidence = gather_evidence(session, pilot, inp.stage, policy, now)
+    deadline = now + timedelta(days=gate_policy.deadline_days)
+    first = next_reminder(now, deadline, gate_policy.reminders, now)
+    gate = gates.open_gate(
+        session,
+        pilot.id,
+        plan,
+        deadline=deadline,
+        next_reminder_at=first[1] if first else None,
+        escalation_role=gate_policy.on_timeout.to_role,
+        now=now,
+        actor=inp.actor,
+        evidence=evidence,
+        policy=stamp(policy),
+    )
+    requests = gates.requests_for(session, gate.id)
+    for request in requests:
+        messages.ask(session, pilot, gate, request, now, policy=policy)
+    home.refresh_pilot(session, pilot.id, now)
+    return GateOpened(
+        gate_id=gate.id,
+        pilot_id=pilot.id,
+        stage=inp.stage,
+        target=target,
+        deadline=gate.deadline,
+        # who was actually asked: a delegate stands where an approver is away
+        asked=[Asked(approver=r.approver, role=r.role) for r in requests],
+        warnings=list((evidence or {}).get("warnings", [])),
+    )
 
 
 def _relay() -> SignoffsSent:
@@ -314,9 +323,14 @@ def enforce_deadline_in(session: Session, inp: GateInput) -> DeadlineAction:
     else:
         role = decision.to_role or ""
         members = [m for m in rt.policy.members(role) if m not in set(gate.excluded)]
-        for request in gates.add_requests(session, gate, members, role, 1, now):
-            messages.ask(session, pilot, gate, request, now)
+        added = gates.add_requests(session, gate, members, role, 1, now)
+        for request in added:
+            messages.ask(session, pilot, gate, request, now, policy=rt.policy)
             asked.append(Asked(approver=request.approver, role=request.role))
+        # the asks already out show the escalation role in their tally too
+        messages.refresh_asks(
+            session, pilot, gate, policy=rt.policy, now=now, skip={r.id for r in added}
+        )
         home.refresh_pilot(session, pilot.id, now)
         detail = f"escalated to {role} for {decision.days} days"
     return DeadlineAction(
@@ -432,7 +446,7 @@ def apply_transition_in(session: Session, inp: GateInput) -> TransitionApplied:
         messages.close_request(session, pilot, gate, request, outcome_text, now)
     home.refresh_pilot(session, pilot.id, now)
 
-    step: NextStep | None = next_step(
+    first = next_step(
         gate.status,
         stage=stage,
         target=gate.target,
@@ -440,6 +454,9 @@ def apply_transition_in(session: Session, inp: GateInput) -> TransitionApplied:
         on_reject=rt.policy.gate(stage).on_reject,
         outcome_reason=gate.outcome_reason,
     )
+    if first.step in (Step.SUSTAIN, Step.RETIRE):  # a value review (tasks.review_outcome)
+        return settle_review_in(session, gate, pilot, first, now)
+    step: NextStep | None = first
     while step is not None and step.step in _MOVED_HEADLINE:
         assert step.target is not None and step.history_reason is not None
         if pilots.move_stage(

@@ -75,7 +75,9 @@ class TransitionApplied(TaskModel):
     gate_id: int
     pilot_id: str
     claimed: bool
-    outcome: str  # advanced | sent_back | terminate | none
+    # advanced | sent_back | terminate | none; a value review: sustained | adjusted |
+    # unanswered | retired
+    outcome: str
     stage: Stage | None = None
     next_flow: str | None = None
     reason: str = ""
@@ -86,6 +88,8 @@ class TerminateInput(TaskModel):
     reason: str
     actor: str = "pilotgate"
     now: datetime | None = None
+    #: the recorded end: terminated (pre-production) or retired (production, by a value review).
+    end: Stage = Stage.TERMINATED
 
 
 class Terminated(TaskModel):
@@ -133,4 +137,38 @@ class OwnerWarnings(TaskModel):
                 f"; {w.time_left} left",
             }
             for w in self.warned
+        ]
+
+
+class ValueReviewsInput(TaskModel):
+    """The sweep's value-review step: open every review due at `now` (or, dry, say which)."""
+
+    now: datetime
+    dry_run: bool = False
+
+
+class DueReview(TaskModel):
+    """One value review that was due: opened now (gate_id) or, in a dry run, would be."""
+
+    pilot_id: str
+    title: str
+    due: datetime
+    gate_id: int | None = None
+    asked: list[Asked] = []
+
+
+class ReviewsOpened(TaskModel):
+    reviews: list[DueReview] = []
+
+    def report_rows(self, dry_run: bool = False) -> list[dict[str, object]]:
+        """The sweep report's rows, one per review."""
+        return [
+            {
+                "action": "would open value review" if dry_run else "value review opened",
+                "pilot": r.pilot_id,
+                "gate": r.gate_id if r.gate_id is not None else "",
+                "detail": f"due {r.due:%Y-%m-%d %H:%M} UTC"
+                + (f"; asked {', '.join(a.approver for a in r.asked)}" if r.asked else ""),
+            }
+            for r in self.reviews
         ]

@@ -164,6 +164,7 @@ def _reask_open_requests(
                         now,
                         "request.delegated",
                         away=True,
+                        policy=policy,
                     )
                 )
         except Conflict as exc:
@@ -204,8 +205,10 @@ def _hand_over(
     action: str,
     *,
     away: bool,
+    policy: Policy | None = None,
 ) -> HandOver:
     from_approver = request.approver
+    in_force = policy or home.policy()
     new = gates.hand_over(
         session, request, to=to, now=now, actor=actor, reason=reason, action=action
     )
@@ -214,7 +217,9 @@ def _hand_over(
     messages.close_request(
         session, pilot, gate, request, messages.handed_over(to, reason, away=away), now
     )
-    messages.ask(session, pilot, gate, new, now)
+    messages.ask(session, pilot, gate, new, now, policy=in_force)
+    # the gate's other asks show who stands in now
+    messages.refresh_asks(session, pilot, gate, policy=in_force, now=now, skip={new.id})
     return HandOver(
         request_id=request.id,
         new_request_id=new.id,
@@ -282,6 +287,8 @@ def reassign(
             f"{to} is already asked in role {request.role} of this gate (gate {gate.id}); "
             "nobody counts twice"
         )
-    done = _hand_over(session, request, to, reason, actor, now, "request.reassigned", away=False)
+    done = _hand_over(
+        session, request, to, reason, actor, now, "request.reassigned", away=False, policy=policy
+    )
     _refresh_homes(session, [done], now, policy)
     return done

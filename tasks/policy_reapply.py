@@ -60,7 +60,7 @@ def reapply_policy(
         ) from None
     done = gate_policy.reapply(session, gate.id, plan, in_force, now=now, actor=actor)
     for request in done.added:
-        messages.ask(session, pilot, done.gate, request, now)
+        messages.ask(session, pilot, done.gate, request, now, policy=policy)
     for request in done.dropped:
         messages.close_request(
             session,
@@ -72,6 +72,9 @@ def reapply_policy(
         )
     if done.resolved_now:
         flow_queue.request_resolve_gate(session, gate.id, pilot.id, now=now)
+    else:  # the asks still open show the new quorum and who else is asked now
+        skip = {r.id for r in done.added}
+        messages.refresh_asks(session, pilot, done.gate, policy=policy, now=now, skip=skip)
     # Dropped requests lose their Home buttons, added ones gain them, in this transaction.
     home.refresh_pilot(session, pilot.id, now, policy=policy)
     evaluation = done.evaluation

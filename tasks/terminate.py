@@ -1,4 +1,6 @@
-"""Termination: the one way a pilot ends without reaching production.
+"""Termination: the one way a pilot ends without reaching production; and, with
+`end=retired`, the way a pilot in production ends after its value review retires it (the same
+recorded end: tasks.review_outcome).
 
 The same task serves a programme manager's `pilotgate terminate`, a rejected gate, an expired
 gate and the sweep's deploy-or-terminate rule, so every termination closes the same things:
@@ -13,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from config.clock import utcnow
 from config.names import Keys
-from lifecycle.stages import TERMINAL, Stage
+from lifecycle.stages import ENDS, Stage
 from lifecycle.statuses import GatePhase
 from slack_out import messages
 from store import gates as gates_store
@@ -42,8 +44,10 @@ def terminate_in(session: Session, inp: TerminateInput) -> Terminated:
         raise ValueError("a termination needs a reason")
     pilot = pilots.get_pilot(session, inp.pilot_id)
     stage = Stage(pilot.stage)
-    if stage in TERMINAL:
-        logger.info("pilot %s is already %s; nothing to terminate", pilot.id, stage.value)
+    # inp.end: terminated (from a pre-production stage) or retired (from production, after a
+    # value review): the same recorded end either way.
+    if stage not in ENDS[inp.end]:
+        logger.info("pilot %s is already %s; nothing to end", pilot.id, stage.value)
         return Terminated(
             pilot_id=pilot.id,
             terminated=False,
@@ -54,7 +58,7 @@ def terminate_in(session: Session, inp: TerminateInput) -> Terminated:
         session,
         pilot.id,
         expected=stage,
-        target=Stage.TERMINATED,
+        target=inp.end,
         actor=inp.actor,
         reason=reason,
         now=now,
@@ -80,7 +84,7 @@ def terminate_in(session: Session, inp: TerminateInput) -> Terminated:
                 session,
                 gate,
                 GatePhase.CANCELLED,
-                f"pilot terminated: {reason}",
+                f"pilot {inp.end.value}: {reason}",
                 now=now,
                 actor=inp.actor,
             )
@@ -99,7 +103,7 @@ def terminate_in(session: Session, inp: TerminateInput) -> Terminated:
     messages.notify(
         session,
         pilot.business_owner,
-        f"{pilot.title} was terminated.",
+        f"{pilot.title} was {inp.end.value}.",
         reason,
         now,
         dedupe_key=Keys.terminated(pilot.id, "owner"),
@@ -109,7 +113,7 @@ def terminate_in(session: Session, inp: TerminateInput) -> Terminated:
         messages.notify(
             session,
             person,
-            f"{pilot.title} was terminated; your sign-off is no longer needed.",
+            f"{pilot.title} was {inp.end.value}; your sign-off is no longer needed.",
             reason,
             now,
             dedupe_key=Keys.terminated(pilot.id, person),

@@ -166,7 +166,7 @@ def test_the_installed_package_renders_an_ask_and_writes_the_report(
             gate = gates.open_gate(session, pilot.id, plan, deadline=now + timedelta(days=7),
                                    escalation_role=None, now=now, actor="test")
             request = gates.requests_for(session, gate.id)[0]
-            messages.ask(session, pilot, gate, request, now)
+            messages.ask(session, pilot, gate, request, now, policy=policy)
             row = outbox.due_outbox(session, now)[0]
             data = build_report(session, policy, now)
         write_html({str(tmp_path / "report.html")!r}, data)

@@ -193,6 +193,9 @@ async def answer(request: Request) -> Response:
     try:
         verdict = Verdict(request.path_params["verdict"])
     except ValueError:
+        verdict = None
+    # A value review's Adjust needs its note form: it is answered in Slack (README).
+    if verdict not in (Verdict.APPROVE, Verdict.REJECT):
         return message(404, "No such answer", "Answers are approve or reject.", who=who, back="/me")
     reason: str | None = None
     if verdict is Verdict.REJECT:

@@ -29,7 +29,8 @@ from lifecycle.proposal import Proposal
 from lifecycle.sla import ApproverSla
 from lifecycle.stages import ACTIVE, Stage, stage_label
 from lifecycle.statuses import GatePhase
-from store import audit, confirmations, metrics, pilots, read_pages, read_sla
+from lifecycle.value_series import ValueSeries, value_series
+from store import audit, confirmations, metrics, pilots, read_pages, read_sla, read_value
 from store.gates import gate_state
 from store.models import Decision, Gate, Pilot, ReminderSent, SignoffRequest
 from store.read_pages import Answered, OpenAsk, PilotFilter
@@ -499,6 +500,8 @@ class PilotPage:
     audit: tuple[AuditRow, ...]
     chain: ChainStatus
     flow_runs: tuple[FlowRunRow, ...]
+    #: what it has realised since go-live; None until it reaches production.
+    value_since_go_live: ValueSeries | None = None
 
 
 def _metric_rows(
@@ -577,6 +580,13 @@ def pilot_page(
     )
     chain = audit.verify(session)
     bad = chain.first_bad_id
+    observations = metrics.observations_of(session, pilot.id)
+    window = read_value.production_windows(session, [pilot.id]).get(pilot.id)
+    since = (
+        value_series(proposal, observations, window.since, policy.value, now, window.until)
+        if window is not None
+        else None
+    )
     return PilotPage(
         now=now,
         pilot=pilot,
@@ -587,7 +597,7 @@ def pilot_page(
         days_to_deploy_by=days_left(pilot.deploy_by, now)
         if pilot.deploy_by and pilot.ended_at is None
         else None,
-        metrics=_metric_rows(proposal, metrics.observations_of(session, pilot.id), policy, now),
+        metrics=_metric_rows(proposal, observations, policy, now),
         criteria=(
             *readiness_criteria(proposal),
             *(
@@ -626,6 +636,7 @@ def pilot_page(
             )
             for fr in read_pages.flow_requests_of(session, pilot.id)
         ),
+        value_since_go_live=since,
     )
 
 

@@ -3,8 +3,8 @@
 Every figure is computed from the register (pilots, stage history, gates, sign-off requests,
 decisions, metric observations) at `now`: the stage funnel, active pilots against each
 portfolio's cap, each pilot's age against its deploy-or-terminate date, time spent in each
-stage, gate lead times and approver responsiveness, terminations with their reasons, and the
-value delivered with its formula.
+stage, gate lead times and approver responsiveness, terminations with their reasons, the
+value delivered with its formula, and each live pilot's value since go-live, per period.
 
 - `data`: `build_report(session, policy, now)` returns a `Report`, typed frozen data (its
   `as_dict()`/`to_json()` is the JSON export); the register is read through
@@ -17,7 +17,7 @@ value delivered with its formula.
 
 from __future__ import annotations
 
-from pilotgate.report.charts import Chart, Charts, build_charts
+from pilotgate.report.charts import Chart, Charts, SeriesChart, build_charts, series_charts
 from pilotgate.report.data import (
     LABELS,
     PATH,
@@ -29,12 +29,14 @@ from pilotgate.report.data import (
     GateStageRow,
     PilotStageTime,
     PilotValue,
+    PilotValueSeries,
     Report,
     StageSegment,
     StageTime,
     StageTimeRow,
     TerminationRow,
     Totals,
+    ValueOverTime,
     ValueReport,
     ValueTotals,
     build_report,
@@ -56,17 +58,20 @@ __all__ = [
     "CapRow",
     "Chart",
     "Charts",
+    "SeriesChart",
     "FunnelRow",
     "GateRow",
     "GateStageRow",
     "PilotStageTime",
     "PilotValue",
+    "PilotValueSeries",
     "Report",
     "StageSegment",
     "StageTime",
     "StageTimeRow",
     "TerminationRow",
     "Totals",
+    "ValueOverTime",
     "ValueReport",
     "ValueTotals",
     "build_charts",
@@ -79,5 +84,6 @@ __all__ = [
     "print_summary",
     "render_html",
     "render_markdown",
+    "series_charts",
     "write_html",
 ]

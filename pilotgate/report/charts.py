@@ -13,8 +13,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import TypeAlias
 
-from lifecycle.stages import TERMINAL, Stage
-from pilotgate.report.data import GATE_STATUSES, LABELS, PATH, Report
+from lifecycle.stages import ACTIVE, Stage
+from pilotgate.report.data import GATE_STATUSES, LABELS, PATH, PilotValueSeries, Report
 from pilotgate.report.format import duration, num
 
 CHART_WIDTH = 760
@@ -243,7 +243,7 @@ def _stage_time(data: Report) -> Chart:
             for r in pilots
         ],
         {r.id: r.by_stage for r in pilots},
-        legend=[(STAGE_CLASS[s.value], LABELS[s]) for s in PATH if s not in TERMINAL],
+        legend=[(STAGE_CLASS[s.value], LABELS[s]) for s in PATH if s in ACTIVE],
     )
 
 
@@ -357,4 +357,116 @@ def _value(data: Report) -> Chart:
             ("projected", "projected or ended"),
             ("over", "worse than baseline"),
         ],
+    )
+
+
+# ---------------------------------------------------------------- value since go-live
+
+SERIES_HEIGHT = 170
+SERIES_LEFT = 70
+SERIES_RIGHT = CHART_WIDTH - 150
+SERIES_TOP = 14
+SERIES_BOTTOM = SERIES_HEIGHT - 28
+
+
+@dataclass(frozen=True)
+class SeriesChart:
+    """One production pilot's cumulative value since go-live as lines: realised, what the
+    target would have delivered, and the budget (money only, same currency)."""
+
+    id: str
+    title: str
+    width: int
+    height: int
+    left: int
+    right: int
+    top: int
+    bottom: int
+    unit: str
+    #: SVG polyline points ("x,y x,y ..."), from go-live (0) to each period's end.
+    realised: str
+    promised: str
+    budget_y: float | None
+    zero_y: float
+    #: (x, text) under the axis: the first and last periods (and the middle one if many).
+    x_labels: tuple[tuple[float, str], ...]
+    #: (y, text) beside the axis.
+    y_labels: tuple[tuple[float, str], ...]
+    #: (x, y, text) at each line's end.
+    ends: tuple[tuple[float, float, str, str], ...]
+    figures: Figures
+    legend: tuple[tuple[str, str], ...]
+
+
+def series_charts(data: Report) -> tuple[SeriesChart, ...]:
+    """A small line chart per pilot that went live (the report's "Value since go-live")."""
+    return tuple(_series_chart(p) for p in data.value_over_time.pilots)
+
+
+def _series_chart(p: PilotValueSeries) -> SeriesChart:
+    s = p.series
+    priced = s.hour_rate is not None
+    same = priced and s.budget_currency == s.currency
+    if priced:
+        realised = [r.cumulative_money or 0.0 for r in s.periods]
+        promised = [r.cumulative_promised_money or 0.0 for r in s.periods]
+        unit = s.currency
+    else:
+        realised = [r.cumulative_hours for r in s.periods]
+        promised = [r.cumulative_promised_hours for r in s.periods]
+        unit = "hours"
+    budget = s.budget if same else None
+    values = [0.0, *realised, *promised] + ([budget] if budget is not None else [])
+    hi, lo = max(max(values), 1.0), min(values)
+    n = max(len(s.periods), 1)
+    span = SERIES_RIGHT - SERIES_LEFT
+
+    def x(i: int) -> float:
+        return round(SERIES_LEFT + i / n * span, 1)
+
+    def y(v: float) -> float:
+        return round(SERIES_BOTTOM - (v - lo) / (hi - lo) * (SERIES_BOTTOM - SERIES_TOP), 1)
+
+    def points(figures: list[float]) -> str:
+        return " ".join(f"{x(i)},{y(v)}" for i, v in enumerate([0.0, *figures]))
+
+    labels = (
+        [s.periods[i] for i in sorted({0, len(s.periods) // 2, len(s.periods) - 1})]
+        if (s.periods)
+        else []
+    )
+    index = {r.label: i for i, r in enumerate(s.periods)}
+    ends = []
+    if s.periods:
+        ends.append((x(n) + 6, y(realised[-1]), "ok", f"realised {num(realised[-1], 0)} {unit}"))
+        ends.append(
+            (x(n) + 6, y(promised[-1]), "projected", f"at target {num(promised[-1], 0)} {unit}")
+        )
+    y_labels = [(y(lo), num(lo, 0)), (y(hi), num(hi, 0))]
+    return SeriesChart(
+        id=f"chart-value-since-{p.id}",
+        title=f"{p.title}: cumulative value since go-live {s.production_at:%Y-%m-%d} ({unit}, "
+        f"per {s.granularity})",
+        width=CHART_WIDTH,
+        height=SERIES_HEIGHT,
+        left=SERIES_LEFT,
+        right=SERIES_RIGHT,
+        top=SERIES_TOP,
+        bottom=SERIES_BOTTOM,
+        unit=unit,
+        realised=points(realised),
+        promised=points(promised),
+        budget_y=None if budget is None else y(budget),
+        zero_y=y(0.0),
+        x_labels=tuple((x(index[r.label] + 1), r.label) for r in labels),
+        y_labels=tuple(y_labels),
+        ends=tuple(ends),
+        figures={
+            "unit": unit,
+            "realised": {r.label: v for r, v in zip(s.periods, realised, strict=True)},
+            "promised": {r.label: v for r, v in zip(s.periods, promised, strict=True)},
+            "budget": budget,
+        },
+        legend=(("ok", "realised"), ("projected", "what the target would deliver"))
+        + ((("marker", f"budget {num(budget, 0)} {unit}"),) if budget is not None else ()),
     )

@@ -12,7 +12,7 @@ import json
 import statistics
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields, is_dataclass, replace
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from datetime import datetime
 from typing import Literal, TypeAlias
 
@@ -23,7 +23,7 @@ from lifecycle.evidence import Observation
 from lifecycle.policy import Policy
 from lifecycle.portfolio import PATH, CapRow, FunnelRow
 from lifecycle.proposal import Proposal
-from lifecycle.stages import ACTIVE, FORWARD, TERMINAL, Stage, stage_label
+from lifecycle.stages import ACTIVE, FORWARD, Stage, stage_label
 from lifecycle.value import (
     DELIVERING_STAGES,
     PROJECTED_STAGES,
@@ -33,6 +33,8 @@ from lifecycle.value import (
     pilot_value,
     totals,
 )
+from lifecycle.value_series import PortfolioValue, ValueSeries, portfolio_totals, production_window
+from lifecycle.value_series import value_series as series_since_go_live
 from store import read_report, read_sla
 from store.models import Decision, Gate, Pilot, SignoffRequest, StageChange
 
@@ -225,6 +227,29 @@ class ValueReport:
 
 
 @dataclass(frozen=True)
+class PilotValueSeries:
+    """A pilot that went live: its value since go-live, period by period."""
+
+    id: str
+    title: str
+    portfolio: str
+    stage: str
+    series: ValueSeries
+
+
+@dataclass(frozen=True)
+class ValueOverTime:
+    """Value realised since go-live: per pilot that reached production, and per portfolio."""
+
+    pilots: tuple[PilotValueSeries, ...] = ()
+    portfolios: tuple[PortfolioValue, ...] = ()
+    realised_hours: float = 0.0
+    #: None without the policy's `value.hour_rate`.
+    realised_money: float | None = None
+    currency: str = "USD"
+
+
+@dataclass(frozen=True)
 class Totals:
     """The headline figures."""
 
@@ -255,6 +280,8 @@ class Report:
     #: approver SLA by role and by gate stage (same definitions as `approvers`).
     sla_roles: tuple[SlaRow, ...] = ()
     sla_gates: tuple[SlaRow, ...] = ()
+    #: value since go-live (a key added after the others: the older keys are unchanged).
+    value_over_time: ValueOverTime = field(default_factory=ValueOverTime)
 
     def as_dict(self) -> dict[str, JSONValue]:
         """The report as JSON-safe data: field names as keys, in field order."""
@@ -332,7 +359,7 @@ def build_report(session: Session, policy: Policy, now: datetime) -> Report:
         generated_at=now,
         funnel=_funnel(pilots, history),
         caps=_caps(pilots, policy),
-        ages=_ages(pilots, now),
+        ages=_ages(pilots, history, now),
         stage_time=_stage_time(pilots, history, now),
         gates=gate_rows,
         gate_stages=gate_stages,
@@ -341,6 +368,7 @@ def build_report(session: Session, policy: Policy, now: datetime) -> Report:
         sla_gates=_sla_rows(sla_facts, lambda f: f.stage),
         terminations=_terminations(pilots, history),
         value=value,
+        value_over_time=_value_over_time(pilots, history, observations, policy, now),
         totals=Totals(
             pilots=len(pilots),
             active=sum(1 for p in pilots if Stage(p.stage) in ACTIVE),
@@ -377,12 +405,19 @@ def _caps(pilots: Sequence[Pilot], policy: Policy) -> tuple[CapRow, ...]:
     return portfolio.caps(names, active, policy.portfolio)
 
 
-def _ages(pilots: Sequence[Pilot], now: datetime) -> tuple[AgeRow, ...]:
+def _ages(
+    pilots: Sequence[Pilot], history: Mapping[str, list[StageChange]], now: datetime
+) -> tuple[AgeRow, ...]:
     rows = []
     for p in pilots:
         if p.pilot_started_at is None or p.deploy_by is None:
             continue
-        end = p.ended_at or now
+        # A pilot's age runs to the end of its piloting: a retired pilot's ended_at is its
+        # retirement, long after it went live, so its age stops at go-live instead.
+        live = next(
+            (c.at for c in history.get(p.id, []) if c.to_stage == Stage.PRODUCTION.value), None
+        )
+        end = live or p.ended_at or now
         ended = p.ended_at is not None
         overdue = not ended and now > p.deploy_by
         state: AgeState = "ended" if ended else ("overdue" if overdue else "running")
@@ -412,7 +447,7 @@ def _stage_time(
         totals_: dict[str, float] = defaultdict(float)
         segments = []
         for i, change in enumerate(changes):
-            if Stage(change.to_stage) in TERMINAL:
+            if Stage(change.to_stage) not in ACTIVE:
                 continue
             end = changes[i + 1].at if i + 1 < len(changes) else now
             days = _days(change.at, end)
@@ -436,7 +471,7 @@ def _stage_time(
         )
     stages = []
     for stage in PATH:
-        if stage in TERMINAL:
+        if stage not in ACTIVE:
             continue
         values = spent.get(stage.value, [])
         stages.append(
@@ -612,6 +647,36 @@ def _value(
     return ValueReport(
         pilots=tuple(rows),
         totals=ValueTotals(delivering=summed["delivering"], projected=summed["projected"]),
+    )
+
+
+def _value_over_time(
+    pilots: Sequence[Pilot],
+    history: Mapping[str, list[StageChange]],
+    observations: Mapping[str, list[Observation]],
+    policy: Policy,
+    now: datetime,
+) -> ValueOverTime:
+    """Each pilot that reached production, its value since go-live; portfolio totals."""
+    rows = []
+    for p in pilots:
+        changes = [(Stage(c.to_stage).value, c.at) for c in history.get(p.id, [])]
+        window = production_window(changes, Stage.PRODUCTION.value)
+        if window is None:
+            continue
+        proposal = Proposal.model_validate(p.proposal)
+        series = series_since_go_live(
+            proposal, observations.get(p.id, []), window[0], policy.value, now, window[1]
+        )
+        rows.append(PilotValueSeries(p.id, p.title, p.portfolio, p.stage, series))
+    hours = round(sum(r.series.realised_hours for r in rows), 2)
+    rate = policy.value.hour_rate
+    return ValueOverTime(
+        pilots=tuple(rows),
+        portfolios=portfolio_totals(((r.portfolio, r.series) for r in rows), policy.value),
+        realised_hours=hours,
+        realised_money=None if rate is None else round(hours * rate, 2),
+        currency=policy.value.currency,
     )
 
 

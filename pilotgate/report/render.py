@@ -17,7 +17,8 @@ from rich.text import Text
 
 from config.links import pilot_url
 from lifecycle.stages import Stage
-from pilotgate.report.charts import build_charts
+from lifecycle.value_series import WEEKLY_UNDER_DAYS
+from pilotgate.report.charts import build_charts, series_charts
 from pilotgate.report.data import LABELS, Report, plain
 from pilotgate.report.format import cell, day, duration, minute, num, percent
 from store.people import Names
@@ -58,6 +59,8 @@ def render_html(data: Report, *, names: Names | None = None, base_url: str | Non
         .render(
             data=data,
             charts=build_charts(data),
+            charts_since=series_charts(data),
+            weekly_days=WEEKLY_UNDER_DAYS,
             labels=_labels(),
             **_people_and_links(names, base_url),
         )
@@ -80,7 +83,12 @@ def render_markdown(
     return (
         environment()
         .get_template("report.md.j2")
-        .render(data=data, labels=_labels(), **_people_and_links(names, base_url))
+        .render(
+            data=data,
+            labels=_labels(),
+            weekly_days=WEEKLY_UNDER_DAYS,
+            **_people_and_links(names, base_url),
+        )
     )
 
 
@@ -150,3 +158,29 @@ def print_summary(data: Report, console: Console) -> None:
                 f"value {status}: " + ", ".join(f"{num(v, 0)} {u}" for u, v in figures.items()),
                 highlight=False,
             )
+    since = data.value_over_time
+    if since.pilots:
+        live = Table(
+            "pilot", "live since", "realised", "at target", "payback", title="value since go-live"
+        )
+        for live_pilot in since.pilots:
+            s = live_pilot.series
+            money = (
+                f" = {num(s.realised_money, 0)} {s.currency}"
+                if s.realised_money is not None
+                else ""
+            )
+            if s.payback.state == "paid back":
+                payback = f"reached {day(s.payback.at)}"
+            elif s.payback.state == "not yet":
+                payback = f"not yet, about {day(s.payback.projected_at)}"
+            else:
+                payback = s.payback.state
+            live.add_row(
+                Text(f"{live_pilot.title} ({live_pilot.id})"),
+                day(s.production_at),
+                f"{num(s.realised_hours, 0)} hours{money}",
+                f"{num(s.promised_hours, 0)} hours",
+                payback,
+            )
+        console.print(live)

@@ -28,6 +28,12 @@ WATCHED = (
     "httpx",
     "alembic",
     "pilotgate.report",
+    "sqlalchemy",
+    "sqlalchemy.dialects.postgresql",
+    "pydantic",
+    "pydantic_settings",
+    "yaml",
+    "jinja2",
 )
 MARKER = "PILOTGATE_TEST_LOADED="
 RUNNER = f"""

@@ -87,8 +87,11 @@ def test_delegate_re_asks_open_requests_lists_and_revokes(people: Cli) -> None:
     # the old message's buttons are closed and the delegate is asked (both in the outbox)
     with sqlite3.connect(people.db_path) as conn:
         queued = conn.execute("SELECT method, ref_kind, ref_id FROM outbox ORDER BY id").fetchall()
-    assert queued[-2:] == [("chat.update", "request_update", str(fin_request)),
-                           ("chat.postMessage", "request", str(handed["new_request_id"]))]
+    # ...and the gate's other asks show the delegate in their tally (chat.update, refreshed)
+    others = [r[0] for r in request_rows(people) if r[2] == "programme_office"]
+    assert queued[-4:] == [("chat.update", "request_update", str(fin_request)),
+                           ("chat.postMessage", "request", str(handed["new_request_id"])),
+                           *[("chat.update", "request_refresh", str(i)) for i in others]]
 
     listed = people.run("delegate", "list", "--json")
     assert listed.exit_code == 0, listed.stderr

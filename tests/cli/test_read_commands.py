@@ -75,3 +75,42 @@ def test_the_report_still_loads_what_it_needs(register: tuple[Cli, str]) -> None
     assert run.exit_code == 0, run.stdout + run.stderr
     assert "pilotgate.report" in run.loaded
     assert (cli.tmp / "report.html").read_text().strip()
+
+
+#: What `pilotgate --help` never needs: typer builds the command tree from modules that import
+#: only typer and rich at the top; SQLAlchemy, pydantic, the policy's YAML and the templates
+#: load inside the commands that use them.
+NOT_FOR_HELP = {"sqlalchemy", "pydantic", "pydantic_settings", "yaml", "jinja2"}
+
+
+def test_help_loads_no_database_model_or_template_library(register: tuple[Cli, str]) -> None:
+    cli, _ = register
+    run = run_cli(cli.env, cli.tmp, "--help")
+    assert run.exit_code == 0, run.stdout + run.stderr
+    assert "Commands" in run.stdout and "status" in run.stdout
+    assert not run.loaded & NOT_FOR_HELP, f"`pilotgate --help` loaded {sorted(run.loaded)}"
+
+
+@pytest.mark.parametrize("command", [("advance", "--help"), ("metric", "record", "--help")])
+def test_a_commands_help_loads_no_database(
+    register: tuple[Cli, str], command: tuple[str, ...]
+) -> None:
+    cli, _ = register
+    run = run_cli(cli.env, cli.tmp, *command)
+    assert run.exit_code == 0, run.stdout + run.stderr
+    assert "Usage" in run.stdout
+    assert "sqlalchemy" not in run.loaded, f"`pilotgate {' '.join(command)}` loaded SQLAlchemy"
+
+
+@pytest.mark.parametrize("command", STARTUP_COMMANDS[1:], ids=lambda c: " ".join(c))
+def test_a_sqlite_register_never_loads_the_postgresql_dialect(
+    register: tuple[Cli, str], command: tuple[str, ...]
+) -> None:
+    """The live-request index declares PostgreSQL's `where` only when PostgreSQL creates the
+    table (store.models): declared outright, SQLAlchemy imports its PostgreSQL dialect."""
+    cli, pilot = register
+    assert cli.url.startswith("sqlite")
+    run = run_cli(cli.env, cli.tmp, *[a.format(pilot=pilot) for a in command])
+    assert run.exit_code == 0, run.stdout + run.stderr
+    assert "sqlalchemy" in run.loaded  # the check below can fail: the register was read
+    assert "sqlalchemy.dialects.postgresql" not in run.loaded

@@ -4,7 +4,8 @@ runs included.
 
 serve is the real console script in its own session (so every process it starts is found by
 its session id), with the Slack emulator and no PREFECT_API_URL: the case where Prefect starts
-its temporary local API as a child process. serve's start-up sweep is a flow run, so the API is
+its temporary local API as a child process. A sweep is queued before serve starts (serve starts
+the API only for a flow that has to run, tests/cli/test_serve_lazy_prefect.py), so the API is
 running before the signal is sent.
 """
 
@@ -21,7 +22,10 @@ from cli_harness import BOT_TOKEN, SIGNING_SECRET, Cli
 from process_harness import ServeProcess
 from sqlalchemy import select
 
+from config.clock import utcnow
+from config.names import SWEEP
 from slackemu import SlackEmulator
+from store import flow_queue
 from store.db import Database
 from store.models import FlowRequest
 
@@ -68,9 +72,7 @@ def _sweeps_finished(url: str) -> bool:
 def test_serve_leaves_no_process_behind(
     migrated: Cli, slack: SlackEmulator, tmp_path: Path, sig: signal.Signals
 ) -> None:
-    env = {
-        k: v for k, v in migrated.env.items() if k not in ("PREFECT_API_URL", "PREFECT_PROFILE")
-    }
+    env = {k: v for k, v in migrated.env.items() if k not in ("PREFECT_API_URL", "PREFECT_PROFILE")}
     env.update(
         {
             "SLACK_API_URL": slack.api_url,
@@ -78,6 +80,12 @@ def test_serve_leaves_no_process_behind(
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         }
     )
+    db = Database(migrated.url)
+    try:
+        with db.session() as session:
+            flow_queue.request_flow(session, SWEEP, {}, now=utcnow(), dedupe_key="shutdown-test")
+    finally:
+        db.dispose()
     serve = ServeProcess(env, migrated.tmp, migrated.tmp / "serve.log").start()
     assert serve.proc is not None
     sid = os.getsid(serve.proc.pid)

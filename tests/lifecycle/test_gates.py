@@ -417,7 +417,8 @@ def test_evaluation_matches_a_simple_model_and_ignores_order(
     role_of = {r.request_id: r.role for r in requests}
     approvers: dict[str, set[str]] = {role: set() for role in plan.quorum}
     for d in decisions:
-        if d.verdict is APPROVE:
+        # a value review's Adjust counts toward the quorum as an approval does
+        if d.verdict in (APPROVE, Verdict.ADJUST):
             approvers[role_of[d.request_id]].add(d.approver)
     if any(d.verdict is REJECT for d in decisions):
         expected = GateStatus.REJECTED

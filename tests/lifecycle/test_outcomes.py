@@ -63,6 +63,7 @@ LABELS = {
     S.CUSTOMER_ROLLOUT: "customer rollout",
     S.PRODUCTION: "production",
     S.TERMINATED: "terminated",
+    S.RETIRED: "retired",
 }
 
 

@@ -176,7 +176,15 @@ def test_missing_gate(policy_data: dict[str, Any], make_policy: MakePolicy) -> N
 def test_gate_for_terminal_stage(policy_data: dict[str, Any], make_policy: MakePolicy) -> None:
     policy_data["gates"]["production"] = {"approvers": {"operations": 1}}
     msg = problems_of(make_policy, policy_data)
-    assert "gates.production: production is terminal and has no gate" in msg
+    assert (
+        "gates.production: production has no stage gate; its value review is set under "
+        "value.review"
+    ) in msg
+    policy_data["gates"].pop("production")
+    policy_data["gates"]["terminated"] = {"approvers": {"operations": 1}}
+    assert "gates.terminated: terminated is terminal and has no gate" in problems_of(
+        make_policy, policy_data
+    )
 
 
 def test_unknown_gate_stage(policy_data: dict[str, Any], make_policy: MakePolicy) -> None:

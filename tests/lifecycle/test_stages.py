@@ -8,8 +8,10 @@ from hypothesis import strategies as st
 
 from lifecycle.stages import (
     ACTIVE,
+    ENDS,
     FORWARD,
     INITIAL,
+    LIVE,
     SEND_BACK,
     TERMINAL,
     TRANSITIONS,
@@ -35,6 +37,8 @@ EXPECTED_EDGES = {
     (S.CUSTOMER_ROLLOUT, S.INTERNAL_ROLLOUT),
     *((s, S.TERMINATED) for s in (S.PROPOSAL, S.PILOT, S.READINESS_REVIEW,
                                   S.INTERNAL_ROLLOUT, S.CUSTOMER_ROLLOUT)),
+    # production is in service: it ends by retirement (a value review), never by termination
+    (S.PRODUCTION, S.RETIRED),
 }
 
 
@@ -47,8 +51,11 @@ def test_shipped_graph_is_valid_and_matches_the_design() -> None:
     edges = {(s, t) for s, targets in TRANSITIONS.items() for t in targets}
     assert edges == EXPECTED_EDGES
     assert INITIAL is S.PROPOSAL
-    assert {S.PRODUCTION, S.TERMINATED} == TERMINAL
-    assert set(Stage) - TERMINAL == ACTIVE
+    assert {S.TERMINATED, S.RETIRED} == TERMINAL
+    assert {S.PRODUCTION} == LIVE
+    # the pre-production stages: a cap place, a deploy-by date, ended by termination
+    assert set(Stage) - TERMINAL - LIVE == ACTIVE == set(FORWARD)
+    assert ENDS == {S.TERMINATED: ACTIVE, S.RETIRED: LIVE}
 
 
 def test_unreachable_stage_is_rejected() -> None:
@@ -59,7 +66,7 @@ def test_unreachable_stage_is_rejected() -> None:
         validate_graph(t)
 
 
-@pytest.mark.parametrize("terminal", [S.PRODUCTION, S.TERMINATED])
+@pytest.mark.parametrize("terminal", [S.RETIRED, S.TERMINATED])
 def test_exit_from_a_terminal_stage_is_rejected(terminal: Stage) -> None:
     t = table()
     t[terminal] = {S.PILOT}
@@ -75,11 +82,44 @@ def test_stage_that_cannot_be_terminated_is_rejected() -> None:
 
 
 def test_stage_with_no_path_to_a_terminal_stage_is_rejected() -> None:
-    # With only production terminal, `terminated` is an ordinary stage that loops on itself.
+    # With only retired terminal, `terminated` is an ordinary stage that loops on itself.
     t = table()
     t[S.TERMINATED] = {S.TERMINATED}
     with pytest.raises(GraphError, match="stage terminated has no path to a terminal stage"):
-        validate_graph(t, terminal=frozenset({S.PRODUCTION}))
+        validate_graph(t, terminal=frozenset({S.RETIRED}))
+
+
+def test_live_stage_that_cannot_be_retired_is_rejected() -> None:
+    # Were customer rollout live too, it would lack its end: retirement.
+    t = table()
+    t[S.CUSTOMER_ROLLOUT].discard(S.TERMINATED)
+    with pytest.raises(GraphError, match="^live stage customer_rollout cannot be retired$"):
+        validate_graph(t, live=frozenset({S.CUSTOMER_ROLLOUT, S.PRODUCTION}))
+
+
+def test_pre_production_stage_that_can_be_retired_is_rejected() -> None:
+    t = table()
+    t[S.PILOT].add(S.RETIRED)
+    with pytest.raises(
+        GraphError, match="^stage pilot can be retired; only a live stage ends by retirement$"
+    ):
+        validate_graph(t)
+
+
+def test_live_stage_that_can_be_terminated_is_rejected() -> None:
+    t = table()
+    t[S.PRODUCTION] = {S.RETIRED, S.TERMINATED}
+    with pytest.raises(
+        GraphError, match="^live stage production can be terminated; it ends by retirement$"
+    ):
+        validate_graph(t)
+
+
+def test_a_pre_production_stage_that_can_only_be_retired_is_rejected() -> None:
+    t = table()
+    t[S.CUSTOMER_ROLLOUT] = {S.PRODUCTION, S.INTERNAL_ROLLOUT, S.RETIRED}
+    with pytest.raises(GraphError, match="^stage customer_rollout cannot be terminated$"):
+        validate_graph(t)
 
 
 def test_cycle_without_a_way_out_is_rejected() -> None:
@@ -91,12 +131,15 @@ def test_cycle_without_a_way_out_is_rejected() -> None:
         validate_graph(t)
 
 
-def test_every_non_terminal_stage_can_be_terminated() -> None:
+def test_every_pre_production_stage_can_be_terminated_and_production_only_retired() -> None:
     for stage in Stage:
         if stage in TERMINAL:
             assert TRANSITIONS[stage] == frozenset()
+        elif stage in LIVE:
+            assert TRANSITIONS[stage] == frozenset({S.RETIRED})
         else:
             assert can_transition(stage, S.TERMINATED), stage
+            assert not can_transition(stage, S.RETIRED), stage
 
 
 def test_illegal_transition_names_what_is_allowed() -> None:
@@ -119,7 +162,7 @@ def test_next_stage_and_parse_stage() -> None:
 
 
 EVENTS = st.one_of(
-    st.sampled_from(["approve", "reject", "send_back", "terminate"]),
+    st.sampled_from(["approve", "reject", "send_back", "terminate", "retire"]),
     st.sampled_from(list(Stage)),  # a jump straight to any stage
 )
 
@@ -133,6 +176,8 @@ def intended_target(stage: Stage, event: str | Stage) -> Stage | None:
         return SEND_BACK.get(stage)
     if event in ("reject", "terminate"):
         return S.TERMINATED
+    if event == "retire":
+        return S.RETIRED
     raise AssertionError(event)
 
 

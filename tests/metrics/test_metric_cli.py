@@ -182,17 +182,18 @@ def test_import_missing_file_and_unknown_pilot(cli: MetricCli) -> None:
     assert cli.observations() == []
 
 
-def test_terminated_pilot_takes_no_metrics(cli: MetricCli) -> None:
+@pytest.mark.parametrize("end", ["terminated", "retired"])
+def test_an_ended_pilot_takes_no_metrics(cli: MetricCli, end: str) -> None:
     import sqlite3
 
     pilot_id = cli.propose()
     with sqlite3.connect(cli.db_path) as conn:
         conn.execute(
-            "UPDATE pilots SET stage = 'terminated', end_reason = 'stalled' WHERE id = ?",
-            (pilot_id,),
+            "UPDATE pilots SET stage = ?, end_reason = 'stalled' WHERE id = ?",
+            (end, pilot_id),
         )
     code, _, err = cli.run("metric", "record", pilot_id, "resolution_minutes", "1")
-    assert code == 4 and "terminated" in err
+    assert code == 4 and f"is {end} (stalled); its metrics are closed" in err
     assert cli.observations() == []
 
 

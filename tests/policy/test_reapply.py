@@ -117,8 +117,13 @@ def test_reapply_asks_the_newly_needed_role_and_keeps_given_answers(
             select(OutboxMessage).where(OutboxMessage.id > outbox_before)
             .order_by(OutboxMessage.id)
         ).scalars().all()
-        assert [(m.method, m.payload["user"]) for m in asks] == [
+        assert [(m.method, m.payload["user"]) for m in asks if m.ref_kind == "request"] == [
             ("chat.postMessage", "U0ARC0001"), ("chat.postMessage", "U0ARC0002")]
+        # the asks still open (the programme office's) show the new quorum in their tally
+        open_ids = [str(r.id) for r in gates.unanswered_requests(session, gate_id)
+                    if r.approver not in ("U0ARC0001", "U0ARC0002")]
+        assert [(m.method, m.ref_kind, m.ref_id) for m in asks if m.ref_kind != "request"] == [
+            ("chat.update", "request_refresh", i) for i in open_ids]
         row = session.execute(
             select(AuditEntry).where(AuditEntry.action == "gate.policy_reapplied")
         ).scalar_one()

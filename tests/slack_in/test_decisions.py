@@ -106,9 +106,18 @@ def test_the_ack_path_makes_no_slack_calls(scene: Scene, gate: tuple[int, Asks])
     assert gate_row(scene, gate_id).status == "approved"
     assert len(scene.emu.calls) == before
     with scene.db.session() as session:
-        queued = session.execute(select(OutboxMessage.method).where(
-            OutboxMessage.status == "pending")).scalars().all()
-    assert sorted(queued) == ["chat.postEphemeral", "chat.update", "chat.update"]
+        queued = session.execute(select(
+            OutboxMessage.method, OutboxMessage.ref_kind, OutboxMessage.ref_id).where(
+                OutboxMessage.status == "pending").order_by(OutboxMessage.id)).all()
+    # PMO1's approval left the gate open: the asks of PMO2 and FIN get their tally refreshed
+    # (FIN's refresh is then moot: the relay skips it, FIN having answered)
+    assert [tuple(q) for q in queued] == [
+        ("chat.postEphemeral", None, None),
+        ("chat.update", "request_update", str(asks[PMO1].id)),
+        ("chat.update", "request_refresh", str(asks[PMO2].id)),
+        ("chat.update", "request_refresh", str(asks[FIN].id)),
+        ("chat.update", "request_update", str(asks[FIN].id)),
+    ]
 
 
 def test_reject_opens_the_modal_and_records_the_reason(scene: Scene,
@@ -188,7 +197,7 @@ def test_the_same_click_three_times_is_one_decision(scene: Scene,
     assert len(resolve_requests(scene)) == 1 and len(scene.wakes) == 1
     with scene.db.session() as session:
         updates = session.execute(select(OutboxMessage).where(
-            OutboxMessage.method == "chat.update")).scalars().all()
+            OutboxMessage.ref_kind == "request_update")).scalars().all()
     assert sorted(int(u.ref_id or 0) for u in updates) == sorted([asks[PMO1].id, asks[FIN].id])
 
 

@@ -71,7 +71,7 @@ def test_a_reminder_says_who_else_is_waiting_and_can_be_answered(
     assert lines[:3] == [
         f":alarm_clock: Reminder: your sign-off on *{title}* (proposal → pilot) as "
         f"*programme_office* is due {due}: *14 days left*. 50% of the window has passed.",
-        f"Also waiting: finance: <@{FIN}>; programme_office: <@{PMO1}>.",
+        f"Also waiting:\nfinance: <@{FIN}>\nprogramme_office: <@{PMO1}>",
         f"pilotgate_approve={asks[PMO2].id} | pilotgate_reject={asks[PMO2].id}",
     ]
     assert lines[3].endswith("|Open the pilot's page> for the whole story, or answer here.")
@@ -80,7 +80,7 @@ def test_a_reminder_says_who_else_is_waiting_and_can_be_answered(
     assert scene.click(FIN, asks[FIN]).status_code == 200
     remind(scene, gate_id, PMO1)
     [pmo1] = reminders(scene, asks[PMO1])
-    assert texts(pmo1)[1] == f"Also waiting: programme_office: <@{PMO2}>."
+    assert texts(pmo1)[1] == f"Also waiting:\nprogramme_office: <@{PMO2}>"
 
     # PMO2 approves on the reminder itself: the same listener, the same rules.
     response = scene.emu.click(scene.url, PMO2, reminder.channel, reminder.ts, "pilotgate_approve")

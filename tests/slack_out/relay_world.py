@@ -93,7 +93,7 @@ class World:
             )
             requests = list(gates.requests_for(session, gate.id))
             for request in requests:
-                messages.ask(session, pilot, gate, request, now)
+                messages.ask(session, pilot, gate, request, now, policy=self.policy)
             session.expunge_all()
         return pilot.id, requests
 

@@ -1,7 +1,9 @@
 """Every message pilotgate sends fits Slack's limits and shows user-written text escaped.
 
 A hypothesis property test over every kind of payload: the sign-off ask (proposal and readiness,
-with 1-200 metrics and criteria), the reminder, the closed request, notices, the digest, owner
+with 1-200 metrics and criteria, the problem and business case, and its live tally and tally
+refreshes with up to 30 roles of up to 60 people under hostile names), the reminder (up to 60
+others waiting), the closed request, notices, the digest, owner
 warnings, undeliverable notices, ephemerals, the App Home, the `/pilotgate` answers and the
 modals. Titles, reasons, names and notes are hostile (`&`, `<`, `<!channel>`, links, mrkdwn,
 emoji, newlines, up to 10,000 characters; titles up to the proposal model's 120). Payloads are
@@ -30,7 +32,8 @@ from sqlalchemy import select
 
 from config.links import pilot_url
 from config.settings import Settings
-from lifecycle.policy import EvidenceRules, Policy
+from lifecycle.gates import Verdict
+from lifecycle.policy import EvidenceRules, PersonEntry, Policy
 from lifecycle.proposal import Proposal
 from lifecycle.stages import Stage
 from lifecycle.statuses import GatePhase
@@ -43,6 +46,7 @@ from store.db import Database
 from store.migrate import upgrade
 from store.models import Decision, OutboxMessage, Pilot
 from store.read_home import Blocked, Waiting
+from store.read_tally import RoleTally, Seat
 from tasks.gates import open_gate
 from tasks.inputs import OpenGateInput
 from tasks.runtime import Runtime, set_runtime
@@ -432,7 +436,8 @@ def test_notices_digest_warnings_and_ephemerals(
         more = re.search(r"\n…and (\d+) more: <[^<>|]+\|see them all>\.$", text)
         if more is not None:  # the lines that did not fit are counted, never cut in silence
             assert 1 <= int(more.group(1)) <= total, text[-100:]
-        elif total:  # else every line is there whole
+        elif total and len(mrkdwn_escape(line)) < messages._LIST_BUDGET - 100:
+            # else every line is there whole (a lone line longer than the section is cut)
             assert text.count(mrkdwn_escape(line)) >= total, text[-100:]
 
 
@@ -561,3 +566,88 @@ def test_command_answers_and_modals(
         check_message(a, f"answer {i}")
     for i, v in enumerate(views):
         check_view(v, f"modal {i}")
+
+
+_MORE = re.compile(r"…and (\d+) more: <([^<>|]+)\|see them all>\.")
+
+
+@PROFILE
+@given(
+    name=names,
+    role=names,
+    counts=st.lists(st.integers(0, 60), min_size=1, max_size=30),
+    verdicts=st.lists(st.sampled_from([None, "approve", "reject"]), min_size=1, max_size=3),
+    asked=st.integers(0, 60),
+    text=names,
+)
+def test_the_tally_and_the_reminder_page_many_roles_and_people(
+    rt: Runtime,
+    name: str,
+    role: str,
+    counts: list[int],
+    verdicts: list[str | None],
+    asked: int,
+    text: str,
+) -> None:
+    """The ask's live tally (hostile names and roles, up to 30 roles of up to 60 people) and a
+    reminder's "Also waiting" (up to 60 more people in a hostile role): within the limits,
+    escaped, and whatever is not shown is counted with "…and N more" and the pilot's link."""
+    mark = last_id(rt)
+    pid = new_pilot(rt, proposal(f"tally {next(_ids)}", name, text, 1, 1), Stage.PROPOSAL)
+    url = pilot_url(pid)
+    seat = count()
+    tallies = []
+    for r, n in enumerate(counts):
+        seats = []
+        for _ in range(n):
+            i = next(seat)
+            verdict = verdicts[i % len(verdicts)]
+            seats.append(
+                Seat(
+                    i,
+                    f"U0X{i:06d}",
+                    "U0PMO0001" if i % 3 == 0 else None,
+                    Verdict(verdict) if verdict else None,
+                )
+            )
+        needed = None if r == len(counts) - 1 and r else max(1, n // 2)
+        tallies.append(RoleTally(f"{role}{r}", needed, tuple(seats)))
+    named = {f"U0X{i:06d}": name for i in range(0, next(seat), 2)} | {"U0PMO0001": name}
+    tally = messages.tally_text(tallies, named, url)
+    assert tally is not None
+    total = sum(counts)
+    hidden = [int(m.group(1)) for m in _MORE.finditer(tally)]
+    assert all(m.group(2) == url for m in _MORE.finditer(tally))
+    if any(n > messages.MAX_TALLY_NAMES for n in counts):
+        assert hidden, tally[-200:]  # never cut in silence
+    assert sum(hidden) <= total + len(counts)
+    hostile_people = [f"U0Y{i:06d}" for i in range(asked)]
+    people = {p: PersonEntry.model_construct(name=name) for p in hostile_people}
+    named_policy = rt.policy.model_copy(update={"people": people})
+    with rt.db.session() as session:
+        pilot = pilots.get_pilot(session, pid)
+        gate = gates.open_gate_for(session, pid)
+        assert gate is not None
+        request = gates.requests_for(session, gate.id)[0]
+        blocks = messages.request_blocks(pilot, gate, request, tally)
+        extra = gates.add_requests(session, gate, hostile_people, role[:64], 0, NOW)
+        refreshed = messages.refresh_asks(
+            session,
+            pilot,
+            gate,
+            policy=named_policy,
+            now=NOW,
+            skip={r.id for r in extra},
+        )
+        messages.remind(session, pilot, gate, request, 0.5, NOW)
+        expected = [r.id for r in gates.requests_for(session, gate.id) if r not in extra]
+    assert refreshed == expected
+    check_sent("chat.update", {"text": "tally", "blocks": blocks}, "tally (built)")
+    rows = outbox_since(rt, mark)
+    assert {"request", "request_refresh", "reminder"} <= {r.ref_kind for r in rows}
+    for row in rows:
+        check_sent(row.method, row.payload, f"{row.ref_kind} {row.method}")
+    [reminder] = [r for r in rows if r.ref_kind == "reminder"]
+    waiting = reminder.payload["blocks"][1]["text"]["text"]
+    if asked > messages.MAX_TALLY_NAMES:
+        assert _MORE.search(waiting) and url in waiting, waiting[-200:]

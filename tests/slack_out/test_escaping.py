@@ -80,13 +80,13 @@ def _queued(db: Database) -> list[OutboxMessage]:
 
 
 def test_every_message_kind_escapes_user_text(
-    scene: tuple[Database, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+    scene: tuple[Database, dict[str, Any]], monkeypatch: pytest.MonkeyPatch, policy: Policy
 ) -> None:
     monkeypatch.setenv("PILOTGATE_BASE_URL", "https://pilotgate.example/")
     db, s = scene
     pilot, gate, request = s["pilot"], s["gate"], s["request"]
     with db.session() as session:
-        messages.ask(session, pilot, gate, request, NOW)
+        messages.ask(session, pilot, gate, request, NOW, policy=policy)
         messages.remind(session, pilot, gate, request, 0.5, NOW)
         messages.close_request(
             session,
