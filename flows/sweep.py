@@ -24,6 +24,7 @@ from prefect import flow
 from config.clock import utcnow
 from config.names import SWEEP
 from flows.common import run_name, untagged_tasks
+from lifecycle.stages import LIVE, Stage
 from store.locks import sweep_lock
 from tasks.absences import start_delegations
 from tasks.artifacts import publish_gate_report, publish_sweep_report
@@ -189,6 +190,9 @@ def _sweep(at: datetime) -> dict[str, Any]:
         _progress("terminations", done, len(due))
     actions = []
     gate_titles = {g.gate_id: g.title for g in plan.expired_gates}
+    #: an expired value review (a gate of a live stage) ends nobody (tasks.review_outcome),
+    #: whether its follow-up ran here or in the process that holds it.
+    reviews_gates = {g.gate_id for g in plan.expired_gates if Stage(g.stage) in LIVE}
     done = 0
     for gate_ids in batches([g.gate_id for g in plan.expired_gates]):
         outcomes = enforce_deadlines(DeadlineBatch(now=at, gate_ids=gate_ids))
@@ -215,9 +219,8 @@ def _sweep(at: datetime) -> dict[str, Any]:
             if action.action == "expired" and outcome.outcome:
                 # What the resolve-gate run it stands in for would have published.
                 reports.publish(action.gate_id, "settled", _SETTLED.get(outcome.outcome, ""))
-            if action.action == "expired" and outcome.outcome != "unanswered":
+            if action.action == "expired" and action.gate_id not in reviews_gates:
                 # Followed up in the expiry's transaction (or by the resolve-gate flow it queued).
-                # An unanswered value review ends nobody (tasks.review_outcome).
                 terminated.setdefault(
                     action.pilot_id,
                     f"{action.pilot_id} {gate_titles[action.gate_id]}: {action.detail}",

@@ -136,8 +136,6 @@ class TickReport:
         return bool(self.sent or self.flows_started or self.flows_failed or self.swept)
 
 
-
-
 def sweep_work(session: Any, now: datetime, policy: Policy) -> str | None:
     """What a sweep at `now` would act on, read from the database without Prefect: the first
     kind of due item found, or None when the sweep would do nothing. It errs towards sweeping:
@@ -172,8 +170,11 @@ def sweep_work(session: Any, now: datetime, policy: Policy) -> str | None:
         ),
         ("a pilot due soon (digest)", lambda: pilots.pilots_due_between(session, now, ahead)),
         (
-            "a pilot in production (its value review may be due)",
-            lambda: policy.value.review is not None and value_reviews.live_pilots(session, 1),
+            "a value review due",
+            lambda: (
+                policy.value.review is not None
+                and next(value_reviews.due(session, policy.value.review, now), None)
+            ),
         ),
     ]
     return next((what for what, rows in checks if rows()), None)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from config.clock import utcnow
@@ -196,7 +197,7 @@ def record(
         )
         refreshed = _refresh_open_gate(session, rt.policy, pilot.id, now)
     out.print(
-        f"recorded {metric} = {number:g} {metric_unit} for {pilot_id}, observed "
+        f"recorded {metric} = {number:g} {escape(metric_unit)} for {pilot_id}, observed "
         f"{observed:%Y-%m-%d %H:%M} UTC",
         highlight=False,
     )

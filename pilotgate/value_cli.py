@@ -95,7 +95,9 @@ def _print(data: dict[str, Any], s: ValueSeries) -> None:
         highlight=False,
     )
     columns: list[str] = [s.granularity]
-    columns += [f"{m.metric} ({m.unit}; {_fmt(m.baseline)} -> {_fmt(m.target)})" for m in s.metrics]
+    columns += [
+        escape(f"{m.metric} ({m.unit}; {_fmt(m.baseline)} -> {_fmt(m.target)})") for m in s.metrics
+    ]
     columns += ["hours", "hours to date", "at target to date"]
     priced = s.hour_rate is not None
     if priced:

@@ -7,6 +7,7 @@ relay (slack_out.relay) delivers the rows.
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
@@ -132,6 +133,16 @@ def request_blocks(
     )
 
 
+def _addressed(blocks: list[dict[str, Any]], request_id: int) -> list[dict[str, Any]]:
+    """A copy of an ask's blocks whose answer buttons answer `request_id`."""
+    copied = copy.deepcopy(blocks)
+    for block in copied:
+        if block.get("type") == "actions" and block.get("block_id") == "pilotgate_decision":
+            for element in block["elements"]:
+                element["value"] = str(request_id)
+    return copied
+
+
 def _ask_text(pilot: Pilot, gate: Gate) -> str:
     return (
         f"Sign-off requested: {mrkdwn_escape(pilot.title)} "
@@ -184,15 +195,23 @@ def refresh_asks(
     session.flush()
     tally = gate_tally(session, gate, policy)
     done = []
+    # Asks of the same role, round and principal differ only in their buttons' request id:
+    # rendered (and validated) once each, on the decision's hot path, then re-addressed.
+    rendered: dict[tuple[str, int, str | None], list[dict[str, Any]]] = {}
     for request in gates.unanswered_requests(session, gate.id):
         if request.id in skip:
             continue
+        seat = (request.role, request.round, request.on_behalf_of)
+        if seat in rendered:
+            blocks = _addressed(rendered[seat], request.id)
+        else:
+            blocks = rendered[seat] = request_blocks(pilot, gate, request, tally)
         outbox.enqueue(
             session,
             "chat.update",
             {
                 "text": _ask_text(pilot, gate),
-                "blocks": request_blocks(pilot, gate, request, tally),
+                "blocks": blocks,
             },
             now=now,
             ref_kind="request_refresh",

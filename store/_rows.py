@@ -71,17 +71,11 @@ def insert_ignore(session: Session, table: Any, values: dict[str, Any], index: l
 def add_once(session: Session, model: Any, values: dict[str, Any]) -> int | None:
     """Insert a row whose optional dedupe_key makes it happen once, even when two transactions
     race (ON CONFLICT DO NOTHING, not check-then-insert). Returns the new id, or None."""
-    if values.get("dedupe_key") is None:
-        row = model(**values)
-        session.add(row)
-        session.flush()
-        return int(row.id)
     insert = dialect_insert(session)
-    stmt = (
-        insert(model.__table__)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(model.__table__.c.id)
-    )
-    new_id = session.execute(stmt).scalar()
+    stmt = insert(model.__table__).values(**values)
+    if values.get("dedupe_key") is not None:
+        stmt = stmt.on_conflict_do_nothing(index_elements=["dedupe_key"])
+    # A Core insert, not `session.add` + flush: on a decision's hot path a flush per queued
+    # message (the closed ask, each refreshed ask, each Home) was a unit of work each.
+    new_id = session.execute(stmt.returning(model.__table__.c.id)).scalar()
     return None if new_id is None else int(new_id)

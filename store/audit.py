@@ -110,7 +110,11 @@ def append(
 
 def chain_pending(session: Session) -> Anchor | None:
     """Chain the rows this transaction appended onto the head (under its row lock, held to
-    commit); the new head, or None when nothing was pending. Runs by itself before commit."""
+    commit); the new head, or None when nothing was pending. Runs by itself before commit.
+    Inside a savepoint it chains nothing (None): rows inserted there would roll back with the
+    savepoint while the outer transaction, whose rows they may be, commits without them."""
+    if session.get_nested_transaction() is not None:
+        return None
     pending: list[_Pending] = session.info.pop(_PENDING, [])
     if not pending:
         return None

@@ -82,7 +82,7 @@ def replace_evidence(
             request = live.get(decision.request_id)
             if (
                 request is None
-                or decision.verdict != Verdict.APPROVE
+                or decision.verdict not in (Verdict.APPROVE, Verdict.ADJUST)
                 or decision.evidence_digest == after
             ):
                 continue

@@ -39,7 +39,9 @@ class RoleTally:
 
     @property
     def approved(self) -> list[Seat]:
-        return [s for s in self.seats if s.verdict is Verdict.APPROVE]
+        # an Adjust is an approval with a note (it counts toward the quorum, as in
+        # lifecycle.gates.evaluate_gate)
+        return [s for s in self.seats if s.verdict in (Verdict.APPROVE, Verdict.ADJUST)]
 
     @property
     def rejected(self) -> list[Seat]:

@@ -7,7 +7,7 @@ pilot: production pilots are a portfolio's few survivors, not its backlog.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,9 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lifecycle.gates import Verdict
+from lifecycle.policy import ValueReview
 from lifecycle.stages import LIVE, Stage
 from lifecycle.statuses import SETTLED
-from lifecycle.value_review import PastReview, review_outcome
+from lifecycle.value_review import PastReview, review_due, review_outcome
 from store import gates, pilots
 from store._rows import PAGE, fetch_all
 from store.models import Gate, Pilot
@@ -93,3 +94,20 @@ def live_pilots(
         query = query.where(Pilot.id > after)
     rows = fetch_all(session, query.order_by(Pilot.id).limit(limit))
     return [facts_of(session, p) for p in rows]
+
+
+def due(session: Session, rule: ValueReview, now: datetime) -> Iterator[tuple[LiveFacts, datetime]]:
+    """Each live pilot whose review under `rule` is due at `now`, with when it fell due, page
+    by page (the sweep opens them; `serve` asks only whether there is a first)."""
+    after: str | None = None
+    while True:
+        page = live_pilots(session, limit=PAGE, after=after)
+        for facts in page:
+            at = review_due(
+                rule, live_since=facts.live_since, last=facts.last, open_review=facts.open_review
+            )
+            if at is not None and at <= now:
+                yield facts, at
+        if len(page) < PAGE:
+            return
+        after = page[-1].pilot_id

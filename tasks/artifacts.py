@@ -57,6 +57,9 @@ EVENTS = {
 _MD_PUNCTUATION = re.compile(r"([\\`*_\[\]|~#])")
 
 
+#: how a gate report words a decision.
+_ANSWERED = {Verdict.APPROVE: "approved", Verdict.ADJUST: "adjusted", Verdict.REJECT: "rejected"}
+
 def md(value: object) -> str:
     """Text safe inside a markdown line and a table cell: one line, punctuation escaped, HTML
     shown as text. `Pipe | <b>x</b>` + newline + `new line` ->
@@ -113,7 +116,7 @@ def gate_report_context(
         decision = decided.get(request.id)
         answer = "waiting"
         if decision is not None:
-            answer = "approved" if decision.verdict == Verdict.APPROVE else "rejected"
+            answer = _ANSWERED.get(Verdict(decision.verdict), "rejected")
         elif gate.status != "open":
             answer = "not answered"
         asked.append(

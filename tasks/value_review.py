@@ -8,31 +8,17 @@ When a review is due is `lifecycle.value_review.review_due`'s answer from the fa
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
 
 from prefect import task
 from sqlalchemy.orm import Session
 
 from lifecycle.stages import Stage
-from lifecycle.value_review import review_due
 from store import value_reviews
-from store._rows import PAGE
-from store.value_reviews import LiveFacts
 from tasks.gates import open_gate_in
 from tasks.inputs import DueReview, OpenGateInput, ReviewsOpened, ValueReviewsInput
 from tasks.logs import run_logger
 from tasks.runtime import get_runtime
-
-
-def _live(session: Session) -> Iterator[LiveFacts]:
-    after: str | None = None
-    while True:
-        page = value_reviews.live_pilots(session, limit=PAGE, after=after)
-        yield from page
-        if len(page) < PAGE:
-            return
-        after = page[-1].pilot_id
 
 
 def due_reviews(session: Session, now: datetime) -> list[DueReview]:
@@ -40,14 +26,10 @@ def due_reviews(session: Session, now: datetime) -> list[DueReview]:
     rule = get_runtime().policy.value.review
     if rule is None:
         return []
-    found = []
-    for facts in _live(session):
-        due = review_due(
-            rule, live_since=facts.live_since, last=facts.last, open_review=facts.open_review
-        )
-        if due is not None and due <= now:
-            found.append(DueReview(pilot_id=facts.pilot_id, title=facts.title, due=due))
-    return found
+    return [
+        DueReview(pilot_id=facts.pilot_id, title=facts.title, due=at)
+        for facts, at in value_reviews.due(session, rule, now)
+    ]
 
 
 @task(name="open-value-reviews", persist_result=False)

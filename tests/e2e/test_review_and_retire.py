@@ -18,6 +18,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from flows.sweep import sweep_flow
+from pilotgate.dispatcher import sweep_work
 from lifecycle.stages import FORWARD, Stage
 from store import audit, metrics, pilots
 from store import gates as gates_store
@@ -125,6 +126,8 @@ def test_sustain_adjust_then_retire_through_signed_clicks(stack: Any) -> None:
         assert pilots.active_count(session, "it-operations") == 0  # no cap place in production
 
     stack.clock.advance(days=89)
+    with stack.db.session() as session:  # serve's idle check agrees: no review is due
+        assert sweep_work(session, stack.clock(), stack.runtime.policy) != "a value review due"
     result = _sweep(stack)
     assert result["value_reviews"] == []  # not due yet
     with stack.db.session() as session:
@@ -132,6 +135,8 @@ def test_sustain_adjust_then_retire_through_signed_clicks(stack: Any) -> None:
 
     # ---- 90 days after go-live the sweep opens the review, with the realised evidence
     stack.clock.advance(days=1, seconds=60)
+    with stack.db.session() as session:  # ...and now one is, so serve would sweep for it
+        assert sweep_work(session, stack.clock(), stack.runtime.policy) == "a value review due"
     result = _sweep(stack)
     assert [r["pilot_id"] for r in result["value_reviews"]] == [pilot_id]
     first = _review_gate(stack, pilot_id)

@@ -160,3 +160,18 @@ def test_the_home_offers_a_review_sustain_adjust_or_retire_and_a_stage_gate_appr
     lines = [b["text"]["text"] for b in blocks if b["type"] == "section"]
     assert any("Help-desk &lt;assistant&gt;" in t and ": value review" in t for t in lines)
     assert any("pilot → readiness review" in t for t in lines)
+
+
+def test_the_tally_counts_an_adjust_as_the_approval_it_is() -> None:
+    from lifecycle.gates import Verdict
+    from store.read_tally import RoleTally, Seat
+
+    office = RoleTally(
+        "programme_office",
+        2,
+        (Seat(1, "U0PMO0001", None, Verdict.ADJUST), Seat(2, "U0PMO0002", None, None)),
+    )
+    text = messages.tally_text([office], {"U0PMO0001": "Pat", "U0PMO0002": "Jordan"}, "https://x")
+    assert text is not None
+    assert "1 of 2 ✓ Pat" in text and "Jordan asked" in text
+    assert "more" not in text  # nobody hidden

@@ -196,3 +196,18 @@ def test_current_head_includes_the_transactions_own_rows(db: Database) -> None:
     with db.session() as s:
         assert audit.current_head(s) == audit.Anchor(2, rows[1].hash)
         assert audit.verify(s).ok
+
+
+def test_reading_the_head_inside_a_savepoint_that_rolls_back_loses_no_row(db: Database) -> None:
+    with db.session() as s:
+        audit.append(s, actor="a", action="test.outer", pilot_id=None, data={}, now=NOW)
+        try:
+            with s.begin_nested():
+                # the outer row is not chained here: it would roll back with the savepoint
+                assert audit.current_head(s) == audit.Anchor(0, audit.GENESIS)
+                raise RuntimeError("roll the savepoint back")
+        except RuntimeError:
+            pass
+    assert [(r.id, r.action) for r in chain_rows(db)] == [(1, "test.outer")]
+    with db.session() as s:
+        assert audit.verify(s).ok
