@@ -58,6 +58,24 @@ class OnTimeout(Strict):
         return self
 
 
+def _quorums(value: dict[str, int]) -> dict[str, int]:
+    """Every role of a gate (or a review) needs at least one sign-off."""
+    for role, count in value.items():
+        if count < 1:
+            raise ValueError(f"role {role!r} needs a quorum of at least 1, got {count}")
+    return value
+
+
+def _reminder_points(value: list[float]) -> list[float]:
+    """Reminder points are shares of the deadline window, each strictly between 0 and 1."""
+    for point in value:
+        if not 0 < point < 1:
+            raise ValueError(
+                f"reminder point {point} must be between 0 and 1 (a share of the window)"
+            )
+    return sorted(set(value))
+
+
 class GatePolicy(Strict):
     """The sign-off rules for the gate that leaves one stage."""
 
@@ -75,20 +93,12 @@ class GatePolicy(Strict):
     @field_validator("approvers")
     @classmethod
     def _positive(cls, value: dict[str, int]) -> dict[str, int]:
-        for role, count in value.items():
-            if count < 1:
-                raise ValueError(f"role {role!r} needs a quorum of at least 1, got {count}")
-        return value
+        return _quorums(value)
 
     @field_validator("reminders")
     @classmethod
     def _fractions(cls, value: list[float]) -> list[float]:
-        for point in value:
-            if not 0 < point < 1:
-                raise ValueError(
-                    f"reminder point {point} must be between 0 and 1 (a share of the window)"
-                )
-        return sorted(set(value))
+        return _reminder_points(value)
 
 
 class RequiredEvidence(Strict):
@@ -167,10 +177,12 @@ class ValueReview(Strict):
     @field_validator("approvers")
     @classmethod
     def _positive(cls, value: dict[str, int]) -> dict[str, int]:
-        for role, count in value.items():
-            if count < 1:
-                raise ValueError(f"role {role!r} needs a quorum of at least 1, got {count}")
-        return value
+        return _quorums(value)
+
+    @field_validator("reminders")
+    @classmethod
+    def _fractions(cls, value: list[float]) -> list[float]:
+        return _reminder_points(value)
 
     @field_validator("on_timeout")
     @classmethod

@@ -103,6 +103,10 @@ def test_the_example_policy_reviews_value_and_its_gate_follows_the_review(
             {"after_days": 90, "approvers": {"cio": 1}, "every": 10},
             "value.review.every: Extra inputs are not permitted",
         ),
+        (
+            {"after_days": 90, "approvers": {"cio": 1}, "reminders": [0.5, 1.2]},
+            "value.review.reminders: reminder point 1.2 must be between 0 and 1",
+        ),
     ],
 )
 def test_a_bad_review_is_refused_naming_the_field(
