@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from lifecycle.errors import parse_yaml_text, read_source, validate_model
 from lifecycle.stages import FORWARD, LIVE, SEND_BACK, Stage
@@ -76,29 +76,25 @@ def _reminder_points(value: list[float]) -> list[float]:
     return sorted(set(value))
 
 
+#: role -> how many distinct members must sign off (each at least 1).
+Quorums = Annotated[dict[str, int], AfterValidator(_quorums)]
+#: shares of the deadline window at which the unanswered are reminded (sorted, unique).
+ReminderPoints = Annotated[list[float], AfterValidator(_reminder_points)]
+
+
 class GatePolicy(Strict):
     """The sign-off rules for the gate that leaves one stage."""
 
     #: role -> how many distinct members of that role must approve.
-    approvers: dict[str, int] = Field(min_length=1)
+    approvers: Quorums = Field(min_length=1)
     any_rejection_rejects: bool = True
     deadline_days: int = Field(default=14, ge=1, le=365)
     on_timeout: OnTimeout = OnTimeout()
     on_reject: Literal["terminate", "send_back"] = "terminate"
     #: fractions of the deadline window at which unanswered approvers are reminded.
-    reminders: list[float] = Field(default_factory=lambda: [0.5, 0.8])
+    reminders: ReminderPoints = Field(default_factory=lambda: [0.5, 0.8])
     #: open the gate as soon as the stage begins (False: a programme manager runs `advance`).
     open_on_entry: bool = True
-
-    @field_validator("approvers")
-    @classmethod
-    def _positive(cls, value: dict[str, int]) -> dict[str, int]:
-        return _quorums(value)
-
-    @field_validator("reminders")
-    @classmethod
-    def _fractions(cls, value: list[float]) -> list[float]:
-        return _reminder_points(value)
 
 
 class RequiredEvidence(Strict):
@@ -165,24 +161,14 @@ class ValueReview(Strict):
     every_days: int = Field(default=180, ge=1, le=730)
     adjust_after_days: int = Field(default=60, ge=1, le=730)
     #: role -> how many distinct members sustain (or adjust) for the review to pass.
-    approvers: dict[str, int] = Field(min_length=1)
+    approvers: Quorums = Field(min_length=1)
     #: one retire retires (True), or only a quorum that can no longer be reached does.
     any_retire_retires: bool = True
     deadline_days: int = Field(default=14, ge=1, le=365)
-    reminders: list[float] = Field(default_factory=lambda: [0.5, 0.8])
+    reminders: ReminderPoints = Field(default_factory=lambda: [0.5, 0.8])
     #: extend or escalate once; after that the review expires, and an expired review never
     #: retires: the pilot is sustained and the review asked again at the next sweep.
     on_timeout: OnTimeout | None = None
-
-    @field_validator("approvers")
-    @classmethod
-    def _positive(cls, value: dict[str, int]) -> dict[str, int]:
-        return _quorums(value)
-
-    @field_validator("reminders")
-    @classmethod
-    def _fractions(cls, value: list[float]) -> list[float]:
-        return _reminder_points(value)
 
     @field_validator("on_timeout")
     @classmethod
