@@ -30,7 +30,7 @@ from lifecycle.stages import ACTIVE, Stage, next_stage
 from lifecycle.statuses import FlowRequestStatus
 from slack_in.decide import wake
 from slack_in.deps import ListenerDeps
-from slack_in.reject_button import _why
+from slack_in.note_form import slack_error
 from slack_out import command as words
 from store import audit, flow_queue, gates, pilots, read_home, read_pages
 from store import people as people_rule
@@ -152,7 +152,7 @@ def open_dialog(
     try:
         client.views_open(trigger_id=trigger_id, view=view)
     except (SlackApiError, OSError, TimeoutError) as exc:
-        error = _why(exc)
+        error = slack_error(exc)
         log.warning("/pilotgate %s: dialog not opened, error=%s; nothing changed", typed, error)
         return words.say("dialog_failed", error, typed)
     return None

@@ -11,25 +11,22 @@ approver is told what to do, as for Reject, and nothing is recorded.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from config.links import pilot_url
-from config.names import Keys
 from lifecycle.gates import Verdict
 from lifecycle.signoffs import MIN_REASON
 from lifecycle.stages import LIVE, Stage
 from slack_in import payload
-from slack_in.decide import decide, tell, wake
+from slack_in.decide import decide
 from slack_in.deps import ListenerDeps
-from slack_in.reject_button import _why
-from slack_out import messages
+from slack_in.note_form import NoteForm, open_note_form
 from slack_out.render import Mrkdwn, mrkdwn_escape, render_view
-from store.read_models import pilot_title
-from tasks.answers import ALREADY_ANSWERED, screen
+from store.read_models import ClickTarget
 
 log = logging.getLogger("pilotgate.listener")
 
@@ -48,60 +45,39 @@ FORM_FAILED = (
 )
 
 
-def open_note_modal(
-    ack: Ack, body: dict[str, Any], client: WebClient, deps: ListenerDeps, verdict: Verdict
-) -> None:
-    ack()
-    request_id = payload.request_id(payload.button_value(body))
-    user_id = payload.user_id(body)
-    trigger_id = body.get("trigger_id")
-    if request_id is None or user_id is None or not isinstance(trigger_id, str):
-        log.info("review click without a usable request id, user or trigger; nothing recorded")
-        return
-    now = deps.clock()
-    with deps.transaction() as session:
-        target, refused = screen(session, request_id, user_id, now)
-        if target is None:
-            return
-        channel = payload.channel(body) or target.channel
-        refused = refused or (ALREADY_ANSWERED if target.answered else None)
-        if refused is None and Stage(target.stage) not in LIVE:
-            refused = NOT_A_REVIEW
-        if refused is not None:
-            tell(session, channel, user_id, refused, now)
-            return
-        title = pilot_title(session, target.pilot_id)
-        pilot_id = target.pilot_id
-    view = render_view(
-        "value_review_modal.json.j2", request_id=request_id, title=title, verdict=verdict.value
-    )
-    try:
-        client.views_open(trigger_id=trigger_id, view=view)
-    except (SlackApiError, OSError, TimeoutError) as exc:
-        error = _why(exc)
-        log.warning(
-            "review note form not opened request=%s user=%s error=%s; nothing recorded",
-            request_id,
-            user_id,
-            error,
+def _view(verdict: Verdict) -> Callable[[int, str, ClickTarget], dict[str, Any]]:
+    def view(request_id: int, title: str, _target: ClickTarget) -> dict[str, Any]:
+        return render_view(
+            "value_review_modal.json.j2",
+            request_id=request_id,
+            title=title,
+            verdict=verdict.value,
         )
-        if channel is None:
-            return
-        button = "Adjust" if verdict is Verdict.ADJUST else "Retire"
-        text = Mrkdwn(
+
+    return view
+
+
+def _failed(button: str) -> Callable[[str, str], Mrkdwn]:
+    def failed(error: str, pilot_id: str) -> Mrkdwn:
+        return Mrkdwn(
             FORM_FAILED.format(error=mrkdwn_escape(error), button=button)
             + f" (<{pilot_url(pilot_id)}|the pilot's page>)"
         )
-        with deps.transaction() as session:
-            messages.ephemeral(
-                session,
-                channel,
-                user_id,
-                text,
-                deps.clock(),
-                dedupe_key=Keys.form_failed(trigger_id),
-            )
-        wake(deps)
+
+    return failed
+
+
+def _not_a_review(target: ClickTarget) -> str | None:
+    return None if Stage(target.stage) in LIVE else NOT_A_REVIEW
+
+
+#: Adjust and Retire: a note first, and only on a value review.
+ADJUST_FORM = NoteForm(
+    name="review note", view=_view(Verdict.ADJUST), failed=_failed("Adjust"), refuse=_not_a_review
+)
+RETIRE_FORM = NoteForm(
+    name="review note", view=_view(Verdict.REJECT), failed=_failed("Retire"), refuse=_not_a_review
+)
 
 
 def note_metadata(value: object) -> tuple[Verdict, int] | None:
@@ -133,11 +109,11 @@ def submit_note(ack: Ack, body: dict[str, Any], view: dict[str, Any], deps: List
 def register(app: App, deps: ListenerDeps) -> None:
     @app.action(ADJUST_ACTION)
     def on_adjust(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        open_note_modal(ack, body, client, deps, Verdict.ADJUST)
+        open_note_form(ack, body, client, deps, ADJUST_FORM)
 
     @app.action(RETIRE_ACTION)
     def on_retire(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        open_note_modal(ack, body, client, deps, Verdict.REJECT)
+        open_note_form(ack, body, client, deps, RETIRE_FORM)
 
     @app.view(NOTE_MODAL)
     def on_note(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
