@@ -218,7 +218,9 @@ class Dispatcher:
     def tick(self) -> TickReport:
         report = TickReport()
         if self.client is not None:
-            relayed = relay_outbox(self.runtime.db, self.client, self.clock)
+            relayed = relay_outbox(
+                self.runtime.db, self.client, self.clock, policy=self.runtime.policy
+            )
             report.sent += relayed.sent
             report.errors += relayed.errors
             self._refresh_names()

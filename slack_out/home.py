@@ -3,11 +3,13 @@
 Approvers live in Slack; a lost DM must not mean a lost sign-off. The Home lists what waits for
 the person (with the same Approve / Reject buttons as the ask, handled by the same listeners),
 the pilots they proposed or own, and, for the programme office, the gates overdue or due within
-7 days and who holds each up. It is published when the person opens it and again, in the
+7 days and who holds each up. It is queued when the person opens it and again, in the
 transaction of the change, whenever something it shows changes (`refresh`, through
 `tasks.home.refresh_pilot`: decisions, gates opening, settling and escalating, terminations,
 proposals from Slack or the CLI, delegation hand-overs and reassignments, a policy re-applied;
-the sweep's reminder rounds refresh it as time passes), so it is never older than the register.
+the sweep's reminder rounds refresh it as time passes). The view itself is rendered when the
+relay sends it (`sent_view`), so it shows the register as it is then, never older than the
+change that queued it.
 
 Built with slack_sdk's block models (limits checked by construction: at most 100 blocks, long
 lists end with "and N more" and a link); the words live in templates/home.j2, where every
@@ -171,8 +173,8 @@ def home_view(
     at_risk: Sequence[Blocked] | None = None,
 ) -> dict[str, Any]:
     """The person's Home as Slack's `views.publish` takes it (validated by slack_sdk).
-    `at_risk`: the programme office's list when the caller already read it (`refresh` reads it
-    once for every member, not once each)."""
+    `at_risk`: the programme office's list when the caller already read it (the relay reads it
+    once per round for every member's Home, not once each)."""
     pilots = read_home.pilots_of(session, user_id)
     if programme_office and at_risk is None:
         at_risk = read_home.at_risk(session, now)
@@ -184,29 +186,19 @@ def home_view(
             waiting=read_home.waiting_for(session, user_id),
             pilots=pilots,
             open_gates=read_home.open_gates_of(session, [p.id for p in pilots]),
-            at_risk=at_risk if programme_office else None,
+            at_risk=at_risk,
         ),
     )
     view.validate_json()
     return view.to_dict()
 
 
-def publish(
-    session: Session,
-    user_id: str,
-    now: datetime,
-    *,
-    programme_office: bool,
-    at_risk: Sequence[Blocked] | None = None,
-) -> None:
-    """Queue the person's Home, as of this transaction. The first one carries `Keys.home`,
-    which is how `refresh` knows who has a Home."""
-    payload = {
-        "user_id": user_id,
-        "view": home_view(
-            session, user_id, now, programme_office=programme_office, at_risk=at_risk
-        ),
-    }
+def publish(session: Session, user_id: str, now: datetime, *, programme_office: bool) -> None:
+    """Queue the person's Home. The first one carries `Keys.home`, which is how `refresh` knows
+    who has a Home. The view is rendered when the relay sends it (`sent_view`), as of then:
+    the relay sends only a person's newest queued Home, so a burst of changes renders it once,
+    and none of them renders it inside a click's 3-second window."""
+    payload = {"user_id": user_id, "render": HOME_RENDER, "programme_office": programme_office}
     for key in (Keys.home(user_id), None):  # the key is taken after the first publish
         queued = outbox.enqueue(
             session,
@@ -221,17 +213,32 @@ def publish(
             return
 
 
+#: the payload marker of a queued Home whose view is still to be rendered.
+HOME_RENDER = "home"
+
+
+def sent_view(
+    session: Session, payload: dict[str, Any], now: datetime, shared: dict[str, Any]
+) -> dict[str, Any]:
+    """A queued Home (`publish`) as `views.publish` takes it, rendered as of `now`. `shared`
+    lives for one relay round: every programme-office member's Home shows the same overdue
+    list, read once into it (up to 100 gates, two queries each), not once per member."""
+    user_id = str(payload["user_id"])
+    office = bool(payload["programme_office"])
+    if office and "at_risk" not in shared:
+        shared["at_risk"] = read_home.at_risk(session, now)
+    view = home_view(
+        session, user_id, now, programme_office=office, at_risk=shared.get("at_risk")
+    )
+    return {"user_id": user_id, "view": view}
+
+
 def refresh(
     session: Session, people: Collection[str], now: datetime, *, programme_office: Collection[str]
 ) -> list[str]:
-    """Re-publish the Home of those of `people` who have one; returns whose (sorted). The
-    programme office's at-risk list is the same for each member: read once, here."""
+    """Re-publish the Home of those of `people` who have one; returns whose (sorted)."""
     session.flush()
     who = sorted(read_home.home_users(session, people))
-    office = [u for u in who if u in programme_office]
-    at_risk = read_home.at_risk(session, now) if office else None
     for user_id in who:
-        publish(
-            session, user_id, now, programme_office=user_id in programme_office, at_risk=at_risk
-        )
+        publish(session, user_id, now, programme_office=user_id in programme_office)
     return who

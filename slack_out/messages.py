@@ -2,12 +2,15 @@
 
 Nothing here calls Slack: each function renders a template and writes an outbox row next to
 the state change it reports, so a message is sent if and only if that change committed. The
-relay (slack_out.relay) delivers the rows.
+relay (slack_out.relay) delivers the rows. Two kinds are rendered by the relay instead, when it
+sends them (`as_sent`): an ask's tally refresh and a request's close. Both are queued on a
+decision's path (one per other waiting approver, one per closed request and its reminders) and
+both show state that exists when they are sent; the close's outcome, which is of its moment,
+is written into the row when it is queued.
 """
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
@@ -22,8 +25,8 @@ from lifecycle.gates import Verdict
 from lifecycle.policy import Policy
 from lifecycle.stages import LIVE, Stage, stage_label
 from lifecycle.statuses import GatePhase
+from slack_out.home import HOME_RENDER, mentions_by_role, more_line, sent_view
 from slack_out.home import left as left_until
-from slack_out.home import mentions_by_role, more_line
 from slack_out.limits import fit_text
 from slack_out.render import Mrkdwn, environment, mention, mrkdwn, mrkdwn_escape, render_blocks
 from store import gates, outbox, people, pilots, read_home, read_tally
@@ -133,16 +136,6 @@ def request_blocks(
     )
 
 
-def _addressed(blocks: list[dict[str, Any]], request_id: int) -> list[dict[str, Any]]:
-    """A copy of an ask's blocks whose answer buttons answer `request_id`."""
-    copied = copy.deepcopy(blocks)
-    for block in copied:
-        if block.get("type") == "actions" and block.get("block_id") == "pilotgate_decision":
-            for element in block["elements"]:
-                element["value"] = str(request_id)
-    return copied
-
-
 def _ask_text(pilot: Pilot, gate: Gate) -> str:
     return (
         f"Sign-off requested: {mrkdwn_escape(pilot.title)} "
@@ -177,48 +170,78 @@ def ask(
     )
 
 
+#: the payload of a queued tally refresh: no blocks yet. The relay renders the ask as it
+#: stands when it sends (`refresh_payload`), so a decision does not render every other
+#: approver's ask on the click's path, and a burst of decisions on one gate renders each ask
+#: once, when its newest refresh goes out.
+DEFERRED_ASK: dict[str, Any] = {"render": "ask"}
+
+
 def refresh_asks(
     session: Session,
-    pilot: Pilot,
     gate: Gate,
     *,
-    policy: Policy,
     now: datetime,
     skip: Collection[int] = (),
 ) -> list[int]:
     """Queue a `chat.update` of every still-open ask of an open gate (but those in `skip`):
-    the same blocks and buttons with the tally as of now. The relay sends only the newest
-    refresh of a request, waits for the ask to be posted, and skips it once the request is
-    closed (slack_out.relay). Returns the request ids refreshed."""
+    the same blocks and buttons with the tally as of when it is sent. The relay renders it
+    then (`refresh_payload`), sends only the newest refresh of a request, waits for the ask to
+    be posted, and skips it once the request is closed (slack_out.relay). Returns the request
+    ids refreshed."""
     if gate.status != GatePhase.OPEN:
         return []
     session.flush()
-    tally = gate_tally(session, gate, policy)
-    done = []
-    # Asks of the same role, round and principal differ only in their buttons' request id:
-    # rendered (and validated) once each, on the decision's hot path, then re-addressed.
-    rendered: dict[tuple[str, int, str | None], list[dict[str, Any]]] = {}
-    for request in gates.unanswered_requests(session, gate.id):
-        if request.id in skip:
-            continue
-        seat = (request.role, request.round, request.on_behalf_of)
-        if seat in rendered:
-            blocks = _addressed(rendered[seat], request.id)
-        else:
-            blocks = rendered[seat] = request_blocks(pilot, gate, request, tally)
-        outbox.enqueue(
-            session,
-            "chat.update",
-            {
-                "text": _ask_text(pilot, gate),
-                "blocks": blocks,
-            },
-            now=now,
-            ref_kind="request_refresh",
-            ref_id=request.id,
-        )
-        done.append(request.id)
-    return done
+    ids = [i for i in gates.unanswered_request_ids(session, gate.id) if i not in skip]
+    outbox.enqueue_refs(
+        session, "chat.update", DEFERRED_ASK, now=now, ref_kind="request_refresh", ref_ids=ids
+    )
+    return ids
+
+
+def is_deferred(payload: Mapping[str, Any]) -> bool:
+    """Whether a queued refresh, close or Home is still to be rendered (rows queued before
+    this release carry their blocks and are sent as they are)."""
+    return payload.get("render") in (DEFERRED_ASK["render"], DEFERRED_CLOSE["render"], HOME_RENDER)
+
+
+def as_sent(
+    session: Session,
+    ref_id: str | None,
+    payload: Mapping[str, Any],
+    *,
+    policy: Policy | None,
+    now: datetime,
+    shared: dict[str, Any] | None = None,
+) -> dict[str, Any] | None:
+    """A queued row's payload as the relay sends it: a deferred refresh, close or Home rendered
+    as of `now` (`refresh_payload`, `closed_payload`, `home.sent_view`; `shared`: what the
+    renders of one relay round share), any other as it is. None: its request is gone, so
+    there is nothing to send."""
+    if not is_deferred(payload):
+        return dict(payload)
+    kind = payload["render"]
+    if kind == HOME_RENDER:
+        return sent_view(session, dict(payload), now, {} if shared is None else shared)
+    if kind == DEFERRED_ASK["render"]:
+        return refresh_payload(session, int(ref_id or 0), policy)
+    return closed_payload(session, int(ref_id or 0), payload)
+
+
+def refresh_payload(
+    session: Session, request_id: int, policy: Policy | None
+) -> dict[str, Any] | None:
+    """A request's ask as it stands now, with the gate's tally (names by `policy`, if given,
+    then store.people's rule): what a tally refresh sends. None if the request is gone."""
+    request = gates.find_request(session, request_id)
+    if request is None:
+        return None
+    gate = gates.get_gate(session, request.gate_id)
+    pilot = pilots.get_pilot(session, gate.pilot_id)
+    return {
+        "text": _ask_text(pilot, gate),
+        "blocks": request_blocks(pilot, gate, request, gate_tally(session, gate, policy)),
+    }
 
 
 #: names a tally line shows per role before "…and N more".
@@ -233,7 +256,7 @@ def _tally_words() -> Any:
     return environment().get_template("tally.j2").make_module()
 
 
-def gate_tally(session: Session, gate: Gate, policy: Policy) -> Mrkdwn | None:
+def gate_tally(session: Session, gate: Gate, policy: Policy | None) -> Mrkdwn | None:
     """The gate's live tally as the ask shows it, names by store.people's rule."""
     tallies = read_tally.tally(session, gate)
     ids = read_tally.people_in(tallies)
@@ -288,17 +311,48 @@ def _named(slack_id: str, names: Mapping[str, str]) -> Mrkdwn:
 
 def close_request(
     session: Session,
-    pilot: Pilot,
-    gate: Gate,
     request: SignoffRequest,
     outcome: Mrkdwn,
     now: datetime,
 ) -> None:
     """Replace the buttons of a request message with what happened, so nobody can still click.
-    `outcome` is `Mrkdwn` (built with `mrkdwn()`), so a reason cannot smuggle markup in."""
+    `outcome` is `Mrkdwn` (built with `mrkdwn()`), so a reason cannot smuggle markup in. The
+    row carries the outcome; its blocks are rendered when the relay sends it
+    (`closed_payload`), off the path of the click or sweep that closed the request."""
     if not isinstance(outcome, Mrkdwn):
         raise TypeError("close_request needs Mrkdwn: build the outcome with render.mrkdwn()")
     outcome = Mrkdwn(fit_text(outcome, 2900))  # never cut inside an escape or a mention
+    payload = {**DEFERRED_CLOSE, "text": str(outcome)}
+    outbox.enqueue(
+        session, "chat.update", payload, now=now, ref_kind="request_update", ref_id=request.id
+    )
+    # The reminders carried the same buttons: they close with the ask.
+    for channel, ts in read_home.sent_reminders(session, request.id):
+        outbox.enqueue(
+            session,
+            "chat.update",
+            {"channel": channel, "ts": ts, **payload},
+            now=now,
+            ref_kind="reminder_update",
+            ref_id=request.id,
+        )
+
+
+#: the payload marker of a queued close whose blocks are still to be rendered.
+DEFERRED_CLOSE: dict[str, Any] = {"render": "closed"}
+
+
+def closed_payload(
+    session: Session, request_id: int, payload: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """A queued close (`close_request`) as it is sent: its outcome under the pilot's header and
+    the request's role. None if the request is gone."""
+    request = gates.find_request(session, request_id)
+    if request is None:
+        return None
+    gate = gates.get_gate(session, request.gate_id)
+    pilot = pilots.get_pilot(session, gate.pilot_id)
+    outcome = Mrkdwn(str(payload["text"]))  # escaped when it was queued (`close_request`)
     blocks = render_blocks(
         "signoff_closed.json.j2",
         pilot=pilot_context(pilot),
@@ -306,24 +360,8 @@ def close_request(
         request={"id": request.id, "role": request.role},
         outcome=outcome,
     )
-    outbox.enqueue(
-        session,
-        "chat.update",
-        {"text": str(outcome), "blocks": blocks},
-        now=now,
-        ref_kind="request_update",
-        ref_id=request.id,
-    )
-    # The reminders carried the same buttons: they close with the ask.
-    for channel, ts in read_home.sent_reminders(session, request.id):
-        outbox.enqueue(
-            session,
-            "chat.update",
-            {"channel": channel, "ts": ts, "text": str(outcome), "blocks": blocks},
-            now=now,
-            ref_kind="reminder_update",
-            ref_id=request.id,
-        )
+    sent = {k: v for k, v in payload.items() if k != "render"}
+    return {**sent, "text": str(outcome), "blocks": blocks}
 
 
 def decision_outcome(

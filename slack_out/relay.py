@@ -23,6 +23,12 @@ What happens when Slack says no is decided by one table (`slack_out.slack_errors
   `chat.update` of the ask: it waits until the ask is posted, only the newest one of a request
   is sent, and it is skipped once the request is closed, so it never puts buttons back on a
   closed ask (if the request closes while the refresh is on its way, the close is sent again).
+* A refresh, a close (`request_update`, `reminder_update`: the buttons replaced by what
+  happened) and a Home are queued without their blocks and rendered here once claimed
+  (`messages.as_sent`, in a reading session that on SQLite holds up no writer); the row keeps
+  what was sent. So a decision does not render its close, every other approver's ask and the
+  Homes it changes inside Slack's 3-second window, and each shows the register as it is when
+  it goes out.
 * **transient** answers: a 429 holds only its method and channel for its `Retry-After` (the
   relay never sleeps inside a call, so other channels are served meanwhile); an outage (5xx,
   dropped connections) stops the round and the row backs off exponentially.
@@ -39,7 +45,7 @@ import logging
 import threading
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -47,6 +53,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from config.names import Keys
+from lifecycle.policy import Policy
 from lifecycle.statuses import OutboxStatus
 from slack_out import messages
 from slack_out.limits import fit_payload
@@ -436,6 +443,29 @@ def _moot_refresh(session: Any, row: OutboxMessage) -> str | None:
     return None
 
 
+def _rendered(
+    db: Database,
+    out: Outgoing,
+    ref_id: str | None,
+    policy: Policy | None,
+    now: datetime,
+    shared: dict[str, Any],
+) -> tuple[Outgoing, str | None]:
+    """A claimed deferred row (a tally refresh, a close, a Home) rendered as the register stands
+    now, in a reading session: on SQLite it holds up no click while it renders. Returns the row
+    to send, and why it is not sent after all (then it is marked skipped), else None."""
+    with db.reading() as session:
+        rendered = messages.as_sent(
+            session, ref_id, out.payload, policy=policy, now=now, shared=shared
+        )
+    if rendered is not None:
+        return replace(out, payload=rendered), None
+    why = f"{out.ref_kind} not sent: request {ref_id} not found"
+    with db.session() as session:
+        outbox.mark_skipped(session, outbox.get_row(session, out.id), reason=why)
+    return out, why
+
+
 def _closed_after_refresh(session: Any, row: OutboxMessage, now: datetime) -> int | None:
     """A refresh that went out while its request closed (checked when claimed, closed by an
     answer before Slack took the update) may have put buttons back after the close: send the
@@ -511,10 +541,12 @@ def relay_outbox(
     limit: int = 200,
     lease: timedelta = timedelta(seconds=600),
     limits: RateLimits | None = None,
+    policy: Policy | None = None,
 ) -> RelayReport:
     """Send what is due. No transaction is held open during a Slack call: a row is claimed
     (leased) in one short transaction and closed in another, so the listener's writes never
-    wait behind Slack, and two relays never send the same row."""
+    wait behind Slack, and two relays never send the same row. `policy`: the one the process
+    runs under, for the names in a tally refresh (rendered when it is claimed)."""
     report = RelayReport()
     rates = limits if limits is not None else rate_limits_for(client)
     if _still_paused(db, client, now(), report):
@@ -528,6 +560,8 @@ def relay_outbox(
     report.held_by.update({kind: c.error for kind, c in conditions.items()})
     held: dict[RateKey, list[int]] = {}
     hold_until: dict[RateKey, datetime] = {}
+    #: what this round's renders share (`messages.as_sent`): read once, not once per row.
+    shared: dict[str, Any] = {}
     condition_held: dict[datetime, list[int]] = {}
 
     def blocked(out: Outgoing) -> datetime | None:
@@ -564,6 +598,9 @@ def relay_outbox(
             if moot is not None:
                 outbox.mark_skipped(session, row, reason=moot)
             out = _outgoing(session, row)
+            ref_id = row.ref_id
+        if moot is None and messages.is_deferred(out.payload):
+            out, moot = _rendered(db, out, ref_id, policy, now(), shared)
         if moot is not None:
             report.skipped += 1
             log.info("delivery skipped outbox=%s reason=%s", out.id, moot)
@@ -688,6 +725,8 @@ def _send(
     rates.succeeded(key, stamp)
     with db.session() as session:
         fresh = outbox.get_row(session, out.id)
+        if messages.is_deferred(fresh.payload):  # the row keeps what was sent
+            fresh.payload = out.payload
         outbox.mark_sent(session, fresh, channel=delivered.channel, ts=delivered.ts, now=stamp)
         if fresh.ref_kind == "request" and delivered.channel and delivered.ts:
             gates.set_request_message(

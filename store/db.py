@@ -37,10 +37,17 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # A reading session (`Database.reading`) begins DEFERRED: in WAL mode it then
+            # takes no write lock and holds up no writer.
+            read_only = conn.get_execution_options().get(_READING, False)
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+#: execution option of the engine behind `Database.reading`.
+_READING = "pilotgate_reading"
 
 
 class Database:
@@ -50,6 +57,9 @@ class Database:
         self.url = url
         self.engine = engine or make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._readers = sessionmaker(
+            self.engine.execution_options(**{_READING: True}), expire_on_commit=False
+        )
 
     @property
     def is_postgres(self) -> bool:
@@ -59,6 +69,14 @@ class Database:
     def session(self) -> Iterator[Session]:
         """A unit of work: committed when the block ends, rolled back on error."""
         with self.sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session that only reads: on SQLite its transaction takes no write lock, so long
+        reads (rendering a message as it is sent) hold up no click; anything it writes is
+        rolled back."""
+        with self._readers() as session:  # closing it rolls back what it began
             yield session
 
     def dispose(self) -> None:

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Table, and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from lifecycle.delegation import Assignee, DelegationError, assignee
@@ -221,6 +221,22 @@ def unanswered_requests(session: Session, gate_id: int) -> list[SignoffRequest]:
     return [r for r in active_requests_for(session, gate_id) if r.id not in answered]
 
 
+def unanswered_request_ids(session: Session, gate_id: int) -> list[int]:
+    """`unanswered_requests`, as ids only, in one query (no ORM loads): what a decision needs
+    to queue the other asks' refreshes."""
+    answered = select(Decision.id).where(Decision.request_id == SignoffRequest.id).exists()
+    rows = session.execute(
+        select(SignoffRequest.id)
+        .where(
+            SignoffRequest.gate_id == gate_id,
+            SignoffRequest.superseded_at.is_(None),
+            ~answered,
+        )
+        .order_by(SignoffRequest.id)
+    )
+    return [int(i) for i in rows.scalars()]
+
+
 def get_request(session: Session, request_id: int) -> SignoffRequest:
     return get_or_raise(
         session, SignoffRequest, request_id, f"no sign-off request with id {request_id}"
@@ -252,13 +268,33 @@ def gate_state(gate: Gate) -> GateState:
 
 
 def evaluate(session: Session, gate: Gate, now: datetime) -> Evaluation:
+    # Columns, not ORM objects: this runs on every decision, and the rule needs only these.
     requests = [
         RequestView(r.id, r.approver, r.role, r.round)
-        for r in active_requests_for(session, gate.id)
+        for r in session.execute(
+            select(
+                SignoffRequest.id,
+                SignoffRequest.approver,
+                SignoffRequest.role,
+                SignoffRequest.round,
+            )
+            .where(SignoffRequest.gate_id == gate.id, SignoffRequest.superseded_at.is_(None))
+            .order_by(SignoffRequest.id)
+        )
     ]
     decisions = [
         DecisionView(d.request_id, d.approver, Verdict(d.verdict), d.decided_at, d.reason)
-        for d in decisions_for(session, gate.id)
+        for d in session.execute(
+            select(
+                Decision.request_id,
+                Decision.approver,
+                Decision.verdict,
+                Decision.decided_at,
+                Decision.reason,
+            )
+            .where(Decision.gate_id == gate.id)
+            .order_by(Decision.decided_at, Decision.id)
+        )
     ]
     return evaluate_gate(gate_state(gate), requests, decisions, now)
 
@@ -312,13 +348,23 @@ def record_decision(
     """Record a decision once (redeliveries are no-ops) and resolve the gate if it is decided."""
     gate = lock_gate(session, request.gate_id)
     recorded = False
-    superseded_at = session.execute(
-        select(SignoffRequest.superseded_at).where(SignoffRequest.id == request.id)
-    ).scalar_one()
-    if gate.status == GatePhase.OPEN and superseded_at is None:
-        recorded = insert_ignore(
-            session,
-            Decision.__table__,
+    # Read under the gate's lock, which every writer of this gate's decisions and hand-overs
+    # takes first: what it shows cannot change before this transaction ends.
+    answered = select(Decision.id).where(
+        Decision.request_id == request.id, Decision.approver == request.approver
+    )
+    superseded_at, already = session.execute(
+        select(SignoffRequest.superseded_at, answered.exists()).where(
+            SignoffRequest.id == request.id
+        )
+    ).one()
+    if gate.status == GatePhase.OPEN and superseded_at is None and not already:
+        # A plain INSERT (compiled once, cached), not ON CONFLICT DO NOTHING (compiled anew
+        # each time): the read above under the lock is what makes a redelivery a no-op; the
+        # unique (request_id, approver) index still refuses a second row.
+        recorded = True
+        session.execute(
+            insert(cast(Table, Decision.__table__)),
             {
                 "request_id": request.id,
                 "gate_id": gate.id,
@@ -330,7 +376,6 @@ def record_decision(
                 "policy_digest": gate.policy_digest,
                 "evidence_digest": verdict_digest(gate.evidence),
             },
-            ["request_id", "approver"],
         )
         if recorded:
             audit.append(

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from lifecycle.statuses import UNDELIVERED, OutboxStatus
@@ -43,6 +43,37 @@ def enqueue(
             "ref_id": None if ref_id is None else str(ref_id),
             "dedupe_key": dedupe_key,
         },
+    )
+
+
+def enqueue_refs(
+    session: Session,
+    method: str,
+    payload: dict[str, Any],
+    *,
+    now: datetime,
+    ref_kind: str,
+    ref_ids: Sequence[int],
+) -> None:
+    """Queue the same call about each of `ref_ids` (one row each, same payload) in one
+    multi-row insert: a decision queues a tally refresh for every other open ask of its gate."""
+    if not ref_ids:
+        return
+    session.execute(
+        insert(cast(Table, OutboxMessage.__table__)),
+        [
+            {
+                "method": method,
+                "payload": payload,
+                "status": OutboxStatus.PENDING,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+                "ref_kind": ref_kind,
+                "ref_id": str(ref_id),
+            }
+            for ref_id in ref_ids
+        ],
     )
 
 

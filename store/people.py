@@ -73,7 +73,7 @@ def label(name: str | None, slack_id: str | None) -> str:
 
 def names(
     session: Session,
-    policy: Policy,
+    policy: Policy | None,
     ids: Collection[str] | None = None,
     *,
     written_in: Pilot | None = None,
@@ -84,7 +84,7 @@ def names(
     decision's hot path) must not read every proposal in a 100,000-pilot register to name an
     approver Slack's cache does not know yet (an unnamed approver is shown as a mention, which
     Slack itself renders as their name)."""
-    policy_names = {k: v.name for k, v in policy.people.items()}
+    policy_names = {k: v.name for k, v in policy.people.items()} if policy is not None else {}
     query = select(Person.user_id, Person.name).where(Person.name.is_not(None))
     if ids is not None:
         wanted = sorted(set(ids) - set(policy_names))

@@ -194,8 +194,11 @@ def home_users(session: Session, among: Collection[str]) -> set[str]:
 
 def people_of_pilot(session: Session, pilot_id: str) -> set[str]:
     """Everyone a change to this pilot concerns: its proposer, its owner and everyone asked."""
-    pilot = session.get(Pilot, pilot_id)
-    if pilot is None:
+    # Two columns, not the Pilot (whose proposal is parsed on load): this runs on each decision.
+    owners = session.execute(
+        select(Pilot.proposer, Pilot.business_owner).where(Pilot.id == pilot_id)
+    ).first()
+    if owners is None:
         return set()
     asked = session.execute(
         select(SignoffRequest.approver)
@@ -203,7 +206,7 @@ def people_of_pilot(session: Session, pilot_id: str) -> set[str]:
         .where(Gate.pilot_id == pilot_id)
         .distinct()
     ).scalars()
-    return {pilot.proposer, pilot.business_owner, *asked}
+    return {*owners, *asked}
 
 
 def people_of_pilots(session: Session, pilot_ids: Collection[str]) -> set[str]:

@@ -22,7 +22,7 @@ from lifecycle.gates import Verdict
 from lifecycle.signoffs import Refusal, refusal
 from lifecycle.statuses import GatePhase
 from slack_out import messages
-from store import flow_queue, gates, pilots
+from store import flow_queue, gates
 from store.read_models import ClickTarget, click_target
 from tasks import home
 
@@ -137,11 +137,8 @@ def record(
             # Screened while open, settled by another answer before this one took the lock.
             return DecisionResult(Answer.LATE, LATE_TEXT)
         return DecisionResult(Answer.DUPLICATE, "Your answer was already recorded.")
-    pilot = pilots.get_pilot(session, target.pilot_id)
     messages.close_request(
         session,
-        pilot,
-        outcome.gate,
         request,
         messages.decision_outcome(
             request.approver, verdict.value, reason, now, on_behalf_of=request.on_behalf_of
@@ -149,8 +146,8 @@ def record(
         now,
     )
     if outcome.resolved_now:
-        flow_queue.request_resolve_gate(session, target.gate_id, pilot.id, now=now)
+        flow_queue.request_resolve_gate(session, target.gate_id, target.pilot_id, now=now)
     else:  # the gate still waits on the others: their asks show this answer in their tally
-        messages.refresh_asks(session, pilot, outcome.gate, policy=home.policy(), now=now)
-    home.refresh_pilot(session, pilot.id, now)
+        messages.refresh_asks(session, outcome.gate, now=now)
+    home.refresh_pilot(session, target.pilot_id, now)
     return DecisionResult(Answer.RECORDED, f"Recorded: {verdict.value}.", outcome.resolved_now)

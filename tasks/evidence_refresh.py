@@ -56,8 +56,6 @@ def refresh_open_gate(
     for old, new in change.reasked:
         messages.close_request(
             session,
-            pilot,
-            change.gate,
             old,
             mrkdwn("The evidence changed after you approved; you are asked again with it."),
             now,
@@ -65,7 +63,7 @@ def refresh_open_gate(
         messages.ask(session, pilot, change.gate, new, now, policy=policy)
     if change.reasked:  # approvals asked again no longer count: the other asks say so
         skip = {new.id for _, new in change.reasked}
-        messages.refresh_asks(session, pilot, change.gate, policy=policy, now=now, skip=skip)
+        messages.refresh_asks(session, change.gate, now=now, skip=skip)
     home.refresh_pilot(session, pilot.id, now)
     return EvidenceRefreshed(
         gate_id=gate.id,

@@ -172,7 +172,7 @@ def _relay() -> SignoffsSent:
         client = make_client(rt.settings)
     except SlackNotConfigured as exc:  # `serve` (or a later run) delivers the queued rows
         return SignoffsSent(sent=0, waiting=0, errors=[str(exc)])
-    report = relay_outbox(rt.db, client, utcnow)
+    report = relay_outbox(rt.db, client, utcnow, policy=rt.policy)
     return SignoffsSent(sent=report.sent, waiting=report.waiting, errors=report.errors)
 
 
@@ -328,9 +328,7 @@ def enforce_deadline_in(session: Session, inp: GateInput) -> DeadlineAction:
             messages.ask(session, pilot, gate, request, now, policy=rt.policy)
             asked.append(Asked(approver=request.approver, role=request.role))
         # the asks already out show the escalation role in their tally too
-        messages.refresh_asks(
-            session, pilot, gate, policy=rt.policy, now=now, skip={r.id for r in added}
-        )
+        messages.refresh_asks(session, gate, now=now, skip={r.id for r in added})
         home.refresh_pilot(session, pilot.id, now)
         detail = f"escalated to {role} for {decision.days} days"
     return DeadlineAction(
@@ -443,7 +441,7 @@ def apply_transition_in(session: Session, inp: GateInput) -> TransitionApplied:
     reason = gate.outcome_reason or gate.status
     outcome_text = messages.gate_outcome(gate.status, reason)
     for request in gates.unanswered_requests(session, gate.id):
-        messages.close_request(session, pilot, gate, request, outcome_text, now)
+        messages.close_request(session, request, outcome_text, now)
     home.refresh_pilot(session, pilot.id, now)
 
     first = next_step(

@@ -214,12 +214,10 @@ def _hand_over(
     )
     gate = gates.get_gate(session, request.gate_id)
     pilot = pilots.get_pilot(session, gate.pilot_id)
-    messages.close_request(
-        session, pilot, gate, request, messages.handed_over(to, reason, away=away), now
-    )
+    messages.close_request(session, request, messages.handed_over(to, reason, away=away), now)
     messages.ask(session, pilot, gate, new, now, policy=in_force)
     # the gate's other asks show who stands in now
-    messages.refresh_asks(session, pilot, gate, policy=in_force, now=now, skip={new.id})
+    messages.refresh_asks(session, gate, now=now, skip={new.id})
     return HandOver(
         request_id=request.id,
         new_request_id=new.id,

@@ -64,8 +64,6 @@ def reapply_policy(
     for request in done.dropped:
         messages.close_request(
             session,
-            pilot,
-            done.gate,
             request,
             mrkdwn("No longer needed: this gate now follows policy {}.", str(in_force)),
             now,
@@ -74,7 +72,7 @@ def reapply_policy(
         flow_queue.request_resolve_gate(session, gate.id, pilot.id, now=now)
     else:  # the asks still open show the new quorum and who else is asked now
         skip = {r.id for r in done.added}
-        messages.refresh_asks(session, pilot, done.gate, policy=policy, now=now, skip=skip)
+        messages.refresh_asks(session, done.gate, now=now, skip=skip)
     # Dropped requests lose their Home buttons, added ones gain them, in this transaction.
     home.refresh_pilot(session, pilot.id, now, policy=policy)
     evaluation = done.evaluation

@@ -225,7 +225,8 @@ def find_due_work(inp: SweepInput) -> SweepPlan:
 
 @task(name="send-reminders", persist_result=False)
 def send_reminders(inp: SweepInput) -> RemindersSent:
-    """Remind each unanswered approver once per reminder point, threaded under the request."""
+    """Remind each unanswered approver once per reminder point: each gate's round in a
+    savepoint of its own, `PER_TRANSACTION` gates to a transaction (`_in_batches`)."""
     rt = get_runtime()
     now = inp.now
     sent = 0
@@ -241,51 +242,53 @@ def send_reminders(inp: SweepInput) -> RemindersSent:
                 lambda g: (g.next_reminder_at, g.id),
             )
         ]
-    for gate_id in gate_ids:
-        reminded: list[str] = []
-        with rt.db.session() as session:
-            gate = gates.get_gate(session, gate_id)
-            if (
-                gate.status != GatePhase.OPEN
-                or gate.next_reminder_at is None
-                or gate.deadline < now
-            ):
-                continue
-            points = rt.policy.gate(Stage(gate.stage)).reminders
-            start = _window_start(gate)
-            point = current_point(start, gate.deadline, points, now)
-            upcoming = next_reminder(start, gate.deadline, points, now)
-            # Claim this gate's reminder round: a concurrent sweep gets False and moves on.
-            if not gates.advance_reminder(
-                session,
-                gate,
-                expected=gate.next_reminder_at,
-                next_at=upcoming[1] if upcoming else None,
-            ):
-                continue
-            if point is None:
-                continue
-            pilot = pilots.get_pilot(session, gate.pilot_id)
-            for request in gates.unanswered_requests(session, gate.id):
-                if gates.mark_reminder(session, request.id, point, now):
-                    messages.remind(session, pilot, gate, request, point, now)
-                    sent += 1
-                    who.append(request.approver)
-                    reminded.append(request.approver)
-            if reminded:  # time has passed: the Homes' "time left" and "due within 7 days"
-                home.refresh_pilot(session, pilot.id, now)
-        if reminded:
-            rounds.append(
-                ReminderRound(gate_id=gate_id, pilot_id=pilot.id, point=point, approvers=reminded)
-            )
-            run_logger().info(
-                "gate %d of pilot %s: reminded %s (%d%% of the window); reminder(s) queued",
-                gate_id,
-                pilot.id,
-                ", ".join(reminded),
-                round(point * 100),
-            )
+    done: list[ReminderRound] = _in_batches(
+        "reminding",
+        now,
+        [(gate_id, partial(_remind_one, gate_id=gate_id, now=now)) for gate_id in gate_ids],
+    )
+    for reminder in done:
+        sent += len(reminder.approvers)
+        who.extend(reminder.approvers)
+        rounds.append(reminder)
+        run_logger().info(
+            "gate %d of pilot %s: reminded %s (%d%% of the window); reminder(s) queued",
+            reminder.gate_id,
+            reminder.pilot_id,
+            ", ".join(reminder.approvers),
+            round(reminder.point * 100),
+        )
     return RemindersSent(sent=sent, approvers=who, rounds=rounds)
+
+
+def _remind_one(session: Session, gate_id: int, now: datetime) -> ReminderRound | None:
+    """A gate's reminder round, claimed so that a concurrent sweep does not send it too; None
+    if there was nothing to remind (or another sweep claimed it)."""
+    gate = gates.get_gate(session, gate_id)
+    if gate.status != GatePhase.OPEN or gate.next_reminder_at is None or gate.deadline < now:
+        return None
+    points = get_runtime().policy.gate(Stage(gate.stage)).reminders
+    start = _window_start(gate)
+    point = current_point(start, gate.deadline, points, now)
+    upcoming = next_reminder(start, gate.deadline, points, now)
+    # Claim this gate's reminder round: a concurrent sweep gets False and moves on.
+    if not gates.advance_reminder(
+        session, gate, expected=gate.next_reminder_at, next_at=upcoming[1] if upcoming else None
+    ):
+        return None
+    if point is None:
+        return None
+    pilot = pilots.get_pilot(session, gate.pilot_id)
+    reminded: list[str] = []
+    for request in gates.unanswered_requests(session, gate.id):
+        if gates.mark_reminder(session, request.id, point, now):
+            messages.remind(session, pilot, gate, request, point, now)
+            reminded.append(request.approver)
+    if not reminded:
+        return None
+    # time has passed: the Homes' "time left" and "due within 7 days" (once per batch)
+    home.refresh_pilot(session, pilot.id, now)
+    return ReminderRound(gate_id=gate_id, pilot_id=pilot.id, point=point, approvers=reminded)
 
 
 @task(name="post-digest", persist_result=False)

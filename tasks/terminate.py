@@ -93,8 +93,6 @@ def terminate_in(session: Session, inp: TerminateInput) -> Terminated:
             for request in gates_store.unanswered_requests(session, gate.id):
                 messages.close_request(
                     session,
-                    pilot,
-                    gate,
                     request,
                     messages.gate_outcome(GatePhase.CANCELLED, reason),
                     now,

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
 from lifecycle.policy import Policy, load_policy
+from lifecycle.stages import FORWARD, Stage
 from store import gates, pilots
 from store.db import Database
 from store.migrate import upgrade
@@ -122,6 +124,46 @@ def session(database_url: str) -> Iterator[Session]:
 @pytest.fixture(scope="session")
 def policy() -> Policy:
     return load_policy(EXAMPLES / "policy.yaml")
+
+
+@pytest.fixture(scope="session")
+def walk_to_production() -> Callable[..., None]:
+    """walk(session, pilot_id, policy, live=..., start=..., step=...): one way to put a proposed
+    pilot in production at known times, for the tests that count value since go-live.
+
+    It moves the pilot along `FORWARD` with `pilots.move_stage`, asserting each move wins: into
+    each stage before production at `start + step`, `start + 2 * step`, ...; into production
+    at `live`. It does not flush or commit; the caller's session does.
+    """
+
+    def walk(
+        session: Session,
+        pilot_id: str,
+        policy: Policy,
+        *,
+        live: datetime,
+        start: datetime,
+        step: timedelta,
+        actor: str = "t",
+        reason: str = "ok",
+    ) -> None:
+        stage, at = Stage.PROPOSAL, start
+        while stage is not Stage.PRODUCTION:
+            nxt = FORWARD[stage]
+            at = live if nxt is Stage.PRODUCTION else at + step
+            assert pilots.move_stage(
+                session,
+                pilot_id,
+                expected=stage,
+                target=nxt,
+                actor=actor,
+                reason=reason,
+                now=at,
+                policy=policy,
+            )
+            stage = nxt
+
+    return walk
 
 
 # ---------------------------------------------------------------- the running stack

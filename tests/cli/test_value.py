@@ -9,6 +9,7 @@ policy's 55 USD an hour): 5 minutes in January, a median of 4 in February, nothi
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import time_machine
@@ -16,8 +17,6 @@ from cli_harness import EXAMPLES_DIR, Cli
 from process_harness import run_cli
 
 from lifecycle.policy import load_policy
-from lifecycle.stages import FORWARD, Stage
-from store import pilots
 from store.db import Database
 
 LIVE = datetime(2026, 1, 1, tzinfo=UTC)
@@ -29,7 +28,7 @@ resolution_minutes,2,2026-04-10T09:00:00Z,minutes,ITSM
 """
 
 
-def _go_live(cli: Cli) -> str:
+def _go_live(cli: Cli, walk: Callable[..., None]) -> str:
     with time_machine.travel(LIVE - timedelta(days=60), tick=False):
         proposed = cli.run("propose", str(EXAMPLES_DIR / "helpdesk-assistant.yaml"))
         assert proposed.exit_code == 0, proposed.stderr
@@ -43,28 +42,23 @@ def _go_live(cli: Cli) -> str:
     db = Database(cli.url)
     try:
         with db.session() as session:
-            stage, at = Stage.PROPOSAL, LIVE - timedelta(days=50)
-            while stage is not Stage.PRODUCTION:
-                nxt = FORWARD[stage]
-                at = LIVE if nxt is Stage.PRODUCTION else at + timedelta(days=5)
-                assert pilots.move_stage(
-                    session,
-                    pilot,
-                    expected=stage,
-                    target=nxt,
-                    actor="test",
-                    reason="approved",
-                    now=at,
-                    policy=policy,
-                )
-                stage = nxt
+            walk(
+                session,
+                pilot,
+                policy,
+                live=LIVE,
+                start=LIVE - timedelta(days=50),
+                step=timedelta(days=5),
+                actor="test",
+                reason="approved",
+            )
     finally:
         db.dispose()
     return pilot
 
 
-def _measured_in_production(cli: Cli) -> str:
-    pilot = _go_live(cli)
+def _measured_in_production(cli: Cli, walk: Callable[..., None]) -> str:
+    pilot = _go_live(cli, walk)
     with time_machine.travel(NOW, tick=False):
         assert cli.run("status", pilot, "--json").exit_code == 0
         recorded = cli.run(
@@ -79,8 +73,10 @@ def _measured_in_production(cli: Cli) -> str:
     return pilot
 
 
-def test_metrics_are_recorded_after_production(migrated: Cli) -> None:
-    pilot = _measured_in_production(migrated)
+def test_metrics_are_recorded_after_production(
+    migrated: Cli, walk_to_production: Callable[..., None]
+) -> None:
+    pilot = _measured_in_production(migrated, walk_to_production)
     with time_machine.travel(NOW, tick=False):
         status = json.loads(migrated.run("status", pilot, "--json").stdout)
     assert status["stage"] == "production"
@@ -101,8 +97,8 @@ def test_metrics_are_recorded_after_production(migrated: Cli) -> None:
     ]
 
 
-def test_value_json_figures_by_hand(migrated: Cli) -> None:
-    pilot = _measured_in_production(migrated)
+def test_value_json_figures_by_hand(migrated: Cli, walk_to_production: Callable[..., None]) -> None:
+    pilot = _measured_in_production(migrated, walk_to_production)
     with time_machine.travel(NOW, tick=False):
         run = migrated.run("value", pilot, "--json")
     assert run.exit_code == 0, run.stderr
@@ -143,8 +139,8 @@ def test_value_json_figures_by_hand(migrated: Cli) -> None:
     assert s["payback"]["projected_at"].startswith("2026-08-02")
 
 
-def test_value_in_the_terminal(migrated: Cli) -> None:
-    pilot = _measured_in_production(migrated)
+def test_value_in_the_terminal(migrated: Cli, walk_to_production: Callable[..., None]) -> None:
+    pilot = _measured_in_production(migrated, walk_to_production)
     with time_machine.travel(NOW, tick=False):
         run = migrated.run("value", pilot)
     assert run.exit_code == 0, run.stderr
@@ -171,9 +167,9 @@ def test_value_refuses_a_pilot_not_live_and_an_unknown_id(migrated: Cli) -> None
     assert missing.exit_code == 3 and "no pilot with id 'pg-00000000'" in missing.stderr
 
 
-def test_value_is_a_read_command(migrated: Cli) -> None:
+def test_value_is_a_read_command(migrated: Cli, walk_to_production: Callable[..., None]) -> None:
     """In its own process, as the console script runs it: no Prefect, no Slack SDK."""
-    pilot = _go_live(migrated)
+    pilot = _go_live(migrated, walk_to_production)
     run = run_cli(migrated.env, migrated.tmp, "value", pilot)
     assert run.exit_code == 0, run.stdout + run.stderr
     assert "live since 2026-01-01" in run.stdout

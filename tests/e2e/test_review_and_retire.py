@@ -18,8 +18,8 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from flows.sweep import sweep_flow
-from pilotgate.dispatcher import sweep_work
 from lifecycle.stages import FORWARD, Stage
+from pilotgate.dispatcher import sweep_work
 from store import audit, metrics, pilots
 from store import gates as gates_store
 from store.models import AuditEntry, Decision, Gate, StageChange

@@ -4,6 +4,7 @@ databases; the figures are worked out by hand (the same as tests/lifecycle/test_
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from report_dataset import EXAMPLES
@@ -12,7 +13,6 @@ from sqlalchemy.orm import Session
 
 from lifecycle.policy import Policy, ValueRules
 from lifecycle.proposal import load_proposal
-from lifecycle.stages import FORWARD, Stage
 from pilotgate.report import build_report, render_html, render_markdown
 from store import metrics, pilots
 
@@ -25,28 +25,23 @@ OBSERVED = [("2025-12-20", 1.0), ("2026-01-15", 5.0), ("2026-02-10", 3.0), ("202
 OBSERVED += [("2026-04-10", 2.0)]
 
 
-def _live_pilot(session: Session, policy: Policy, pilot_id: str, title: str) -> None:
+def _live_pilot(
+    walk: Callable[..., None], session: Session, policy: Policy, pilot_id: str, title: str
+) -> None:
     proposal = load_proposal(EXAMPLES / "helpdesk-assistant.yaml").model_copy(
         update={"title": title}
     )
     pilots.create_pilot(
         session, proposal, policy, actor="t", now=LIVE - timedelta(days=60), pilot_id=pilot_id
     )
-    stage, at = Stage.PROPOSAL, LIVE - timedelta(days=50)
-    while stage is not Stage.PRODUCTION:
-        nxt = FORWARD[stage]
-        at = LIVE if nxt is Stage.PRODUCTION else at + timedelta(days=5)
-        assert pilots.move_stage(
-            session,
-            pilot_id,
-            expected=stage,
-            target=nxt,
-            actor="t",
-            reason="ok",
-            now=at,
-            policy=policy,
-        )
-        stage = nxt
+    walk(
+        session,
+        pilot_id,
+        policy,
+        live=LIVE,
+        start=LIVE - timedelta(days=50),
+        step=timedelta(days=5),
+    )
     for day, value in OBSERVED:
         when = datetime.fromisoformat(day).replace(tzinfo=UTC)
         metrics.record_metric(
@@ -63,9 +58,11 @@ def _live_pilot(session: Session, policy: Policy, pilot_id: str, title: str) -> 
     session.flush()
 
 
-def test_value_since_go_live_in_json_html_and_markdown(session: Session, policy: Policy) -> None:
+def test_value_since_go_live_in_json_html_and_markdown(
+    session: Session, policy: Policy, walk_to_production: Callable[..., None]
+) -> None:
     assert policy.value.hour_rate == 55 and policy.value.currency == "USD"
-    _live_pilot(session, policy, "pg-live0001", TITLE)
+    _live_pilot(walk_to_production, session, policy, "pg-live0001", TITLE)
     report = build_report(session, policy, NOW)
     data = json.loads(report.to_json())
     vot = data["value_over_time"]
@@ -184,9 +181,11 @@ def test_no_pilot_live_yet(session: Session, policy: Policy) -> None:
     assert "No pilot has reached production yet." in render_markdown(report)
 
 
-def test_without_an_hour_rate_hours_only(session: Session, policy: Policy) -> None:
+def test_without_an_hour_rate_hours_only(
+    session: Session, policy: Policy, walk_to_production: Callable[..., None]
+) -> None:
     unpriced = policy.model_copy(update={"value": ValueRules()})
-    _live_pilot(session, unpriced, "pg-live0002", "Help desk")
+    _live_pilot(walk_to_production, session, unpriced, "pg-live0002", "Help desk")
     report = build_report(session, unpriced, NOW)
     (p,) = report.value_over_time.pilots
     assert p.series.realised_hours == 1666.57 and p.series.realised_money is None

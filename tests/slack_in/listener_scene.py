@@ -74,7 +74,9 @@ class Scene:
         return pilot_id, opened.gate_id
 
     def relay(self) -> RelayReport:
-        return relay_outbox(self.db, make_client(self.runtime.settings), utcnow)
+        return relay_outbox(
+            self.db, make_client(self.runtime.settings), utcnow, policy=self.runtime.policy
+        )
 
     def asks(self, gate_id: int) -> dict[str, Ask]:
         with self.db.session() as session:

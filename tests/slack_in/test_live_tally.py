@@ -172,10 +172,7 @@ def test_only_the_newest_refresh_of_a_request_is_sent(scene: Scene, gate: tuple[
     assert scene.click(FIN, asks[FIN]).status_code == 200
     with scene.db.session() as session:  # a later change to the gate refreshes them again
         gate_row = gates.get_gate(session, gate_id)
-        pilot = pilots.get_pilot(session, gate_row.pilot_id)
-        again = messages.refresh_asks(
-            session, pilot, gate_row, policy=scene.runtime.policy, now=utcnow()
-        )
+        again = messages.refresh_asks(session, gate_row, now=utcnow())
     assert again == [asks[PMO1].id, asks[PMO2].id]
     with scene.db.session() as session:
         newest = {

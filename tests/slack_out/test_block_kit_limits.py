@@ -259,9 +259,15 @@ def proposal(title: str, who: str, text: str, metrics: int, criteria: int) -> Pr
     return Proposal.model_validate(data)
 
 
-def outbox_since(r: Runtime, mark: int) -> list[OutboxMessage]:
+def outbox_since(r: Runtime, mark: int, policy: Policy | None = None) -> list[OutboxMessage]:
+    """The rows queued after `mark`, each payload as the relay would send it now (a deferred
+    refresh or close rendered, names by `policy`)."""
     with r.db.session() as session:
         rows = session.scalars(select(OutboxMessage).where(OutboxMessage.id > mark)).all()
+        for row in rows:
+            sent = messages.as_sent(session, row.ref_id, row.payload, policy=policy, now=NOW)
+            assert sent is not None, row.id
+            row.payload = sent
         session.expunge_all()
         return list(rows)
 
@@ -330,23 +336,13 @@ def test_asks_reminders_and_closed_requests(
             messages.remind(session, pilot, gate, request, 0.5 + i / 100, NOW)
         first, *rest = requests
         outcome = messages.decision_outcome(first.approver, "reject", reason, NOW)
-        messages.close_request(session, pilot, gate, first, outcome, NOW)
+        messages.close_request(session, first, outcome, NOW)
         for request in rest:
             messages.close_request(
-                session,
-                pilot,
-                gate,
-                request,
-                messages.gate_outcome(GatePhase.CANCELLED, reason),
-                NOW,
+                session, request, messages.gate_outcome(GatePhase.CANCELLED, reason), NOW
             )
             messages.close_request(
-                session,
-                pilot,
-                gate,
-                request,
-                messages.handed_over("U0PMO0002", reason, away=True),
-                NOW,
+                session, request, messages.handed_over("U0PMO0002", reason, away=True), NOW
             )
         relay._report_undeliverable_ask(session, first.id, reason, NOW)
     rows = outbox_since(rt, mark)
@@ -631,19 +627,12 @@ def test_the_tally_and_the_reminder_page_many_roles_and_people(
         request = gates.requests_for(session, gate.id)[0]
         blocks = messages.request_blocks(pilot, gate, request, tally)
         extra = gates.add_requests(session, gate, hostile_people, role[:64], 0, NOW)
-        refreshed = messages.refresh_asks(
-            session,
-            pilot,
-            gate,
-            policy=named_policy,
-            now=NOW,
-            skip={r.id for r in extra},
-        )
+        refreshed = messages.refresh_asks(session, gate, now=NOW, skip={r.id for r in extra})
         messages.remind(session, pilot, gate, request, 0.5, NOW)
         expected = [r.id for r in gates.requests_for(session, gate.id) if r not in extra]
     assert refreshed == expected
     check_sent("chat.update", {"text": "tally", "blocks": blocks}, "tally (built)")
-    rows = outbox_since(rt, mark)
+    rows = outbox_since(rt, mark, named_policy)
     assert {"request", "request_refresh", "reminder"} <= {r.ref_kind for r in rows}
     for row in rows:
         check_sent(row.method, row.payload, f"{row.ref_kind} {row.method}")

@@ -75,8 +75,15 @@ def scene(db: Database, policy: Policy) -> tuple[Database, dict[str, Any]]:
 
 
 def _queued(db: Database) -> list[OutboxMessage]:
+    """The queued rows, each payload as the relay sends it (closes are rendered then)."""
     with db.session() as session:
-        return list(outbox.due_outbox(session, NOW + timedelta(days=30), limit=1000))
+        rows = list(outbox.due_outbox(session, NOW + timedelta(days=30), limit=1000))
+        for row in rows:
+            sent = messages.as_sent(session, row.ref_id, row.payload, policy=None, now=NOW)
+            assert sent is not None
+            row.payload = sent
+        session.expunge_all()
+        return rows
 
 
 def test_every_message_kind_escapes_user_text(
@@ -90,17 +97,15 @@ def test_every_message_kind_escapes_user_text(
         messages.remind(session, pilot, gate, request, 0.5, NOW)
         messages.close_request(
             session,
-            pilot,
-            gate,
             request,
             messages.decision_outcome(request.approver, Verdict.REJECT, HOSTILE, NOW),
             NOW,
         )
         messages.close_request(
-            session, pilot, gate, request, messages.gate_outcome(GatePhase.REJECTED, HOSTILE), NOW
+            session, request, messages.gate_outcome(GatePhase.REJECTED, HOSTILE), NOW
         )
         messages.close_request(
-            session, pilot, gate, request, messages.gate_outcome(GatePhase.CANCELLED, HOSTILE), NOW
+            session, request, messages.gate_outcome(GatePhase.CANCELLED, HOSTILE), NOW
         )
         messages.notify(
             session, "U0OWNER01", f"{HOSTILE} moved to pilot.", HOSTILE, NOW, pilot_id=pilot.id
@@ -144,5 +149,5 @@ def test_the_reject_modal_escapes_the_title() -> None:
 def test_an_outcome_must_be_built_escaped(scene: tuple[Database, dict[str, Any]]) -> None:
     db, s = scene
     with db.session() as session, pytest.raises(TypeError, match="Mrkdwn"):
-        messages.close_request(session, s["pilot"], s["gate"], s["request"], HOSTILE, NOW)  # type: ignore[arg-type]
+        messages.close_request(session, s["request"], HOSTILE, NOW)  # type: ignore[arg-type]
     assert mrkdwn("Rejected: {}", "<!channel>") == Mrkdwn("Rejected: &lt;!channel&gt;")

@@ -3,6 +3,7 @@ and one pilot's inputs for its value series."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from lifecycle.policy import Policy
 from lifecycle.proposal import Proposal
-from lifecycle.stages import FORWARD, Stage
+from lifecycle.stages import FORWARD
 from store import metrics, pilots, read_value
 from store.errors import NotFound
 from store.models import StageChange
@@ -19,32 +20,27 @@ from store.read_value import Window
 T0 = datetime(2026, 1, 1, 9, tzinfo=UTC)
 
 
-def _to_production(session: Session, pilot_id: str, policy: Policy, live: datetime) -> None:
-    stage, at = Stage.PROPOSAL, live - timedelta(days=len(FORWARD))
-    while stage is not Stage.PRODUCTION:
-        nxt = FORWARD[stage]
-        at = live if nxt is Stage.PRODUCTION else at + timedelta(days=1)
-        assert pilots.move_stage(
-            session,
-            pilot_id,
-            expected=stage,
-            target=nxt,
-            actor="t",
-            reason="ok",
-            now=at,
-            policy=policy,
-        )
-        stage = nxt
-    session.flush()
-
-
-def test_windows_and_inputs(session: Session, policy: Policy, helpdesk: Proposal) -> None:
+def test_windows_and_inputs(
+    session: Session,
+    policy: Policy,
+    helpdesk: Proposal,
+    walk_to_production: Callable[..., None],
+) -> None:
     live = T0 + timedelta(days=10)
     a = pilots.create_pilot(session, helpdesk, policy, actor="t", now=T0, pilot_id="pg-aaaaaaaa")
     b = pilots.create_pilot(session, helpdesk, policy, actor="t", now=T0, pilot_id="pg-bbbbbbbb")
     c = pilots.create_pilot(session, helpdesk, policy, actor="t", now=T0, pilot_id="pg-cccccccc")
-    _to_production(session, a.id, policy, live)
-    _to_production(session, b.id, policy, live + timedelta(days=1))
+    # a live at `live`, b a day later; each one's earlier stages a day apart just before
+    for pilot_id, went_live in ((a.id, live), (b.id, live + timedelta(days=1))):
+        walk_to_production(
+            session,
+            pilot_id,
+            policy,
+            live=went_live,
+            start=went_live - timedelta(days=len(FORWARD)),
+            step=timedelta(days=1),
+        )
+        session.flush()
     # b left production 30 days later (a later stage, e.g. a retirement, is whatever comes
     # next in its history); written directly so the test does not depend on that stage
     left = live + timedelta(days=31)

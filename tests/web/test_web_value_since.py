@@ -8,7 +8,7 @@ tests/lifecycle/test_value_series.py (live since 1 January, 11 -> 5, 4, 4 carrie
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,7 +16,6 @@ from web_site import EXAMPLES, PMO1, Site, make_runtime, serve_site
 
 from lifecycle.policy import Policy
 from lifecycle.proposal import load_proposal
-from lifecycle.stages import FORWARD, Stage
 from slackemu import SlackEmulator
 from store import metrics, pilots
 from store.db import Database
@@ -39,7 +38,7 @@ def site_in_may(db: Database, policy: Policy, emu: SlackEmulator) -> Iterator[Si
         set_runtime(None)
 
 
-def _go_live(site: Site, title: str) -> str:
+def _go_live(site: Site, title: str, walk: Callable[..., None]) -> str:
     proposal = load_proposal(EXAMPLES / "helpdesk-assistant.yaml").model_copy(
         update={"title": title}
     )
@@ -48,21 +47,14 @@ def _go_live(site: Site, title: str) -> str:
         pilot_id = pilots.create_pilot(
             session, proposal, policy, actor="t", now=LIVE - timedelta(days=60)
         ).id
-        stage, at = Stage.PROPOSAL, LIVE - timedelta(days=50)
-        while stage is not Stage.PRODUCTION:
-            nxt = FORWARD[stage]
-            at = LIVE if nxt is Stage.PRODUCTION else at + timedelta(days=5)
-            assert pilots.move_stage(
-                session,
-                pilot_id,
-                expected=stage,
-                target=nxt,
-                actor="t",
-                reason="ok",
-                now=at,
-                policy=policy,
-            )
-            stage = nxt
+        walk(
+            session,
+            pilot_id,
+            policy,
+            live=LIVE,
+            start=LIVE - timedelta(days=50),
+            step=timedelta(days=5),
+        )
         for day, value in OBSERVED:
             when = datetime.fromisoformat(day).replace(tzinfo=UTC)
             metrics.record_metric(
@@ -83,8 +75,10 @@ def _cells(row: str) -> list[str]:
     return [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row)]
 
 
-def test_the_page_shows_value_since_go_live(site_in_may: Site) -> None:
-    pilot_id = _go_live(site_in_may, "Help <desk>")
+def test_the_page_shows_value_since_go_live(
+    site_in_may: Site, walk_to_production: Callable[..., None]
+) -> None:
+    pilot_id = _go_live(site_in_may, "Help <desk>", walk_to_production)
     page = site_in_may.sign_in(PMO1).get(f"/pilots/{pilot_id}")
     assert page.status_code == 200
     html = page.text

@@ -178,7 +178,9 @@ class Site:
         return pilot_id, opened.gate_id
 
     def relay(self) -> RelayReport:
-        return relay_outbox(self.db, make_client(self.runtime.settings), utcnow)
+        return relay_outbox(
+            self.db, make_client(self.runtime.settings), utcnow, policy=self.runtime.policy
+        )
 
     def requests(self, gate_id: int) -> dict[str, Any]:
         with self.db.session() as session:
