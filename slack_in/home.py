@@ -1,8 +1,9 @@
 """The App Home opens: queue the person's Home (`views.publish`) and wake the dispatcher.
 
-Slack sends `app_home_opened` each time someone looks at the app's Home tab; the view is
-built from the register in one short transaction and goes out through the outbox like every
-other Slack call, so a Slack outage never fails the event (Slack would retry it). The Messages
+Slack sends `app_home_opened` each time someone looks at the app's Home tab; the Home is
+queued in one short transaction and goes out through the outbox like every other Slack call
+(the relay renders it from the register as it sends it), so a Slack outage never fails the
+event (Slack would retry it). The Messages
 tab sends the same event with `tab: messages`; that one shows nothing of ours and is ignored.
 """
 

@@ -176,7 +176,9 @@ def home_view(
     `at_risk`: the programme office's list when the caller already read it (the relay reads it
     once per round for every member's Home, not once each)."""
     pilots = read_home.pilots_of(session, user_id)
-    if programme_office and at_risk is None:
+    if not programme_office:
+        at_risk = None  # the overdue list is the programme office's alone
+    elif at_risk is None:
         at_risk = read_home.at_risk(session, now)
     view = View(
         type="home",
@@ -228,7 +230,11 @@ def sent_view(
     if office and "at_risk" not in shared:
         shared["at_risk"] = read_home.at_risk(session, now)
     view = home_view(
-        session, user_id, now, programme_office=office, at_risk=shared.get("at_risk")
+        session,
+        user_id,
+        now,
+        programme_office=office,
+        at_risk=shared["at_risk"] if office else None,
     )
     return {"user_id": user_id, "view": view}
 

@@ -2,11 +2,12 @@
 
 Nothing here calls Slack: each function renders a template and writes an outbox row next to
 the state change it reports, so a message is sent if and only if that change committed. The
-relay (slack_out.relay) delivers the rows. Two kinds are rendered by the relay instead, when it
-sends them (`as_sent`): an ask's tally refresh and a request's close. Both are queued on a
-decision's path (one per other waiting approver, one per closed request and its reminders) and
-both show state that exists when they are sent; the close's outcome, which is of its moment,
-is written into the row when it is queued.
+relay (slack_out.relay) delivers the rows. Three kinds are rendered by the relay instead, when
+it sends them (`as_sent`): an ask's tally refresh, a request's close and an App Home
+(`slack_out.home`). All are queued on a decision's path (one per other waiting approver, one
+per closed request and its reminders, one per Home the decision changes) and all show state
+that exists when they are sent; the close's outcome, which is of its moment, is written into
+the row when it is queued.
 """
 
 from __future__ import annotations

@@ -423,6 +423,15 @@ def _moot(session: Any, row: OutboxMessage) -> str | None:
         return f"reminder not sent: {closed}" if closed else None
     if row.ref_kind == REFRESH:
         return _moot_refresh(session, row)
+    if row.ref_kind == "request_update":
+        request_id = int(row.ref_id or 0)
+        request = gates.find_request(session, request_id)
+        if (
+            request is not None
+            and not request.message_ts
+            and outbox.ask_given_up(session, request_id)
+        ):
+            return f"close not sent: the ask of request {request_id} was never delivered"
     return None
 
 
@@ -450,20 +459,28 @@ def _rendered(
     policy: Policy | None,
     now: datetime,
     shared: dict[str, Any],
-) -> tuple[Outgoing, str | None]:
+) -> tuple[Outgoing, str | None, bool]:
     """A claimed deferred row (a tally refresh, a close, a Home) rendered as the register stands
     now, in a reading session: on SQLite it holds up no click while it renders. Returns the row
-    to send, and why it is not sent after all (then it is marked skipped), else None."""
-    with db.reading() as session:
-        rendered = messages.as_sent(
-            session, ref_id, out.payload, policy=policy, now=now, shared=shared
-        )
+    to send; why it is not sent after all (then it is marked skipped or dead), else None; and
+    whether it was marked dead (it could not be rendered: a bug, logged with its traceback)."""
+    try:
+        with db.reading() as session:
+            rendered = messages.as_sent(
+                session, ref_id, out.payload, policy=policy, now=now, shared=shared
+            )
+    except Exception as exc:  # one row that cannot be rendered must not stop the round
+        error = f"could not be rendered: {type(exc).__name__}: {exc}"
+        with db.session() as session:
+            outbox.mark_dead(session, outbox.get_row(session, out.id), error=error)
+        log.error("delivery failed outbox=%s outcome=dead error=%s", out.id, error, exc_info=True)
+        return out, error, True
     if rendered is not None:
-        return replace(out, payload=rendered), None
+        return replace(out, payload=rendered), None, False
     why = f"{out.ref_kind} not sent: request {ref_id} not found"
     with db.session() as session:
         outbox.mark_skipped(session, outbox.get_row(session, out.id), reason=why)
-    return out, why
+    return out, why, False
 
 
 def _closed_after_refresh(session: Any, row: OutboxMessage, now: datetime) -> int | None:
@@ -599,8 +616,13 @@ def relay_outbox(
                 outbox.mark_skipped(session, row, reason=moot)
             out = _outgoing(session, row)
             ref_id = row.ref_id
-        if moot is None and messages.is_deferred(out.payload):
-            out, moot = _rendered(db, out, ref_id, policy, now(), shared)
+        waits_for_ask = out.anchor is not None and not out.anchor[1]  # `deliver` says Wait
+        if moot is None and not waits_for_ask and messages.is_deferred(out.payload):
+            out, moot, dead = _rendered(db, out, ref_id, policy, now(), shared)
+            if dead:  # marked dead, with why
+                report.dead += 1
+                _probed(conditions, out)
+                continue
         if moot is not None:
             report.skipped += 1
             log.info("delivery skipped outbox=%s reason=%s", out.id, moot)

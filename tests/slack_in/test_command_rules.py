@@ -208,3 +208,20 @@ def test_one_refresh_reads_the_programme_office_s_list_once(
     assert len(reads) == 1
     for user in (PMO1, PMO2):  # and both still show it
         assert "*Gates overdue or due within 7 days*" in " ".join(texts(published(scene, user)))
+
+
+def test_the_overdue_list_never_reaches_a_home_outside_the_programme_office(
+    scene: Scene, gate: tuple[int, Any]
+) -> None:
+    """The relay reads the programme office's overdue list once per round and shares it among
+    the Homes it renders; a Home outside the office, rendered after an office member's in the
+    same round, must not show it (it lists other pilots and who holds them up)."""
+    _, asks = gate
+    for user in (PMO1, PROPOSER):  # sorted, the office member's Home is rendered first
+        assert scene.emu.open_home(scene.url, user).status_code == 200
+    assert scene.relay().errors == []
+    assert scene.click(FIN, asks[FIN]).status_code == 200
+    assert scene.relay().errors == []
+    heading = "*Gates overdue or due within 7 days*"
+    assert heading in " ".join(texts(published(scene, PMO1)))
+    assert heading not in " ".join(texts(published(scene, PROPOSER)))
