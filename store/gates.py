@@ -14,6 +14,7 @@ from typing import Any, cast
 
 from sqlalchemy import Table, and_, insert, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from lifecycle.delegation import Assignee, DelegationError, assignee
 from lifecycle.evidence import verdict_digest
@@ -216,9 +217,21 @@ def requests_for(session: Session, gate_id: int) -> Sequence[SignoffRequest]:
 
 
 def unanswered_requests(session: Session, gate_id: int) -> list[SignoffRequest]:
-    """The gate's sign-off requests nobody has answered yet (and not handed to someone else)."""
-    answered = {d.request_id for d in decisions_for(session, gate_id)}
-    return [r for r in active_requests_for(session, gate_id) if r.id not in answered]
+    """The gate's sign-off requests nobody has answered yet (and not handed to someone else),
+    in one query: the sweep asks it of every gate it closes or reminds."""
+    answered = select(Decision.id).where(Decision.request_id == SignoffRequest.id).exists()
+    return list(
+        fetch_all(
+            session,
+            select(SignoffRequest)
+            .where(
+                SignoffRequest.gate_id == gate_id,
+                SignoffRequest.superseded_at.is_(None),
+                ~answered,
+            )
+            .order_by(SignoffRequest.id),
+        )
+    )
 
 
 def unanswered_request_ids(session: Session, gate_id: int) -> list[int]:
@@ -426,7 +439,10 @@ def resolve_gate(
         data={"gate_id": gate.id, "reason": reason},
         now=now,
     )
-    session.refresh(gate)
+    # The update matched the open gate under its row lock, so these are now its values: set
+    # them on the loaded Gate instead of reading the row back (a SELECT per settled gate).
+    for key, value in (("status", status), ("resolved_at", now), ("outcome_reason", reason)):
+        set_committed_value(gate, key, value)
     return True
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from lifecycle.deadlines import deploy_by
 from lifecycle.policy import Policy
@@ -173,11 +174,14 @@ def move_stage(
         data={"from": expected.value, "to": target.value, "reason": reason},
         now=now,
     )
-    # Only the pilot's row changed: reload it when next read, and keep everything else the
-    # transaction has loaded (expiring all made a termination read its gates and requests twice).
+    # The row now holds exactly `values` where it changed (the update matched `expected` under
+    # its row lock): put them into the loaded Pilot, if any, rather than expire it, which made
+    # every termination load the pilot (and parse its proposal) a second time. Everything else
+    # the transaction has loaded stays as it is.
     loaded = session.identity_map.get(session.identity_key(Pilot, pilot_id))
     if loaded is not None:
-        session.expire(loaded)
+        for key, value in values.items():
+            set_committed_value(loaded, key, value)
     return True
 
 

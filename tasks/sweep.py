@@ -525,6 +525,11 @@ def terminate_due_pilots(inp: TerminationBatch) -> list[Terminated]:
 
 
 def _enforce_one(session: Session, gate_id: int, now: datetime) -> DeadlineOutcome:
+    # Held for the item: the session's identity map keeps objects only while something refers
+    # to them, and the steps below (expire, resolve, terminate) each look the gate and the
+    # pilot up again; held here, those are found in the session instead of read again.
+    gate = gates.get_gate(session, gate_id)
+    _held = (gate, pilots.get_pilot(session, gate.pilot_id))
     action = enforce_deadline_in(session, GateInput(gate_id=gate_id, now=now, actor="sweep"))
     if action.action != "expired":
         return DeadlineOutcome(action=action)
