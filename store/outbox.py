@@ -30,20 +30,30 @@ def enqueue(
 ) -> int | None:
     """Queue a Slack call in the caller's transaction. A repeated dedupe_key queues nothing."""
     return add_once(
-        session,
-        OutboxMessage,
-        {
-            "method": method,
-            "payload": payload,
-            "status": OutboxStatus.PENDING,
-            "attempts": 0,
-            "next_attempt_at": now,
-            "created_at": now,
-            "ref_kind": ref_kind,
-            "ref_id": None if ref_id is None else str(ref_id),
-            "dedupe_key": dedupe_key,
-        },
+        session, OutboxMessage, _pending(method, payload, now, ref_kind, ref_id, dedupe_key)
     )
+
+
+def _pending(
+    method: str,
+    payload: dict[str, Any],
+    now: datetime,
+    ref_kind: str | None,
+    ref_id: str | int | None,
+    dedupe_key: str | None = None,
+) -> dict[str, Any]:
+    """A new outbox row's values: pending, due now, never tried."""
+    return {
+        "method": method,
+        "payload": payload,
+        "status": OutboxStatus.PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        "ref_kind": ref_kind,
+        "ref_id": None if ref_id is None else str(ref_id),
+        "dedupe_key": dedupe_key,
+    }
 
 
 def enqueue_refs(
@@ -61,19 +71,7 @@ def enqueue_refs(
         return
     session.execute(
         insert(cast(Table, OutboxMessage.__table__)),
-        [
-            {
-                "method": method,
-                "payload": payload,
-                "status": OutboxStatus.PENDING,
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-                "ref_kind": ref_kind,
-                "ref_id": str(ref_id),
-            }
-            for ref_id in ref_ids
-        ],
+        [_pending(method, payload, now, ref_kind, ref_id) for ref_id in ref_ids],
     )
 
 
