@@ -242,7 +242,7 @@ def sent_view(
 def refresh(
     session: Session, people: Collection[str], now: datetime, *, programme_office: Collection[str]
 ) -> list[str]:
-    """Re-publish the Home of those of `people` who have one; returns whose (sorted)."""
+    """Queue again the Home of those of `people` who have one; returns whose (sorted)."""
     session.flush()
     who = sorted(read_home.home_users(session, people))
     for user_id in who:

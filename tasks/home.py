@@ -1,6 +1,6 @@
 """Keeping App Homes current: after a change to a pilot, in the same transaction, the Home of
-everyone it concerns (proposer, owner, everyone asked, the programme office) is re-published,
-if they have one (`slack_out.home.refresh`).
+everyone it concerns (proposer, owner, everyone asked, the programme office) is queued again,
+if they have one (`slack_out.home.refresh`); the relay renders each as it sends it.
 
 A caller acting on many pilots in one transaction (the sweep's batches) wraps them in
 `batched(session)`: the refreshes are then made once, for everyone the batch concerns, when the
@@ -41,7 +41,7 @@ _BATCH = "pilotgate.home.batch"
 def refresh_pilot(
     session: Session, pilot_id: str, now: datetime, *, policy: Policy | None = None
 ) -> list[str]:
-    """Re-publish the Homes a change to `pilot_id` shows on; returns whose (nobody yet inside
+    """Queue again the Homes a change to `pilot_id` shows on; returns whose (nobody yet inside
     `batched`: they are refreshed when it ends). `policy`: the one the caller works under (the
     CLI's), else the runtime's."""
     batch: set[str] | None = session.info.get(_BATCH)
@@ -57,7 +57,7 @@ def refresh_pilot(
 @contextmanager
 def batched(session: Session, now: datetime) -> Iterator[None]:
     """Within the block, `refresh_pilot` notes the pilot; when the block ends (without an
-    error) the Homes of everyone those pilots concern are re-published once each, as of `now`."""
+    error) the Homes of everyone those pilots concern are queued once each."""
     if _BATCH in session.info:  # an outer batch refreshes them all
         yield
         return
@@ -75,7 +75,7 @@ def batched(session: Session, now: datetime) -> Iterator[None]:
 
 
 def publish_home(session: Session, user_id: str, now: datetime) -> None:
-    """Queue `user_id`'s Home as of now (they opened it)."""
+    """Queue `user_id`'s Home (they opened it); the relay renders it as it sends it."""
     home.publish(session, user_id, now, programme_office=user_id in programme_office())
 
 
