@@ -12,7 +12,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +21,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
 from lifecycle.policy import Policy, load_policy
+from lifecycle.proposal import load_proposal
 from lifecycle.stages import FORWARD, Stage
-from store import gates, pilots
+from store import gates, metrics, pilots
 from store.db import Database
 from store.migrate import upgrade
 from store.models import Base
@@ -168,6 +169,59 @@ def walk_to_production() -> Callable[..., None]:
 
 # ---------------------------------------------------------------- the running stack
 
+
+
+#: When the pilot of `measured_live_pilot` goes live, and its resolution time: 11 -> 5 min in
+#: January, median 4 in February, none in March (carried), 2 in April; the pilot-phase 1.0
+#: before go-live does not count.
+VALUE_LIVE = datetime(2026, 1, 1, tzinfo=UTC)
+VALUE_OBSERVED = [("2025-12-20", 1.0), ("2026-01-15", 5.0), ("2026-02-10", 3.0)]
+VALUE_OBSERVED += [("2026-02-20", 5.0), ("2026-04-10", 2.0)]
+
+
+@pytest.fixture(scope="session")
+def measured_live_pilot(walk_to_production: Callable[..., None]) -> Callable[..., str]:
+    """make(session, policy, title, pilot_id=None) -> pilot id: the help-desk pilot, proposed
+    60 days before `VALUE_LIVE`, in production from `VALUE_LIVE`, with `VALUE_OBSERVED`
+    recorded; the one register the tests of value since go-live (report, page) read."""
+
+    def make(session: Session, policy: Policy, title: str, pilot_id: str | None = None) -> str:
+        proposal = load_proposal(EXAMPLES / "helpdesk-assistant.yaml").model_copy(
+            update={"title": title}
+        )
+        made = pilots.create_pilot(
+            session,
+            proposal,
+            policy,
+            actor="t",
+            now=VALUE_LIVE - timedelta(days=60),
+            pilot_id=pilot_id,
+        ).id
+        walk_to_production(
+            session,
+            made,
+            policy,
+            live=VALUE_LIVE,
+            start=VALUE_LIVE - timedelta(days=50),
+            step=timedelta(days=5),
+        )
+        for day, value in VALUE_OBSERVED:
+            when = datetime.fromisoformat(day).replace(tzinfo=UTC)
+            metrics.record_metric(
+                session,
+                made,
+                metric="resolution_minutes",
+                value=value,
+                unit="minutes",
+                observed_at=when,
+                source="t",
+                now=when,
+                actor="t",
+            )
+        session.flush()
+        return made
+
+    return make
 
 @pytest.fixture(scope="session")
 def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:

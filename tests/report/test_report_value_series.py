@@ -5,64 +5,25 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from report_dataset import EXAMPLES
 from report_html import ReportPage
 from sqlalchemy.orm import Session
 
 from lifecycle.policy import Policy, ValueRules
-from lifecycle.proposal import load_proposal
 from pilotgate.report import build_report, render_html, render_markdown
-from store import metrics, pilots
 
-LIVE = datetime(2026, 1, 1, tzinfo=UTC)
+#: the pilot is `measured_live_pilot`'s (tests/conftest.py): live on 2026-01-01, its series
+#: there; the report is made on 1 May.
 NOW = datetime(2026, 5, 1, tzinfo=UTC)
 TITLE = "Help <desk> & co"
-#: 11 -> 5 min in January, median 4 in February, none in March (carried), 2 in April; the
-#: pilot-phase 1.0 before go-live does not count.
-OBSERVED = [("2025-12-20", 1.0), ("2026-01-15", 5.0), ("2026-02-10", 3.0), ("2026-02-20", 5.0)]
-OBSERVED += [("2026-04-10", 2.0)]
-
-
-def _live_pilot(
-    walk: Callable[..., None], session: Session, policy: Policy, pilot_id: str, title: str
-) -> None:
-    proposal = load_proposal(EXAMPLES / "helpdesk-assistant.yaml").model_copy(
-        update={"title": title}
-    )
-    pilots.create_pilot(
-        session, proposal, policy, actor="t", now=LIVE - timedelta(days=60), pilot_id=pilot_id
-    )
-    walk(
-        session,
-        pilot_id,
-        policy,
-        live=LIVE,
-        start=LIVE - timedelta(days=50),
-        step=timedelta(days=5),
-    )
-    for day, value in OBSERVED:
-        when = datetime.fromisoformat(day).replace(tzinfo=UTC)
-        metrics.record_metric(
-            session,
-            pilot_id,
-            metric="resolution_minutes",
-            value=value,
-            unit="minutes",
-            observed_at=when,
-            source="t",
-            now=when,
-            actor="t",
-        )
-    session.flush()
 
 
 def test_value_since_go_live_in_json_html_and_markdown(
-    session: Session, policy: Policy, walk_to_production: Callable[..., None]
+    session: Session, policy: Policy, measured_live_pilot: Callable[..., str]
 ) -> None:
     assert policy.value.hour_rate == 55 and policy.value.currency == "USD"
-    _live_pilot(walk_to_production, session, policy, "pg-live0001", TITLE)
+    measured_live_pilot(session, policy, TITLE, "pg-live0001")
     report = build_report(session, policy, NOW)
     data = json.loads(report.to_json())
     vot = data["value_over_time"]
@@ -182,10 +143,10 @@ def test_no_pilot_live_yet(session: Session, policy: Policy) -> None:
 
 
 def test_without_an_hour_rate_hours_only(
-    session: Session, policy: Policy, walk_to_production: Callable[..., None]
+    session: Session, policy: Policy, measured_live_pilot: Callable[..., str]
 ) -> None:
     unpriced = policy.model_copy(update={"value": ValueRules()})
-    _live_pilot(walk_to_production, session, unpriced, "pg-live0002", "Help desk")
+    measured_live_pilot(session, unpriced, "Help desk", "pg-live0002")
     report = build_report(session, unpriced, NOW)
     (p,) = report.value_over_time.pilots
     assert p.series.realised_hours == 1666.57 and p.series.realised_money is None

@@ -9,22 +9,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
-from web_site import EXAMPLES, PMO1, Site, make_runtime, serve_site
+from web_site import PMO1, Site, make_runtime, serve_site
 
 from lifecycle.policy import Policy
-from lifecycle.proposal import load_proposal
 from slackemu import SlackEmulator
-from store import metrics, pilots
 from store.db import Database
 from tasks.runtime import set_runtime
 
-LIVE = datetime(2026, 1, 1, tzinfo=UTC)
+#: the pilot is `measured_live_pilot`'s (tests/conftest.py), live on 2026-01-01; the page is
+#: read on 1 May.
 NOW = datetime(2026, 5, 1, tzinfo=UTC)
-OBSERVED = [("2025-12-20", 1.0), ("2026-01-15", 5.0), ("2026-02-10", 3.0), ("2026-02-20", 5.0)]
-OBSERVED += [("2026-04-10", 2.0)]
 
 
 @pytest.fixture
@@ -38,37 +35,9 @@ def site_in_may(db: Database, policy: Policy, emu: SlackEmulator) -> Iterator[Si
         set_runtime(None)
 
 
-def _go_live(site: Site, title: str, walk: Callable[..., None]) -> str:
-    proposal = load_proposal(EXAMPLES / "helpdesk-assistant.yaml").model_copy(
-        update={"title": title}
-    )
-    policy = site.runtime.policy
+def _go_live(site: Site, title: str, make: Callable[..., str]) -> str:
     with site.db.session() as session:
-        pilot_id = pilots.create_pilot(
-            session, proposal, policy, actor="t", now=LIVE - timedelta(days=60)
-        ).id
-        walk(
-            session,
-            pilot_id,
-            policy,
-            live=LIVE,
-            start=LIVE - timedelta(days=50),
-            step=timedelta(days=5),
-        )
-        for day, value in OBSERVED:
-            when = datetime.fromisoformat(day).replace(tzinfo=UTC)
-            metrics.record_metric(
-                session,
-                pilot_id,
-                metric="resolution_minutes",
-                value=value,
-                unit="minutes",
-                observed_at=when,
-                source="t",
-                now=when,
-                actor="t",
-            )
-    return pilot_id
+        return make(session, site.runtime.policy, title)
 
 
 def _cells(row: str) -> list[str]:
@@ -76,9 +45,9 @@ def _cells(row: str) -> list[str]:
 
 
 def test_the_page_shows_value_since_go_live(
-    site_in_may: Site, walk_to_production: Callable[..., None]
+    site_in_may: Site, measured_live_pilot: Callable[..., str]
 ) -> None:
-    pilot_id = _go_live(site_in_may, "Help <desk>", walk_to_production)
+    pilot_id = _go_live(site_in_may, "Help <desk>", measured_live_pilot)
     page = site_in_may.sign_in(PMO1).get(f"/pilots/{pilot_id}")
     assert page.status_code == 200
     html = page.text
