@@ -171,11 +171,13 @@ def ask(
     )
 
 
-#: the payload of a queued tally refresh: no blocks yet. The relay renders the ask as it
-#: stands when it sends (`refresh_payload`), so a decision does not render every other
+#: the `render` marker of a queued tally refresh: no blocks yet. The relay renders the ask as
+#: it stands when it sends (`refresh_payload`), so a decision does not render every other
 #: approver's ask on the click's path, and a burst of decisions on one gate renders each ask
 #: once, when its newest refresh goes out.
-DEFERRED_ASK: dict[str, Any] = {"render": "ask"}
+RENDER_ASK = "ask"
+#: the `render` marker of a queued close whose blocks are still to be rendered.
+RENDER_CLOSED = "closed"
 
 
 def refresh_asks(
@@ -195,7 +197,12 @@ def refresh_asks(
     session.flush()
     ids = [i for i in gates.unanswered_request_ids(session, gate.id) if i not in skip]
     outbox.enqueue_refs(
-        session, "chat.update", DEFERRED_ASK, now=now, ref_kind="request_refresh", ref_ids=ids
+        session,
+        "chat.update",
+        {"render": RENDER_ASK},
+        now=now,
+        ref_kind="request_refresh",
+        ref_ids=ids,
     )
     return ids
 
@@ -203,7 +210,7 @@ def refresh_asks(
 def is_deferred(payload: Mapping[str, Any]) -> bool:
     """Whether a queued refresh, close or Home is still to be rendered (rows queued before
     this release carry their blocks and are sent as they are)."""
-    return payload.get("render") in (DEFERRED_ASK["render"], DEFERRED_CLOSE["render"], HOME_RENDER)
+    return payload.get("render") in (RENDER_ASK, RENDER_CLOSED, HOME_RENDER)
 
 
 def as_sent(
@@ -224,9 +231,20 @@ def as_sent(
     kind = payload["render"]
     if kind == HOME_RENDER:
         return sent_view(session, dict(payload), now, {} if shared is None else shared)
-    if kind == DEFERRED_ASK["render"]:
+    if kind == RENDER_ASK:
         return refresh_payload(session, int(ref_id or 0), policy)
     return closed_payload(session, int(ref_id or 0), payload)
+
+
+def _request_in_place(
+    session: Session, request_id: int
+) -> tuple[SignoffRequest, Gate, Pilot] | None:
+    """A request with its gate and pilot (what its messages show), None if it is gone."""
+    request = gates.find_request(session, request_id)
+    if request is None:
+        return None
+    gate = gates.get_gate(session, request.gate_id)
+    return request, gate, pilots.get_pilot(session, gate.pilot_id)
 
 
 def refresh_payload(
@@ -234,11 +252,10 @@ def refresh_payload(
 ) -> dict[str, Any] | None:
     """A request's ask as it stands now, with the gate's tally (names by `policy`, if given,
     then store.people's rule): what a tally refresh sends. None if the request is gone."""
-    request = gates.find_request(session, request_id)
-    if request is None:
+    found = _request_in_place(session, request_id)
+    if found is None:
         return None
-    gate = gates.get_gate(session, request.gate_id)
-    pilot = pilots.get_pilot(session, gate.pilot_id)
+    request, gate, pilot = found
     return {
         "text": _ask_text(pilot, gate),
         "blocks": request_blocks(pilot, gate, request, gate_tally(session, gate, policy)),
@@ -323,7 +340,7 @@ def close_request(
     if not isinstance(outcome, Mrkdwn):
         raise TypeError("close_request needs Mrkdwn: build the outcome with render.mrkdwn()")
     outcome = Mrkdwn(fit_text(outcome, 2900))  # never cut inside an escape or a mention
-    payload = {**DEFERRED_CLOSE, "text": str(outcome)}
+    payload = {"render": RENDER_CLOSED, "text": str(outcome)}
     outbox.enqueue(
         session, "chat.update", payload, now=now, ref_kind="request_update", ref_id=request.id
     )
@@ -339,20 +356,15 @@ def close_request(
         )
 
 
-#: the payload marker of a queued close whose blocks are still to be rendered.
-DEFERRED_CLOSE: dict[str, Any] = {"render": "closed"}
-
-
 def closed_payload(
     session: Session, request_id: int, payload: Mapping[str, Any]
 ) -> dict[str, Any] | None:
     """A queued close (`close_request`) as it is sent: its outcome under the pilot's header and
     the request's role. None if the request is gone."""
-    request = gates.find_request(session, request_id)
-    if request is None:
+    found = _request_in_place(session, request_id)
+    if found is None:
         return None
-    gate = gates.get_gate(session, request.gate_id)
-    pilot = pilots.get_pilot(session, gate.pilot_id)
+    request, gate, pilot = found
     outcome = Mrkdwn(str(payload["text"]))  # escaped when it was queued (`close_request`)
     blocks = render_blocks(
         "signoff_closed.json.j2",

@@ -423,15 +423,8 @@ def _moot(session: Any, row: OutboxMessage) -> str | None:
         return f"reminder not sent: {closed}" if closed else None
     if row.ref_kind == REFRESH:
         return _moot_refresh(session, row)
-    if row.ref_kind == "request_update":
-        request_id = int(row.ref_id or 0)
-        request = gates.find_request(session, request_id)
-        if (
-            request is not None
-            and not request.message_ts
-            and outbox.ask_given_up(session, request_id)
-        ):
-            return f"close not sent: the ask of request {request_id} was never delivered"
+    if row.ref_kind == "request_update" and _ask_never_delivered(session, int(row.ref_id or 0)):
+        return f"close not sent: the ask of request {row.ref_id} was never delivered"
     return None
 
 
@@ -446,10 +439,17 @@ def _moot_refresh(session: Any, row: OutboxMessage) -> str | None:
     newer = outbox.newer_of_kind(session, row)
     if newer is not None:
         return f"tally refresh not sent: superseded by outbox row {newer}"
-    request = gates.find_request(session, request_id)
-    if request is not None and not request.message_ts and outbox.ask_given_up(session, request_id):
+    if _ask_never_delivered(session, request_id):
         return f"tally refresh not sent: the ask of request {request_id} was never delivered"
     return None
+
+
+def _ask_never_delivered(session: Any, request_id: int) -> bool:
+    """The request's ask has no message and its outbox row was given up: nothing to update."""
+    request = gates.find_request(session, request_id)
+    return (
+        request is not None and not request.message_ts and outbox.ask_given_up(session, request_id)
+    )
 
 
 def _rendered(

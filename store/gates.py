@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, insert, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -219,33 +219,25 @@ def requests_for(session: Session, gate_id: int) -> Sequence[SignoffRequest]:
 def unanswered_requests(session: Session, gate_id: int) -> list[SignoffRequest]:
     """The gate's sign-off requests nobody has answered yet (and not handed to someone else),
     in one query: the sweep asks it of every gate it closes or reminds."""
+    query = select(SignoffRequest).where(*_unanswered(gate_id)).order_by(SignoffRequest.id)
+    return list(fetch_all(session, query))
+
+
+def _unanswered(gate_id: int) -> list[ColumnElement[bool]]:
+    """The gate's requests that still count (not handed over) and nobody has answered."""
     answered = select(Decision.id).where(Decision.request_id == SignoffRequest.id).exists()
-    return list(
-        fetch_all(
-            session,
-            select(SignoffRequest)
-            .where(
-                SignoffRequest.gate_id == gate_id,
-                SignoffRequest.superseded_at.is_(None),
-                ~answered,
-            )
-            .order_by(SignoffRequest.id),
-        )
-    )
+    return [
+        SignoffRequest.gate_id == gate_id,
+        SignoffRequest.superseded_at.is_(None),
+        ~answered,
+    ]
 
 
 def unanswered_request_ids(session: Session, gate_id: int) -> list[int]:
-    """`unanswered_requests`, as ids only, in one query (no ORM loads): what a decision needs
-    to queue the other asks' refreshes."""
-    answered = select(Decision.id).where(Decision.request_id == SignoffRequest.id).exists()
+    """`unanswered_requests`, as ids only (no ORM loads): what a decision needs to queue the
+    other asks' refreshes."""
     rows = session.execute(
-        select(SignoffRequest.id)
-        .where(
-            SignoffRequest.gate_id == gate_id,
-            SignoffRequest.superseded_at.is_(None),
-            ~answered,
-        )
-        .order_by(SignoffRequest.id)
+        select(SignoffRequest.id).where(*_unanswered(gate_id)).order_by(SignoffRequest.id)
     )
     return [int(i) for i in rows.scalars()]
 
