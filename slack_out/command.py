@@ -201,10 +201,20 @@ PROPOSE_FIELDS: tuple[tuple[str, str, bool, bool, str], ...] = (
     ("operations_owner.name", "Operations owner", False, True, "Lee Park"),
     ("operations_owner.slack_id", "Operations owner's Slack id", False, True, "U0OPS0001"),
     ("pilot_duration_days", "Pilot duration (days)", False, False, "90"),
-    ("success_metrics", "Success metrics (YAML list)", True, False,
-     "- {name: resolution_minutes, unit: minutes, baseline: 11, target: 1, better: lower}"),
-    ("readiness_criteria", "Readiness criteria (YAML)", True, False,
-     "{technical: [...], operational: [...], business_case: ...}"),
+    (
+        "success_metrics",
+        "Success metrics (YAML list)",
+        True,
+        False,
+        "- {name: resolution_minutes, unit: minutes, baseline: 11, target: 1, better: lower}",
+    ),
+    (
+        "readiness_criteria",
+        "Readiness criteria (YAML)",
+        True,
+        False,
+        "{technical: [...], operational: [...], business_case: ...}",
+    ),
     ("reviews", "Extra reviews (policy roles, comma-separated)", False, True, "security"),
 )
 #: the choices, with the proposal's own values.

@@ -195,13 +195,22 @@ def home_view(
     return view.to_dict()
 
 
-def publish(session: Session, user_id: str, now: datetime, *, programme_office: bool) -> None:
+def publish(
+    session: Session,
+    user_id: str,
+    now: datetime,
+    *,
+    programme_office: bool,
+    has_home: bool = False,
+) -> None:
     """Queue the person's Home. The first one carries `Keys.home`, which is how `refresh` knows
-    who has a Home. The view is rendered when the relay sends it (`sent_view`), as of then:
-    the relay sends only a person's newest queued Home, so a burst of changes renders it once,
-    and none of them renders it inside a click's 3-second window."""
+    who has a Home (`has_home`: the caller knows it is not the first). The view is rendered
+    when the relay sends it (`sent_view`), as of then: the relay sends only a person's newest
+    queued Home, so a burst of changes renders it once, and none of them renders it inside a
+    click's 3-second window."""
     payload = {"user_id": user_id, "render": HOME_RENDER, "programme_office": programme_office}
-    for key in (Keys.home(user_id), None):  # the key is taken after the first publish
+    # the key is taken after the first publish
+    for key in (None,) if has_home else (Keys.home(user_id), None):
         queued = outbox.enqueue(
             session,
             "views.publish",
@@ -246,5 +255,5 @@ def refresh(
     session.flush()
     who = sorted(read_home.home_users(session, people))
     for user_id in who:
-        publish(session, user_id, now, programme_office=user_id in programme_office)
+        publish(session, user_id, now, programme_office=user_id in programme_office, has_home=True)
     return who

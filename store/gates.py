@@ -7,7 +7,7 @@ updates with exactly one winner, on SQLite and PostgreSQL alike.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -71,6 +71,13 @@ def settled_gate_awaiting_follow_up(session: Session, pilot_id: str) -> Gate | N
 
 def gates_for(session: Session, pilot_id: str) -> Sequence[Gate]:
     return fetch_all(session, select(Gate).where(Gate.pilot_id == pilot_id).order_by(Gate.id))
+
+
+def load_gates(session: Session, gate_ids: Collection[int]) -> Sequence[Gate]:
+    """These gates in one read (into the session, for the lookups by id that follow)."""
+    if not gate_ids:
+        return []
+    return fetch_all(session, select(Gate).where(Gate.id.in_(list(gate_ids))))
 
 
 def get_gate(session: Session, gate_id: int) -> Gate:

@@ -7,7 +7,7 @@ append-only history row and an audit row, in the caller's transaction.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -103,6 +103,13 @@ def get_pilot(session: Session, pilot_id: str) -> Pilot:
     return get_or_raise(
         session, Pilot, pilot_id, f"no pilot with id {pilot_id!r} (see `pilotgate list`)"
     )
+
+
+def load_pilots(session: Session, pilot_ids: Collection[str]) -> Sequence[Pilot]:
+    """These pilots in one read (into the session, for the lookups by id that follow)."""
+    if not pilot_ids:
+        return []
+    return fetch_all(session, select(Pilot).where(Pilot.id.in_(list(pilot_ids))))
 
 
 def proposal_of(pilot: Pilot) -> Proposal:

@@ -81,9 +81,7 @@ def waiting_for(session: Session, user_id: str) -> list[Waiting]:
         )
         .order_by(Gate.deadline, SignoffRequest.id)
     )
-    return [
-        Waiting(r[0], r[1], r[2], r[3], str(r[4]), str(r[5]), r[6], r[7], r[8]) for r in rows
-    ]
+    return [Waiting(r[0], r[1], r[2], r[3], str(r[4]), str(r[5]), r[6], r[7], r[8]) for r in rows]
 
 
 def pilots_of(session: Session, user_id: str) -> Sequence[Pilot]:

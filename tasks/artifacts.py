@@ -60,6 +60,7 @@ _MD_PUNCTUATION = re.compile(r"([\\`*_\[\]|~#])")
 #: how a gate report words a decision.
 _ANSWERED = {Verdict.APPROVE: "approved", Verdict.ADJUST: "adjusted", Verdict.REJECT: "rejected"}
 
+
 def md(value: object) -> str:
     """Text safe inside a markdown line and a table cell: one line, punctuation escaped, HTML
     shown as text. `Pipe | <b>x</b>` + newline + `new line` ->

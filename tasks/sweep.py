@@ -246,6 +246,7 @@ def send_reminders(inp: SweepInput) -> RemindersSent:
         "reminding",
         now,
         [(gate_id, partial(_remind_one, gate_id=gate_id, now=now)) for gate_id in gate_ids],
+        hold=_gates_and_pilots,
     )
     for reminder in done:
         sent += len(reminder.approvers)
@@ -364,8 +365,6 @@ def post_digest(inp: SweepInput, terminated: list[str]) -> bool:
     return False
 
 
-
-
 @task(name="requeue-stalled-gates", persist_result=False)
 def requeue_stalled_gates(inp: SweepInput) -> list[int]:
     """The safety net under the flow-request outbox: a gate that was settled but never acted on
@@ -468,12 +467,19 @@ PER_TRANSACTION = 25
 
 
 def _in_batches(
-    what: str, now: datetime, items: Sequence[tuple[object, Callable[[Session], Any]]]
+    what: str,
+    now: datetime,
+    items: Sequence[tuple[Any, Callable[[Session], Any]]],
+    hold: Callable[[Session, list[Any]], Sequence[object]] | None = None,
 ) -> list[Any]:
     """Due items, `PER_TRANSACTION` to a transaction, each in a savepoint: an item that fails is
     rolled back alone and logged (the next sweep finds it still due). A deadlock, serialization
     failure or lock timeout of the transaction rolls all its items back; they are then tried
-    one transaction each, as before (`_each`, with its retries)."""
+    one transaction each, as before (`_each`, with its retries).
+
+    `hold(session, keys)` reads the rows the batch's items look up by id (their gates, their
+    pilots) in one statement or two and keeps them for the batch: the session's identity map
+    holds an object only while something refers to it, so each item would read them again."""
     db = get_runtime().db
     done: list[Any] = []
     for start in range(0, len(items), PER_TRANSACTION):
@@ -481,6 +487,7 @@ def _in_batches(
         results: list[Any] = []
         try:
             with db.session() as session, home.batched(session, now):
+                held = hold(session, [key for key, _ in chunk]) if hold else ()
                 for key, act in chunk:
                     try:
                         with session.begin_nested():
@@ -489,6 +496,7 @@ def _in_batches(
                         raise
                     except Exception as exc:  # logged with its item, as `_each` does
                         run_logger().error("%s %s failed: %s", what, key, exc, exc_info=True)
+                del held  # kept until here, for the items' lookups
         except OperationalError as exc:
             run_logger().warning(
                 "%s: a batch of %d was rolled back (%s); each is tried on its own",
@@ -521,7 +529,14 @@ def terminate_due_pilots(inp: TerminationBatch) -> list[Terminated]:
             )
             for item in inp.due
         ],
+        hold=pilots.load_pilots,
     )
+
+
+def _gates_and_pilots(session: Session, gate_ids: list[int]) -> list[object]:
+    """A batch's gates and their pilots, for `_in_batches` to hold."""
+    found = gates.load_gates(session, gate_ids)
+    return [*found, *pilots.load_pilots(session, {g.pilot_id for g in found})]
 
 
 def _enforce_one(session: Session, gate_id: int, now: datetime) -> DeadlineOutcome:
@@ -562,6 +577,7 @@ def enforce_deadlines(inp: DeadlineBatch) -> list[DeadlineOutcome]:
             (gate_id, partial(_enforce_one, gate_id=gate_id, now=inp.now))
             for gate_id in inp.gate_ids
         ],
+        hold=_gates_and_pilots,
     )
     logger = run_logger()
     for r in done:
