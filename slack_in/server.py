@@ -2,9 +2,10 @@
 Mode for a workspace that cannot reach us.
 
 HTTP: `POST /slack/events` turns the starlette request into a `BoltRequest` and runs bolt's
-synchronous `App.dispatch` in the thread pool (`run_in_threadpool`), so a handler waiting on the
-database never blocks the event loop; `GET /healthz` answers `{"ok": true}`. Point the Slack
-app's "Interactivity & Shortcuts" request URL at `https://<host>/slack/events`.
+synchronous `App.dispatch` in a worker thread, so a handler waiting on the database never
+blocks the event loop; at most `PILOTGATE_LISTENER_THREADS` at once, first come first served
+(`_Turns`); `GET /healthz` answers `{"ok": true}`. Point the Slack app's "Interactivity &
+Shortcuts" request URL at `https://<host>/slack/events`.
 
 Run by `pilotgate serve` (`serving=True`: a dispatcher in the same process drains the register's
 flow requests), `/healthz` also says so and names the register by a fingerprint of its database
@@ -35,13 +36,13 @@ from datetime import datetime
 from typing import Any
 
 import uvicorn
+from anyio import CapacityLimiter, to_thread
 from pydantic import SecretStr
 from slack_bolt import App, BoltResponse
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -108,6 +109,26 @@ def is_loopback(host: str | None) -> bool:
     return bool(address.is_loopback or (mapped is not None and mapped.is_loopback))
 
 
+class _Turns:
+    """How many Slack requests run at once (`PILOTGATE_LISTENER_THREADS`, default 8), in the
+    order they came. Without it each request took one of anyio's 40 threads: on a small
+    machine 40 decisions then share the interpreter, a decision holding its gate's row lock
+    waits for the interpreter while the others wait for the lock, and which waiting thread
+    goes next is up to the scheduler, so the slowest clicks waited several times the median.
+    Waiting here costs nothing (the request waits on the event loop) and is first come, first
+    served (anyio's CapacityLimiter), so the tail follows the median. Made on first use: a
+    limiter belongs to the event loop that serves the requests."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self._limiter: CapacityLimiter | None = None
+
+    def limiter(self) -> CapacityLimiter:
+        if self._limiter is None:
+            self._limiter = CapacityLimiter(self.total)
+        return self._limiter
+
+
 def create_asgi_app(
     runtime: Runtime,
     on_wake: Callable[[], None] | None = None,
@@ -120,6 +141,7 @@ def create_asgi_app(
     """The HTTP face of the listener; `app` defaults to `build_app(runtime, ...)`. `serving`:
     this is `pilotgate serve`, whose dispatcher `on_wake` wakes (see the module's docstring)."""
     bolt_app = app or build_app(runtime, on_wake=on_wake, clock=clock)
+    turns = _Turns(runtime.settings.listener_threads)
     health_body = health(runtime, serving=serving)
     settings = runtime.settings
     secret = settings.slack_signing_secret
@@ -150,8 +172,8 @@ def create_asgi_app(
             body.decode("utf-8")
         except UnicodeDecodeError:
             return JSONResponse({"error": "invalid request"}, status_code=400)
-        bolt_response: BoltResponse = await run_in_threadpool(
-            bolt_app.dispatch, to_bolt_request(request, body)
+        bolt_response: BoltResponse = await to_thread.run_sync(
+            bolt_app.dispatch, to_bolt_request(request, body), limiter=turns.limiter()
         )
         return to_starlette_response(bolt_response)
 
@@ -238,13 +260,14 @@ class ListenerThread:
         clock: Callable[[], datetime] = utcnow,
         serving: bool = False,
         routes: Sequence[BaseRoute] = (),
+        app: App | None = None,
     ) -> None:
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((host, port))
         self.host, self.port = self._sock.getsockname()[:2]
         config = uvicorn.Config(
-            create_asgi_app(runtime, on_wake, clock=clock, serving=serving, routes=routes),
+            create_asgi_app(runtime, on_wake, clock=clock, app=app, serving=serving, routes=routes),
             log_level="warning",
             lifespan="off",
         )

@@ -232,12 +232,28 @@ def unanswered_requests(session: Session, gate_id: int) -> list[SignoffRequest]:
 
 def _unanswered(gate_id: int) -> list[ColumnElement[bool]]:
     """The gate's requests that still count (not handed over) and nobody has answered."""
+    return [SignoffRequest.gate_id == gate_id, *_still_unanswered()]
+
+
+def _still_unanswered() -> list[ColumnElement[bool]]:
     answered = select(Decision.id).where(Decision.request_id == SignoffRequest.id).exists()
-    return [
-        SignoffRequest.gate_id == gate_id,
-        SignoffRequest.superseded_at.is_(None),
-        ~answered,
-    ]
+    return [SignoffRequest.superseded_at.is_(None), ~answered]
+
+
+def unanswered_approvers(session: Session, gate_ids: Collection[int]) -> dict[int, list[str]]:
+    """Who each of these gates still waits on (`unanswered_requests`' approvers, in request
+    order), in one query for all of them: the digest lists every gate due within the week."""
+    waiting: dict[int, list[str]] = {gate_id: [] for gate_id in gate_ids}
+    if not waiting:
+        return waiting
+    rows = session.execute(
+        select(SignoffRequest.gate_id, SignoffRequest.approver)
+        .where(SignoffRequest.gate_id.in_(list(waiting)), *_still_unanswered())
+        .order_by(SignoffRequest.id)
+    )
+    for gate_id, approver in rows.tuples():
+        waiting[gate_id].append(approver)
+    return waiting
 
 
 def unanswered_request_ids(session: Session, gate_id: int) -> list[int]:

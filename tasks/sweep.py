@@ -307,9 +307,7 @@ def post_digest(inp: SweepInput, terminated: list[str]) -> bool:
     soon = now + DIGEST_AHEAD
     with rt.db.session() as session:
         due_gates = gates.gates_due_between(session, now, soon)
-        waiting = {
-            g.id: [r.approver for r in gates.unanswered_requests(session, g.id)] for g in due_gates
-        }
+        waiting = gates.unanswered_approvers(session, [g.id for g in due_gates])
         names = people.names(session, rt.policy, {a for who in waiting.values() for a in who})
         due = [
             f"{g.pilot_id}: gate {g.stage} -> {g.target} due {g.deadline:%Y-%m-%d}"

@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlencode
 
 import httpx
 import pytest
 from listener_scene import PMO1, SECRET, TOKEN, Ask, Scene, make_runtime
 from pydantic import SecretStr
+from slack_bolt import Ack, App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.socket_mode.internals import run_bolt_app
+from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.socket_mode.request import SocketModeRequest
 
 from lifecycle.policy import Policy
 from slack_in.app import ListenerNotConfigured, build_app
-from slack_in.server import MAX_BODY, socket_mode_handler, start_in_thread
+from slack_in.server import MAX_BODY, ListenerThread, socket_mode_handler, start_in_thread
 from slackemu import SlackEmulator
 from store.db import Database
 from store.models import Decision
@@ -93,3 +102,67 @@ def test_socket_mode_payloads_reach_the_same_listeners(
     request = SocketModeRequest(type="interactive", envelope_id="e-1", payload=payload)
     assert run_bolt_app(app, request).status == 200
     assert scene.count(Decision) == 1
+
+
+def _signed_click(action_id: str) -> tuple[bytes, dict[str, str]]:
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T0PILOTGATE"},
+        "user": {"id": PMO1},
+        "actions": [{"action_id": action_id, "type": "button", "value": "x"}],
+    }
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+    ts = str(int(time.time()))
+    digest = hmac.new(SECRET.encode(), f"v0:{ts}:".encode() + body, hashlib.sha256).hexdigest()
+    return body, {
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": f"v0={digest}",
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+
+
+def test_requests_take_turns(db: Database, policy: Policy, emu: SlackEmulator) -> None:
+    """At most PILOTGATE_LISTENER_THREADS requests are worked on at once; the others wait
+    their turn and are all answered."""
+    base = make_runtime(db, policy, emu)
+    runtime = Runtime(
+        base.settings.model_copy(update={"listener_threads": 2}), db=db, policy=policy
+    )
+    guard = threading.Lock()
+    running = {"now": 0, "most": 0, "done": 0}
+
+    def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
+        return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=TOKEN)
+
+    app = App(
+        signing_secret=SECRET,
+        authorize=authorize,
+        process_before_response=True,
+        token_verification_enabled=False,
+    )
+
+    @app.action("slow")
+    def slow(ack: Ack) -> None:
+        with guard:
+            running["now"] += 1
+            running["most"] = max(running["most"], running["now"])
+        time.sleep(0.2)
+        with guard:
+            running["now"] -= 1
+            running["done"] += 1
+        ack()
+
+    listener = ListenerThread(runtime, app=app).start()
+    try:
+
+        def click(_: int) -> httpx.Response:
+            body, headers = _signed_click("slow")
+            return httpx.post(listener.url, content=body, headers=headers, timeout=10)
+
+        with ThreadPoolExecutor(6) as pool:
+            answers = list(pool.map(click, range(6)))
+    finally:
+        listener.stop()
+    assert [a.status_code for a in answers] == [200] * 6
+    assert running["done"] == 6
+    assert running["most"] == 2
