@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from prefect import task
 from prefect.runtime import flow_run
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from config.names import TERMINATE, Keys
@@ -225,8 +225,8 @@ def find_due_work(inp: SweepInput) -> SweepPlan:
 
 @task(name="send-reminders", persist_result=False)
 def send_reminders(inp: SweepInput) -> RemindersSent:
-    """Remind each unanswered approver once per reminder point: each gate's round in a
-    savepoint of its own, `PER_TRANSACTION` gates to a transaction (`_in_batches`)."""
+    """Remind each unanswered approver once per reminder point: `PER_TRANSACTION` gates'
+    rounds to a transaction, a gate whose round fails rolled back alone (`_in_batches`)."""
     rt = get_runtime()
     now = inp.now
     sent = 0
@@ -458,9 +458,9 @@ def _each(what: str, key: object, act: Callable[[Session], Any]) -> Any:
     return None
 
 
-#: Due items per transaction. Each item still runs in a savepoint of its own; what the items
-#: share is one commit, one chaining of their audit rows and one App Home refresh. Small enough
-#: that a click waiting on SQLite's single writer waits a fraction of a second.
+#: Due items per transaction: they share one commit, one chaining of their audit rows and one
+#: App Home refresh. Small enough that a click waiting on SQLite's single writer waits a
+#: fraction of a second, and that a batch tried again item by item is little work.
 PER_TRANSACTION = 25
 
 
@@ -470,10 +470,12 @@ def _in_batches(
     items: Sequence[tuple[Any, Callable[[Session], Any]]],
     hold: Callable[[Session, list[Any]], Sequence[object]] | None = None,
 ) -> list[Any]:
-    """Due items, `PER_TRANSACTION` to a transaction, each in a savepoint: an item that fails is
-    rolled back alone and logged (the next sweep finds it still due). A deadlock, serialization
-    failure or lock timeout of the transaction rolls all its items back; they are then tried
-    one transaction each, as before (`_each`, with its retries).
+    """Due items, `PER_TRANSACTION` to a transaction. If any item of a batch fails, or the
+    transaction meets a deadlock, serialization failure or lock timeout, the whole batch is
+    rolled back and its items are tried again one transaction each (`_each`, with its
+    retries): an item that fails is then rolled back alone and logged (the next sweep finds it
+    still due), and the others commit. Failures are rare, so the batch does not pay a
+    savepoint per item for them (two statements each, a tenth of a sweep's statements).
 
     `hold(session, keys)` reads the rows the batch's items look up by id (their gates, their
     pilots) in one statement or two and keeps them for the batch: the session's identity map
@@ -482,25 +484,19 @@ def _in_batches(
     done: list[Any] = []
     for start in range(0, len(items), PER_TRANSACTION):
         chunk = items[start : start + PER_TRANSACTION]
-        results: list[Any] = []
         try:
             with db.session() as session, home.batched(session, now):
                 held = hold(session, [key for key, _ in chunk]) if hold else ()
-                for key, act in chunk:
-                    try:
-                        with session.begin_nested():
-                            results.append(act(session))
-                    except OperationalError:
-                        raise
-                    except Exception as exc:  # logged with its item, as `_each` does
-                        run_logger().error("%s %s failed: %s", what, key, exc, exc_info=True)
+                results = [act(session) for _, act in chunk]
                 del held  # kept until here, for the items' lookups
-        except OperationalError as exc:
+        except Exception as exc:
+            cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
             run_logger().warning(
-                "%s: a batch of %d was rolled back (%s); each is tried on its own",
+                "%s: a batch of %d was rolled back (%s: %s); each is tried on its own",
                 what,
                 len(chunk),
-                exc.orig if exc.orig is not None else exc,
+                type(cause).__name__,
+                cause,
             )
             results = [_each(what, key, act) for key, act in chunk]
         done.extend(r for r in results if r is not None)
@@ -510,8 +506,8 @@ def _in_batches(
 @task(name="terminate-due-pilots", persist_result=False)
 def terminate_due_pilots(inp: TerminationBatch) -> list[Terminated]:
     """A batch of terminations the sweep found due, each the same as the terminate flow's (stage,
-    open gates and their buttons, the owner and approvers told, audit rows), each in a savepoint
-    of its own (`_in_batches`), all in this one task run."""
+    open gates and their buttons, the owner and approvers told, audit rows), a failing one
+    rolled back alone (`_in_batches`), all in this one task run."""
     return _in_batches(
         "terminating",
         inp.now,

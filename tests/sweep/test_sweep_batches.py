@@ -1,5 +1,6 @@
-"""The sweep acts on due items several to a transaction, each item in a savepoint of its own:
-an item that fails is rolled back alone (its audit rows with it) while the others commit, and
+"""The sweep acts on due items several to a transaction; a batch with an item that fails is
+rolled back and tried again item by item, so the failing item is rolled back alone (its audit
+rows with it) while the others commit, and
 the App Homes the batch touches are re-published once each, in the batch's transaction. Real
 SQLite and PostgreSQL; the task helpers run without a Prefect run."""
 
