@@ -110,7 +110,7 @@ def is_loopback(host: str | None) -> bool:
 
 
 class _Turns:
-    """How many Slack requests run at once (`PILOTGATE_LISTENER_THREADS`, default 8), in the
+    """How many Slack requests run at once (`PILOTGATE_LISTENER_THREADS`, default 4), in the
     order they came. Without it each request took one of anyio's 40 threads: on a small
     machine 40 decisions then share the interpreter, a decision holding its gate's row lock
     waits for the interpreter while the others wait for the lock, and which waiting thread
