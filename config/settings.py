@@ -64,9 +64,9 @@ class Settings(BaseSettings):
         default=24.0, gt=0, le=24 * 365, validation_alias="PILOTGATE_PEOPLE_TTL_HOURS"
     )
     #: how many Slack requests the HTTP listener works on at once; the others wait their turn,
-    #: first come first served (slack_in.server).
+    #: first come first served (slack_in.server). At most the database pool's 15 connections.
     listener_threads: int = Field(
-        default=4, ge=1, le=64, validation_alias="PILOTGATE_LISTENER_THREADS"
+        default=4, ge=1, le=15, validation_alias="PILOTGATE_LISTENER_THREADS"
     )
     #: Prefect's UI (e.g. http://prefect.internal:4200), for links to a pilot's flow runs.
     prefect_ui_url: str | None = Field(default=None, validation_alias="PILOTGATE_PREFECT_UI_URL")

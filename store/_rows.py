@@ -93,7 +93,8 @@ def _insert_once(
     insert here, against ~0.25 ms for this statement, which is compiled once; a sweep queues
     thousands of deduplicated notices and flow requests. SQLite (3.35+) and PostgreSQL
     spell it the same way. Every parameter carries its column's type, so values are bound
-    exactly as the ORM binds them (JSON, UTC datetimes, enums)."""
+    exactly as the ORM binds them (JSON, UTC datetimes, enums); only the given columns are
+    written (column defaults do not apply: callers give every value)."""
     shape = (dialect.name, table, keys, index)
     if (known := _INSERT_ONCE.get(shape)) is not None:
         return known

@@ -246,13 +246,15 @@ def unanswered_approvers(session: Session, gate_ids: Collection[int]) -> dict[in
     waiting: dict[int, list[str]] = {gate_id: [] for gate_id in gate_ids}
     if not waiting:
         return waiting
-    rows = session.execute(
-        select(SignoffRequest.gate_id, SignoffRequest.approver)
-        .where(SignoffRequest.gate_id.in_(list(waiting)), *_still_unanswered())
-        .order_by(SignoffRequest.id)
-    )
-    for gate_id, approver in rows.tuples():
-        waiting[gate_id].append(approver)
+    ids = list(waiting)
+    for start in range(0, len(ids), PAGE):  # a bounded IN list, however many gates
+        rows = session.execute(
+            select(SignoffRequest.gate_id, SignoffRequest.approver)
+            .where(SignoffRequest.gate_id.in_(ids[start : start + PAGE]), *_still_unanswered())
+            .order_by(SignoffRequest.id)
+        )
+        for gate_id, approver in rows.tuples():
+            waiting[gate_id].append(approver)
     return waiting
 
 

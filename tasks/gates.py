@@ -411,6 +411,13 @@ def apply_transition(inp: GateInput) -> TransitionApplied:
             applied.pilot_id,
             applied.reason,
         )
+    elif applied.stage is Stage.RETIRED:
+        logger.info(
+            "gate %d settled: pilot %s retired (%s); owner and approvers told",
+            applied.gate_id,
+            applied.pilot_id,
+            applied.reason,
+        )
     else:
         logger.info("gate %d settled: %s; the pilot stays", applied.gate_id, applied.reason)
     return applied

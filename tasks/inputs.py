@@ -100,6 +100,11 @@ class Terminated(TaskModel):
     gates_closed: int = 0
     #: the gates this termination cancelled (each gets a last report).
     closed_gate_ids: list[int] = []
+    #: how it ended (terminated, or retired after a value review), by whom, and how many
+    #: approvers were told besides the owner: what is logged once it is committed.
+    end: Stage = Stage.TERMINATED
+    actor: str = ""
+    approvers_told: int = 0
 
 
 class WarningsInput(TaskModel):

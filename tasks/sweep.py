@@ -4,9 +4,10 @@ Each query reads only what is due (indexed deadline columns: gates.status+deadli
 gates.next_reminder_at, pilots.deploy_by), so a sweep's cost follows the number of due items,
 not the number of pilots; each is read in keyset pages (`pages`), so a backlog of any size is
 seen whole. The acting steps take a batch of due items per task run (`terminate-due-pilots`,
-`enforce-deadlines`), one transaction per item (`_each`: a failed item is logged and left due
-for the next sweep, the rest of the batch goes on). Every action is conditional, so two sweeps
-at once act once; on top of that, the sweep flow holds `store.locks.sweep_lock`.
+`enforce-deadlines`), `PER_TRANSACTION` items to a transaction (`_in_batches`: a batch with a
+failing item is rolled back and tried item by item, so a failed item is logged and left due
+for the next sweep while the rest goes on). Every action is conditional, so two sweeps at once
+act once; on top of that, the sweep flow holds `store.locks.sweep_lock`.
 """
 
 from __future__ import annotations
@@ -36,10 +37,10 @@ from tasks.gates import apply_transition_in, enforce_deadline_in
 from tasks.inputs import DeadlineAction, GateInput, TaskModel, Terminated, TerminateInput
 from tasks.logs import run_logger
 from tasks.runtime import get_runtime
-from tasks.terminate import terminate_in
+from tasks.terminate import log_ended, terminate_in
 
-#: Due items per batch task: one task run (and one progress line) per batch, one transaction
-#: per item, so a sweep's cost follows its due items at a few statements each.
+#: Due items per batch task: one task run (and one progress line) per batch, `PER_TRANSACTION`
+#: items to a transaction, so a sweep's cost follows its due items at a few statements each.
 BATCH = 100
 
 Row = TypeVar("Row")
@@ -508,7 +509,7 @@ def terminate_due_pilots(inp: TerminationBatch) -> list[Terminated]:
     """A batch of terminations the sweep found due, each the same as the terminate flow's (stage,
     open gates and their buttons, the owner and approvers told, audit rows), a failing one
     rolled back alone (`_in_batches`), all in this one task run."""
-    return _in_batches(
+    ended: list[Terminated] = _in_batches(
         "terminating",
         inp.now,
         [
@@ -525,6 +526,9 @@ def terminate_due_pilots(inp: TerminationBatch) -> list[Terminated]:
         ],
         hold=pilots.load_pilots,
     )
+    for each in ended:
+        log_ended(each)
+    return ended
 
 
 def _gates_and_pilots(session: Session, gate_ids: list[int]) -> list[object]:
@@ -576,6 +580,8 @@ def enforce_deadlines(inp: DeadlineBatch) -> list[DeadlineOutcome]:
     logger = run_logger()
     for r in done:
         a = r.action
+        if r.terminated:
+            log_ended(r.terminated)
         if a.action == "expired":
             logger.info(
                 "gate %d of pilot %s expired: %s; resolve-gate queued and %s",

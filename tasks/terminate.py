@@ -29,7 +29,31 @@ from tasks.runtime import get_runtime
 @task(name="terminate-pilot", persist_result=False)
 def terminate_pilot(inp: TerminateInput) -> Terminated:
     with get_runtime().db.session() as session:
-        return terminate_in(session, inp)
+        ended = terminate_in(session, inp)
+    log_ended(ended)
+    return ended
+
+
+def log_ended(ended: Terminated) -> None:
+    """Say what a termination did, once it is committed: `terminate_in` runs inside its
+    caller's transaction, and a sweep batch that is rolled back and tried again item by item
+    would otherwise have said it twice, the first time about work that did not happen."""
+    logger = run_logger()
+    if not ended.terminated:
+        logger.info("pilot %s not ended: %s", ended.pilot_id, ended.reason)
+        return
+    logger.info(
+        "pilot %s %s from %s by %s: %s; closed %d open gate(s) %s; "
+        "queued notices to the business owner and %d approver(s)",
+        ended.pilot_id,
+        ended.end.value,
+        ended.from_stage.value if ended.from_stage else "?",
+        ended.actor,
+        ended.reason,
+        ended.gates_closed,
+        ended.closed_gate_ids,
+        ended.approvers_told,
+    )
 
 
 def terminate_in(session: Session, inp: TerminateInput) -> Terminated:
@@ -37,7 +61,6 @@ def terminate_in(session: Session, inp: TerminateInput) -> Terminated:
     the sweep runs it for each due pilot of a batch (and after a gate it expired), so both end
     a pilot the same way and commit it with whatever else the caller recorded."""
     rt = get_runtime()
-    logger = run_logger()
     now = inp.now or utcnow()
     reason = inp.reason.strip()
     if not reason:
@@ -47,7 +70,6 @@ def terminate_in(session: Session, inp: TerminateInput) -> Terminated:
     # inp.end: terminated (from a pre-production stage) or retired (from production, after a
     # value review): the same recorded end either way.
     if stage not in ENDS[inp.end]:
-        logger.info("pilot %s is already %s; nothing to end", pilot.id, stage.value)
         return Terminated(
             pilot_id=pilot.id,
             terminated=False,
@@ -64,7 +86,6 @@ def terminate_in(session: Session, inp: TerminateInput) -> Terminated:
         now=now,
         policy=rt.policy,
     ):
-        logger.info("pilot %s changed stage at the same moment; not terminated", pilot.id)
         return Terminated(
             pilot_id=pilot.id,
             terminated=False,
@@ -117,17 +138,6 @@ def terminate_in(session: Session, inp: TerminateInput) -> Terminated:
             dedupe_key=Keys.terminated(pilot.id, person),
             pilot_id=pilot.id,
         )
-    logger.info(
-        "pilot %s terminated from %s by %s: %s; closed %d open gate(s) %s; "
-        "queued notices to the business owner and %d approver(s)",
-        pilot.id,
-        stage.value,
-        inp.actor,
-        reason,
-        len(closed),
-        closed,
-        len(people - {pilot.business_owner}),
-    )
     return Terminated(
         pilot_id=pilot.id,
         terminated=True,
@@ -135,4 +145,7 @@ def terminate_in(session: Session, inp: TerminateInput) -> Terminated:
         reason=reason,
         gates_closed=len(closed),
         closed_gate_ids=closed,
+        end=inp.end,
+        actor=inp.actor,
+        approvers_told=len(people - {pilot.business_owner}),
     )
