@@ -3,9 +3,9 @@ Mode for a workspace that cannot reach us.
 
 HTTP: `POST /slack/events` turns the starlette request into a `BoltRequest` and runs bolt's
 synchronous `App.dispatch` in a worker thread, so a handler waiting on the database never
-blocks the event loop; at most `PILOTGATE_LISTENER_THREADS` at once, first come first served
-(`_Turns`); `GET /healthz` answers `{"ok": true}`. Point the Slack app's "Interactivity &
-Shortcuts" request URL at `https://<host>/slack/events`.
+blocks the event loop; at most `PILOTGATE_LISTENER_THREADS` at once, first come first served.
+`GET /healthz` answers `{"ok": true}`. Point the Slack app's "Interactivity & Shortcuts"
+request URL at `https://<host>/slack/events`.
 
 Run by `pilotgate serve` (`serving=True`: a dispatcher in the same process drains the register's
 flow requests), `/healthz` also says so and names the register by a fingerprint of its database
@@ -109,26 +109,6 @@ def is_loopback(host: str | None) -> bool:
     return bool(address.is_loopback or (mapped is not None and mapped.is_loopback))
 
 
-class _Turns:
-    """How many Slack requests run at once (`PILOTGATE_LISTENER_THREADS`, default 4), in the
-    order they came. Without it each request took one of anyio's 40 threads: on a small
-    machine 40 decisions then share the interpreter, a decision holding its gate's row lock
-    waits for the interpreter while the others wait for the lock, and which waiting thread
-    goes next is up to the scheduler, so the slowest clicks waited several times the median.
-    Waiting here costs nothing (the request waits on the event loop) and is first come, first
-    served (anyio's CapacityLimiter), so the tail follows the median. Made on first use: a
-    limiter belongs to the event loop that serves the requests."""
-
-    def __init__(self, total: int) -> None:
-        self.total = total
-        self._limiter: CapacityLimiter | None = None
-
-    def limiter(self) -> CapacityLimiter:
-        if self._limiter is None:
-            self._limiter = CapacityLimiter(self.total)
-        return self._limiter
-
-
 def create_asgi_app(
     runtime: Runtime,
     on_wake: Callable[[], None] | None = None,
@@ -141,7 +121,12 @@ def create_asgi_app(
     """The HTTP face of the listener; `app` defaults to `build_app(runtime, ...)`. `serving`:
     this is `pilotgate serve`, whose dispatcher `on_wake` wakes (see the module's docstring)."""
     bolt_app = app or build_app(runtime, on_wake=on_wake, clock=clock)
-    turns = _Turns(runtime.settings.listener_threads)
+    # At most `PILOTGATE_LISTENER_THREADS` requests at once, first come first served (anyio's
+    # CapacityLimiter is FIFO; the others wait on the event loop, which costs nothing). Without
+    # it each request took one of anyio's 40 threads: on a small machine 40 decisions shared
+    # the interpreter, a decision holding its gate's row lock waited for the interpreter while
+    # the others waited for the lock, and the slowest clicks waited several times the median.
+    turns = CapacityLimiter(runtime.settings.listener_threads)
     health_body = health(runtime, serving=serving)
     settings = runtime.settings
     secret = settings.slack_signing_secret
@@ -173,7 +158,7 @@ def create_asgi_app(
         except UnicodeDecodeError:
             return JSONResponse({"error": "invalid request"}, status_code=400)
         bolt_response: BoltResponse = await to_thread.run_sync(
-            bolt_app.dispatch, to_bolt_request(request, body), limiter=turns.limiter()
+            bolt_app.dispatch, to_bolt_request(request, body), limiter=turns
         )
         return to_starlette_response(bolt_response)
 

@@ -442,14 +442,21 @@ class DeadlineOutcome(TaskModel):
 ATTEMPTS = 3
 
 
-def _each(what: str, key: object, act: Callable[[Session], Any]) -> Any:
+Hold = Callable[[Session, list[Any]], Sequence[object]]
+
+
+def _each(what: str, key: Any, act: Callable[[Session], Any], hold: Hold | None = None) -> Any:
     """One due item in its own transaction: committed, or rolled back and logged (the next
-    sweep finds it still due), never taking the rest of the batch with it."""
+    sweep finds it still due), never taking the rest of the batch with it. `hold`: as for
+    `_in_batches`, for this one item."""
     db = get_runtime().db
     for attempt in range(1, ATTEMPTS + 1):
         try:
             with db.session() as session:
-                return act(session)
+                held = hold(session, [key]) if hold else ()
+                result = act(session)
+                del held  # kept until here, for the item's lookups
+                return result
         except OperationalError as exc:
             if attempt == ATTEMPTS:
                 run_logger().error("%s %s: gave up after %d attempts: %s", what, key, attempt, exc)
@@ -469,7 +476,7 @@ def _in_batches(
     what: str,
     now: datetime,
     items: Sequence[tuple[Any, Callable[[Session], Any]]],
-    hold: Callable[[Session, list[Any]], Sequence[object]] | None = None,
+    hold: Hold | None = None,
 ) -> list[Any]:
     """Due items, `PER_TRANSACTION` to a transaction. If any item of a batch fails, or the
     transaction meets a deadlock, serialization failure or lock timeout, the whole batch is
@@ -499,7 +506,7 @@ def _in_batches(
                 type(cause).__name__,
                 cause,
             )
-            results = [_each(what, key, act) for key, act in chunk]
+            results = [_each(what, key, act, hold) for key, act in chunk]
         done.extend(r for r in results if r is not None)
     return done
 
@@ -538,11 +545,8 @@ def _gates_and_pilots(session: Session, gate_ids: list[int]) -> list[object]:
 
 
 def _enforce_one(session: Session, gate_id: int, now: datetime) -> DeadlineOutcome:
-    # Held for the item: the session's identity map keeps objects only while something refers
-    # to them, and the steps below (expire, resolve, terminate) each look the gate and the
-    # pilot up again; held here, those are found in the session instead of read again.
-    gate = gates.get_gate(session, gate_id)
-    _held = (gate, pilots.get_pilot(session, gate.pilot_id))
+    # The steps below (expire, resolve, terminate) each look the gate and the pilot up again:
+    # `_gates_and_pilots`, held by `_in_batches` / `_each`, has them in the session.
     action = enforce_deadline_in(session, GateInput(gate_id=gate_id, now=now, actor="sweep"))
     if action.action != "expired":
         return DeadlineOutcome(action=action)
